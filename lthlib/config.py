@@ -323,3 +323,15 @@ def data_dir() -> Path:
 
 def field_names(cls) -> list[str]:
     return [f.name for f in fields(cls)]
+
+
+def as_list(value: Any, cast=str) -> list | None:
+    """A papermill/CLI parameter as a list: None, a list, a JSON list string or 'a,b,c'."""
+    if value is None or isinstance(value, (list, tuple)):
+        return None if value is None else [cast(v) for v in value]
+    text = str(value).strip()
+    if text.lower() in ("", "none", "null"):
+        return None
+    if text.startswith("["):
+        return [cast(v) for v in json.loads(text)]
+    return [cast(v.strip()) for v in text.split(",") if v.strip()]

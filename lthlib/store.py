@@ -1,0 +1,180 @@
+"""The results store: one folder per run, named by the hash of its configuration.
+
+Layout under ``results/<profile>/``::
+
+    runs/<config_hash>/config.json        the full ExperimentConfig, readable
+    runs/<config_hash>/theta0.pt          the initial weights (trunks)
+    runs/<config_hash>/theta_k.pt         the rewind target, when it is not θ0
+    runs/<config_hash>/level_XX/mask.pt   the mask trained at level XX (written before training)
+    runs/<config_hash>/level_XX/checkpoint.pt   while level XX trains (deleted when done)
+    runs/<config_hash>/level_XX/final.pt  the trained weights (trunks only: the next level prunes them)
+    runs/<config_hash>/level_XX/metrics.json    the finished level: its runs.csv row, epochs, layers
+    runs.csv, epochs.csv, layers.csv      tidy tables built from the metrics files
+    status.csv                            which grid cells ran, and why others did not
+
+``metrics.json`` is the source of truth: a level is done exactly when it exists.  The tidy
+tables are updated under an exclusive file lock (two processes writing at once cannot corrupt
+them) and can always be rebuilt from the metrics files with :meth:`Store.rebuild_tables`.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import torch
+
+from .config import ExperimentConfig, fingerprint
+
+TABLES = ("runs", "epochs", "layers")
+ROW_KEYS = ("config_hash", "level")  # one runs.csv row per trained network
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    atomic_write_bytes(path, lambda handle: torch.save(obj, handle))
+
+
+def load_torch(path: Path) -> Any:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def save_json(obj: Any, path: Path) -> None:
+    text = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
+    atomic_write_bytes(path, lambda handle: handle.write(text))
+
+
+def save_csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_bytes(path, lambda handle: frame.to_csv(handle, index=False))
+
+
+class RunDir:
+    """One run's folder, named by the hash of what defines it (a config, or a dict)."""
+
+    def __init__(self, root: Path, key: ExperimentConfig | dict):
+        self.key = key.to_dict() if isinstance(key, ExperimentConfig) else key
+        self.hash = fingerprint(self.key)
+        self.path = root / "runs" / self.hash
+
+    def ensure(self) -> "RunDir":
+        config_file = self.path / "config.json"
+        if not config_file.exists():
+            save_json({"config_hash": self.hash, **self.key}, config_file)
+        return self
+
+    def level(self, level: int) -> Path:
+        return self.path / f"level_{level:02d}"
+
+    def file(self, level: int, name: str) -> Path:
+        return self.level(level) / name
+
+    def is_done(self, level: int) -> bool:
+        return self.file(level, "metrics.json").exists()
+
+    def metrics(self, level: int) -> dict:
+        return json.loads(self.file(level, "metrics.json").read_text())
+
+
+class Store:
+    """All runs of one profile, and the tidy tables built from them."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def run_dir(self, key: ExperimentConfig | dict) -> RunDir:
+        return RunDir(self.root, key).ensure()
+
+    # -- tables ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        with open(self.root / ".tables.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def table_path(self, name: str) -> Path:
+        return self.root / f"{name}.csv"
+
+    def record(self, metrics: dict) -> None:
+        """Add one finished level's rows to the tidy tables (replacing any older copy)."""
+        with self.locked():
+            for name in TABLES:
+                new = pd.DataFrame(_table_rows(metrics, name))
+                if new.empty:
+                    continue
+                path = self.table_path(name)
+                if path.exists():
+                    old = pd.read_csv(path)
+                    same = (old["config_hash"] == metrics["row"]["config_hash"]) & (
+                        old["level"] == metrics["row"]["level"])
+                    new = pd.concat([old[~same], new], ignore_index=True)
+                save_csv(new.sort_values(list(ROW_KEYS), kind="stable"), path)
+
+    def rebuild_tables(self) -> None:
+        """Rebuild runs/epochs/layers.csv from every metrics.json (after a crash or by hand)."""
+        all_metrics = [json.loads(p.read_text()) for p in sorted(self.root.glob("runs/*/level_*/metrics.json"))]
+        with self.locked():
+            for name in TABLES:
+                rows = [row for m in all_metrics for row in _table_rows(m, name)]
+                save_csv(pd.DataFrame(rows), self.table_path(name))
+
+    def table(self, name: str) -> pd.DataFrame:
+        path = self.table_path(name)
+        return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+    def runs(self) -> pd.DataFrame:
+        return self.table("runs")
+
+    def epochs(self) -> pd.DataFrame:
+        return self.table("epochs")
+
+    def layers(self) -> pd.DataFrame:
+        return self.table("layers")
+
+    def load_mask(self, config_hash: str, level: int) -> dict[str, torch.Tensor]:
+        return load_torch(self.root / "runs" / config_hash / f"level_{level:02d}" / "mask.pt")
+
+    # -- grid status ----------------------------------------------------------------------
+    def record_status(self, rows: list[dict]) -> pd.DataFrame:
+        """Merge (dataset, model, arm, seed) status rows: what ran, what was skipped and why."""
+        keys = ["dataset", "model", "arm", "seed"]
+        with self.locked():
+            path = self.table_path("status")
+            new = pd.DataFrame(rows)
+            if path.exists() and not new.empty:
+                old = pd.read_csv(path)
+                merged = old.merge(new[keys], on=keys, how="left", indicator=True)
+                new = pd.concat([old[(merged["_merge"] == "left_only").to_numpy()], new],
+                                ignore_index=True)
+            if not new.empty:
+                save_csv(new.sort_values(keys, kind="stable"), path)
+            return new
+
+
+def _table_rows(metrics: dict, name: str) -> list[dict]:
+    row = metrics["row"]
+    if name == "runs":
+        return [row]
+    ident = {k: row[k] for k in ("config_hash", "dataset", "model", "arm", "seed", "level")}
+    return [{**ident, **item} for item in metrics.get(name, [])]
