@@ -1,0 +1,204 @@
+"""The arms, rewinding, resumability and the store, on the synthetic dataset."""
+import multiprocessing
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from lthlib import config as C
+from lthlib import lottery
+from lthlib.lottery import Runner
+from lthlib.store import Store, load_torch
+
+FAST = dict(epochs=2, levels=2)
+
+
+@pytest.fixture(autouse=True)
+def _tmp_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LTH_DATA_DIR", str(tmp_path / "data"))
+    lottery._DATA_CACHE.clear()
+
+
+def smoke(arm="winning_ticket", model="cnn", seed=0, **overrides):
+    return C.experiment("smoke", "synthetic", model, arm, seed, **{**FAST, **overrides})
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in frame.columns if c not in ("train_seconds", "seconds")]
+    return frame[keep].sort_values(["config_hash", "level"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("arm", C.ARMS)
+def test_every_arm_follows_the_pruning_schedule_and_learns(tmp_path, arm):
+    rows = lottery.run(smoke(arm), Store(tmp_path / "results"), progress=False)
+    assert list(rows["level"]) == [0, 1, 2]
+    for _, row in rows.iterrows():
+        assert row["remaining"] == pytest.approx(0.8 ** row["level"], abs=0.01)
+        assert row["n_nonzero"] <= row["n_params"]
+    dense = rows[rows["level"] == 0].iloc[0]
+    assert dense["test_acc"] > 0.7  # chance is 0.5 on the binary synthetic task
+
+
+def test_all_arms_share_one_dense_network(tmp_path):
+    store = Store(tmp_path / "results")
+    for arm in ("winning_ticket", "late_rewinding", "random_pruning"):
+        lottery.run(smoke(arm), store, max_level=0, progress=False)
+    dense = store.runs().query("level == 0")
+    assert dense["test_acc"].nunique() == 1 and dense["shared_from"].nunique() == 1
+
+
+def test_winning_ticket_rewinds_survivors_to_theta0_bit_exactly(tmp_path):
+    runner = Runner(smoke("winning_ticket"), Store(tmp_path / "results"), progress=False)
+    runner.run_levels(max_level=1)
+    theta0, level = runner.theta0(), runner.trunk_level(2)
+    for name, value in level.start.items():
+        keep = level.masks.get(name, torch.ones_like(value, dtype=torch.bool))
+        assert torch.equal(value[keep], theta0[name][keep])
+        assert torch.count_nonzero(value[~keep]) == 0
+
+
+def test_late_rewinding_rewinds_to_theta_k_after_k_iterations(tmp_path):
+    runner = Runner(smoke("late_rewinding", rewind_point="3it"), Store(tmp_path / "results"), progress=False)
+    runner.run_levels(max_level=1)
+    assert runner.rewind_iteration == 3
+    theta_k = load_torch(runner.dense.path / "theta_k.pt")
+    assert any(not torch.equal(theta_k[n], v) for n, v in runner.theta0().items())
+    level = runner.trunk_level(2)
+    for name, value in level.start.items():
+        keep = level.masks[name]
+        assert torch.equal(value[keep], theta_k[name][keep])
+
+
+def test_dense_rewinding_rewinds_to_the_end_of_dense_training(tmp_path):
+    runner = Runner(smoke("dense_rewinding"), Store(tmp_path / "results"), progress=False)
+    runner.run_levels(max_level=1)
+    trained = load_torch(runner.dense.file(0, "final.pt"))
+    level = runner.trunk_level(2)
+    name = next(iter(level.masks))
+    keep = level.masks[name]
+    assert torch.equal(level.start[name][keep], trained[name][keep])
+
+
+def test_random_reinit_keeps_the_ticket_mask_with_a_fresh_init(tmp_path):
+    store = Store(tmp_path / "results")
+    runner = Runner(smoke("random_reinit"), store, progress=False)
+    runner.run_levels(max_level=1)
+    trunk = Runner(runner.trunk_config(), store, progress=False)
+    level = runner.branch_level(trunk, 1)
+    ticket = load_torch(trunk.run.file(1, "mask.pt"))
+    theta0 = runner.theta0()
+    for name in ticket:
+        assert torch.equal(level.masks[name], ticket[name])
+    weight = next(n for n in ticket if n.endswith("weight") and "embedding" not in n)
+    assert not torch.equal(level.start[weight], theta0[weight] * ticket[weight])
+
+
+def test_random_pruning_matches_the_tickets_per_tensor_sparsity(tmp_path):
+    store = Store(tmp_path / "results")
+    runner = Runner(smoke("random_pruning"), store, progress=False)
+    runner.run_levels(max_level=1)
+    trunk = Runner(runner.trunk_config(), store, progress=False)
+    ticket = load_torch(trunk.run.file(1, "mask.pt"))
+    random_mask = load_torch(runner.run.file(1, "mask.pt"))
+    for name in ticket:
+        assert int(random_mask[name].sum()) == int(ticket[name].sum())
+    assert any(not torch.equal(random_mask[n], ticket[n]) for n in ticket)
+
+
+def test_a_rerun_trains_nothing(tmp_path, monkeypatch):
+    store = Store(tmp_path / "results")
+    lottery.run(smoke(), store, progress=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished level was trained again")
+
+    monkeypatch.setattr(lottery, "train_model", refuse)
+    rows = lottery.run(smoke(), store, progress=False)
+    assert len(rows) == 3
+
+
+def test_a_killed_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    reference = lottery.run(smoke(), Store(tmp_path / "a"), progress=False)
+
+    real_train, calls = lottery.train_model, {"n": 0}
+
+    def crash_on_second_level(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated kill during level 1")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(lottery, "train_model", crash_on_second_level)
+    with pytest.raises(KeyboardInterrupt):
+        lottery.run(smoke(), Store(tmp_path / "b"), progress=False)
+    monkeypatch.setattr(lottery, "train_model", real_train)
+    resumed = lottery.run(smoke(), Store(tmp_path / "b"), progress=False)
+    pd.testing.assert_frame_equal(comparable(reference), comparable(resumed))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(arm="golden_ticket"), "unknown arm"),
+    (dict(model="transformer"), "unknown model"),
+    (dict(prunable="embeddings"), "unknown prunable set"),
+    (dict(prune_fraction=1.2), "prune fraction"),
+    (dict(prune_fraction=0.0), "prune fraction"),
+    (dict(arm="late_rewinding", rewind_point="5ep"), "past the end of training"),
+    (dict(arm="late_rewinding", rewind_point="soon"), "rewind point"),
+])
+def test_bad_configurations_are_refused_before_training(tmp_path, monkeypatch, overrides, message):
+    monkeypatch.setattr(lottery, "train_model", lambda *a, **k: pytest.fail("trained"))
+    arm, model = overrides.pop("arm", "winning_ticket"), overrides.pop("model", "cnn")
+    with pytest.raises(C.ConfigError, match=message):
+        lottery.run(smoke(arm, model, **overrides), Store(tmp_path), progress=False)
+
+
+def test_rewind_point_past_the_end_in_iterations_is_refused(tmp_path):
+    with pytest.raises(C.ConfigError, match="past"):
+        Runner(smoke("late_rewinding", rewind_point="100000it"), Store(tmp_path), progress=False)
+
+
+def _record_many(root, worker):
+    store = Store(root)
+    for level in range(20):
+        row = {"config_hash": f"w{worker}", "dataset": "d", "model": "m", "arm": "a",
+               "seed": worker, "level": level, "test_acc": 0.5}
+        store.record({"row": row, "epochs": [{"epoch": 1, "val_loss": 1.0}], "layers": []})
+
+
+def test_two_processes_writing_at_once_keep_every_row(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_record_many, args=(tmp_path, w)) for w in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    runs = Store(tmp_path).runs()
+    assert len(runs) == 40 and set(runs["config_hash"]) == {"w0", "w1"}
+    assert len(Store(tmp_path).epochs()) == 40
+
+
+def test_tables_rebuild_from_the_metrics_files(tmp_path):
+    store = Store(tmp_path / "results")
+    lottery.run(smoke(), store, progress=False)
+    before = store.runs()
+    store.table_path("runs").unlink()
+    store.rebuild_tables()
+    pd.testing.assert_frame_equal(comparable(before), comparable(store.runs()), check_like=True)
+
+
+def test_grid_skips_an_unavailable_dataset_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.delenv("LTH_DATA_MIRROR", raising=False)
+    from lthlib import data
+    monkeypatch.setattr(data, "download", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")), raising=False)
+    status = lottery.run_grid("quick", datasets=["ag_news"], models=["cnn"], seeds=[0],
+                              store=Store(tmp_path), progress=False)
+    assert (status["status"] == "skipped").all()
+    assert "train.csv" in status["reason"].iloc[0]
+
+
+def test_recurrent_arm_runs(tmp_path):
+    rows = lottery.run(smoke("winning_ticket", "lstm", levels=1), Store(tmp_path), progress=False)
+    assert list(rows["level"]) == [0, 1]
+    assert math.isfinite(rows["test_acc"].iloc[-1])
