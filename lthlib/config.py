@@ -245,10 +245,10 @@ def _quick(dataset: str, model: str) -> dict:
 def _smoke(dataset: str, model: str) -> dict:
     data = DataConfig(dataset="synthetic", protocol="default", max_vocab=2_000, val_fraction=0.2)
     if model == "cnn":
-        m = ModelConfig(name="cnn", embed_dim=16, n_filters=8)
+        m = ModelConfig(name="cnn", embed_dim=32, n_filters=16)
     else:
-        m = ModelConfig(name=model, embed_dim=16, hidden_dim=16, n_layers=1)
-    return dict(data=data, model=m, train=TrainConfig(lr=5e-3, epochs=3, batch_size=64),
+        m = ModelConfig(name=model, embed_dim=32, hidden_dim=16, n_layers=1)
+    return dict(data=data, model=m, train=TrainConfig(lr=1e-2, epochs=3, batch_size=64),
                 prune=PruneConfig(fraction=0.2, levels=3))
 
 

@@ -1,0 +1,465 @@
+"""Training throughput and peak memory: lthlib's masked training against the usual ways.
+
+    python benchmarks/bench_training.py                                   # CPU, small shapes, synthetic
+    python benchmarks/bench_training.py --dataset imdb --batches 30 --repeats 3
+    python benchmarks/bench_training.py --device cuda --size paper --dataset imdb --batches 200
+
+Methods, all on the same batches, the same model and the same initial weights:
+
+  (a) dense        no masks (the ceiling)
+  (b) masked       lthlib's path: Batcher (device-resident, length-bucketed) + model + Adam +
+                   MaskApplier (one fused ``torch._foreach_mul_`` after each step); the masks are
+                   magnitude masks at ``--sparsity`` (default 0.8)
+  (b') masked-pre  (b) without the Batcher: the same step over pre-built batches, to separate
+                   batching cost from masking cost
+  (c) torch-prune  ``torch.nn.utils.prune.custom_from_mask`` on every prunable tensor
+  (d) study        the study's method: gradients to numpy, masked, copied back, then step
+
+(a), (c), (d) and (b') iterate a list of batches the Batcher produced before timing; (b)
+iterates the Batcher itself, as training does.  Throughput is training samples per second over
+``--batches`` batches, the median of ``--repeats`` timed passes after one warm-up pass; the
+methods are interleaved pass by pass so that machine noise hits them alike.  Peak memory is
+``torch.cuda.max_memory_allocated`` on CUDA; on CPU it is the process's peak resident set
+(VmHWM, reset through /proc/self/clear_refs before each method's memory pass), reported both
+absolute and above the resident set when the pass began.
+
+The JSON goes to ``results/bench/<device>.json`` ("cpu", "cuda-h100", ...), merged with what is
+there: ``models.<name>`` holds settings, per-method throughput and memory, and ``ratios``
+(``masked_over_dense``, ``masked_over_torch_prune``, ``masked_over_study``: throughput of (b)
+over that of (a), (c), (d)).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import math
+import os
+import platform
+import re
+import resource
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from lthlib import baselines as B  # noqa: E402
+from lthlib.config import DataConfig, ModelConfig, PruneConfig, TrainConfig  # noqa: E402
+
+METHODS = ("dense", "masked", "masked_prebatched", "torch_prune", "study")
+LABELS = {"dense": "(a) dense", "masked": "(b) lthlib masked", "masked_prebatched": "(b') masked, pre-made batches",
+          "torch_prune": "(c) torch.nn.utils.prune", "study": "(d) study numpy-grad"}
+TARGETS = {"masked_over_dense": 0.95, "masked_over_torch_prune": 1.0, "masked_over_study": 5.0}
+
+# the study's shapes ("paper") and a CPU-friendly one ("small", the quick profile's shapes)
+SIZES = {
+    "paper": {"cnn": dict(model=ModelConfig(name="cnn", embed_dim=100, n_filters=100), vocab=50_002, max_len=None),
+              "lstm": dict(model=ModelConfig(name="lstm", embed_dim=100, hidden_dim=256, n_layers=2), vocab=25_002,
+                           max_len=None)},
+    "small": {"cnn": dict(model=ModelConfig(name="cnn", embed_dim=50, n_filters=32), vocab=20_002, max_len=200),
+              "lstm": dict(model=ModelConfig(name="lstm", embed_dim=50, hidden_dim=64, n_layers=1), vocab=20_002,
+                           max_len=200)},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared with bench_data.py and grid_estimate.py
+# ---------------------------------------------------------------------------------------------
+
+def device_name(device: str | torch.device) -> str:
+    """'cpu', or 'cuda-<short gpu name>' such as 'cuda-h100'."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return "cpu"
+    name = torch.cuda.get_device_name(device).lower()
+    for short in ("h200", "h100", "a100", "l40s", "l4", "a10g", "v100", "t4", "4090", "3090"):
+        if short in name:
+            return f"cuda-{short}"
+    return "cuda-" + re.sub(r"[^a-z0-9]+", "-", name).strip("-")
+
+
+def merge_json(path: Path, payload: dict) -> dict:
+    """Merge ``payload`` into the JSON at ``path`` (two levels deep) and write it atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    for key, value in payload.items():
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            current[key].update(value)
+        else:
+            current[key] = value
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(current, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    return current
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        match = re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())
+        return int(match.group(1)) if match else None
+    except OSError:
+        return None
+
+
+class PeakMemory:
+    """Peak memory of a block: CUDA allocator peak, or the process's peak RSS on CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak_mb = self.base_mb = None
+        self.how = ""
+
+    def __enter__(self):
+        gc.collect()
+        if self.device.type == "cuda":
+            sync(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base_mb = torch.cuda.memory_allocated(self.device) / 2**20
+            self.how = "torch.cuda.max_memory_allocated"
+        else:
+            self._reset_ok = False
+            try:  # Linux >= 4.0: writing 5 resets VmHWM (the peak RSS) to the current RSS
+                Path("/proc/self/clear_refs").write_text("5")
+                self._reset_ok = _status_kb("VmHWM") is not None
+            except OSError:
+                pass
+            rss = _status_kb("VmRSS")
+            self.base_mb = rss / 1024 if rss else None
+            self.how = "VmHWM (peak RSS, reset per method)" if self._reset_ok else \
+                "ru_maxrss (process-lifetime peak RSS; not reset between methods)"
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            sync(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self._reset_ok:
+            self.peak_mb = _status_kb("VmHWM") / 1024
+        else:
+            self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+
+class _Split:
+    """The EncodedSplit contract (flat int32 tokens, int64 offsets (n+1), int64 labels)."""
+
+    def __init__(self, tokens, offsets, labels):
+        self.tokens, self.offsets, self.labels = tokens, offsets, labels
+
+    def __len__(self):
+        return int(self.labels.numel())
+
+
+def synthetic_split(n: int, vocab: int, n_classes: int = 2, seed: int = 0, max_len: int | None = None):
+    """Random tokens at IMDb-like lengths (log-normal, median ~175, mean ~230 words, 10..2500)."""
+    g = np.random.default_rng(seed)
+    lengths = np.clip(np.round(g.lognormal(np.log(175), 0.75, n)), 10, 2500).astype(np.int64)
+    if max_len is not None:
+        lengths = np.minimum(lengths, max_len)
+    ranks = g.zipf(1.3, int(lengths.sum()))  # Zipf-like word frequencies over the vocabulary
+    tokens = torch.from_numpy(((ranks - 1) % (vocab - 2) + 2).astype(np.int32))
+    offsets = torch.zeros(n + 1, dtype=torch.int64)
+    offsets[1:] = torch.from_numpy(np.cumsum(lengths))
+    labels = torch.from_numpy(g.integers(0, n_classes, n).astype(np.int64))
+    return _Split(tokens, offsets, labels)
+
+
+def load_train_split(dataset: str, size: str, model_name: str, n_examples: int):
+    """(split, n_classes, data vocab size, description) for the benchmark's batches."""
+    spec = SIZES[size][model_name]
+    if dataset == "imdb":
+        from lthlib.data import prepare
+        os.environ.setdefault("LTH_DATA_MIRROR", "/work/shared/data")
+        vocab = spec["vocab"] - 2
+        cfg = DataConfig(dataset="imdb", protocol="study", max_vocab=vocab, max_len=spec["max_len"])
+        t0 = time.perf_counter()
+        data = prepare(cfg, progress=False)
+        desc = {"dataset": "imdb", "prepare_seconds": round(time.perf_counter() - t0, 2),
+                "n_train_full": len(data.train)}
+        return data.train, data.n_classes, len(data.vocab), desc
+    split = synthetic_split(n_examples, spec["vocab"], 2, seed=0, max_len=spec["max_len"])
+    return split, 2, spec["vocab"], {"dataset": "synthetic (random tokens, IMDb-like lengths)"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the methods: each a (setup, one pass over the batches) pair
+# ---------------------------------------------------------------------------------------------
+
+def build(size: str, model_name: str, vocab: int, n_classes: int, device: torch.device, seed: int = 0):
+    from lthlib.models import build_model
+    spec = SIZES[size][model_name]
+    model = build_model(spec["model"], max(spec["vocab"], vocab), n_classes, init_seed=seed)
+    return model.to(device)
+
+
+def magnitude_masks(model: torch.nn.Module, sparsity: float, prune_cfg: PruneConfig):
+    from lthlib.masks import full_masks, magnitude_prune, prunable_names
+    names = prunable_names(model, prune_cfg)
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    return magnitude_prune(state, full_masks(model, names), sparsity, prune_cfg.scope)
+
+
+def lthlib_masked_pass(model, optimizer, apply, batches, device, use_bf16):
+    """train_model's inner loop, verbatim (lthlib.train.train_model, one epoch's body)."""
+    from lthlib.train import _autocast, loss_and_correct
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct_sum = torch.zeros((), dtype=torch.int64, device=device)
+    for tokens, lengths, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, use_bf16):
+            logits = model(tokens, lengths)
+        loss, correct = loss_and_correct(logits, labels)
+        loss.backward()
+        optimizer.step()
+        apply()
+        loss_sum += loss.detach() * labels.shape[0]
+        correct_sum += correct
+    return loss_sum.item()
+
+
+class Method:
+    def __init__(self, name: str, run: Callable[[], object] | None, status: str = "ok"):
+        self.name, self.run, self.status = name, run, status
+        self.times: list[float] = []
+        self.memory: dict = {}
+
+
+def make_methods(args, model_name: str, device: torch.device, split, n_classes: int, vocab: int):
+    from lthlib.masks import MaskApplier
+    from lthlib.train import Batcher
+    from lthlib.models import flatten_rnns
+
+    spec = SIZES[args.size][model_name]
+    torch.manual_seed(0)
+    template = build(args.size, model_name, vocab, n_classes, torch.device("cpu"))
+    prune_cfg = PruneConfig()
+    masks = magnitude_masks(template, args.sparsity, prune_cfg)
+    on_cpu = getattr(template, "lengths_on_cpu", False)
+    batcher = Batcher(split, args.batch_size, device, max_len=spec["max_len"], lengths_on_cpu=on_cpu)
+    order = batcher.train_order(seed=1)[: args.batches]
+    batches = list(batcher.iterate(order))  # the very batches (b) sees, made before timing
+    n_samples = sum(int(b[2].shape[0]) for b in batches)
+    n_tokens = sum(int(b[0].numel()) for b in batches)
+    use_bf16 = args.bf16 and device.type == "cuda"
+    amp = lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+
+    def loss_fn(logits, labels):
+        return B.loss_of(logits.float(), labels)
+
+    def fresh(masked: bool):
+        m = copy_model(template).to(device)
+        flatten_rnns(m)
+        if masked:
+            B.apply_masks_(m, masks)
+        return m
+
+    def adam(params):
+        return torch.optim.Adam(params, lr=1e-3, fused=device.type == "cuda")
+
+    class AmpModel(torch.nn.Module):  # autocast around the forward for the baselines, as (b) has
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, tokens, lengths):
+            with amp():
+                return self.inner(tokens, lengths)
+
+    methods = []
+    # (a) dense
+    m_a = fresh(False)
+    opt_a = adam(m_a.parameters())
+    methods.append(Method("dense", lambda: B.dense_epoch(AmpModel(m_a), batches, opt_a, loss_fn)))
+    # (b) lthlib: live Batcher + fused MaskApplier, train_model's loop
+    m_b = fresh(False)
+    opt_b = adam(m_b.parameters())
+    apply_b = MaskApplier(m_b, masks)
+    apply_b()
+    methods.append(Method("masked", lambda: lthlib_masked_pass(
+        m_b, opt_b, apply_b, batcher.iterate(order), device, use_bf16)))
+    # (b') the same on the pre-made batches
+    m_b2 = fresh(False)
+    opt_b2 = adam(m_b2.parameters())
+    apply_b2 = MaskApplier(m_b2, masks)
+    apply_b2()
+    methods.append(Method("masked_prebatched", lambda: lthlib_masked_pass(
+        m_b2, opt_b2, apply_b2, batches, device, use_bf16)))
+    # (c) torch.nn.utils.prune
+    m_c = fresh(True)
+    try:
+        B.apply_torch_prune(m_c, masks)
+        opt_c = adam(m_c.parameters())
+        methods.append(Method("torch_prune", lambda: B.torch_prune_epoch(AmpModel(m_c), batches, opt_c, loss_fn)))
+    except B.PruneUnsupported as exc:
+        methods.append(Method("torch_prune", None, f"not supported: {exc}"))
+    # (d) the study's numpy gradients
+    m_d = fresh(True)
+    opt_d = adam(m_d.parameters())
+    masks_np = B.numpy_masks(m_d, masks)
+    methods.append(Method("study", lambda: B.study_epoch(AmpModel(m_d), batches, opt_d, masks_np, loss_fn)))
+
+    info = {"n_samples_per_pass": n_samples, "n_batches": len(batches), "padded_tokens_per_pass": n_tokens,
+            "mean_padded_len": n_tokens / max(n_samples, 1),
+            "n_params": sum(p.numel() for p in template.parameters()),
+            "n_masked_params": int(sum(m.numel() for m in masks.values())),
+            "remaining": float(sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())),
+            "model": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(spec["model"]).items()}
+            if hasattr(spec["model"], "__dict__") else str(spec["model"]),
+            "model_vocab": max(spec["vocab"], vocab), "max_len": spec["max_len"]}
+    return methods, info
+
+
+def copy_model(model):
+    import copy
+    return copy.deepcopy(model)
+
+
+def timed(method: Method, device: torch.device) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    method.run()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def bench_model(args, model_name: str, device: torch.device) -> dict:
+    split, n_classes, vocab, data_desc = load_train_split(args.dataset, args.size, model_name,
+                                                          args.batches * args.batch_size * 2)
+    methods, info = make_methods(args, model_name, device, split, n_classes, vocab)
+    print(f"\n== {model_name} ({args.size}) on {device_name(device)}: {info['n_batches']} batches x "
+          f"{args.batch_size}, mean padded length {info['mean_padded_len']:.0f}, "
+          f"{info['n_params']:,} params, {1 - info['remaining']:.0%} pruned ==", flush=True)
+    for m in methods:  # warm-up pass, with its peak memory
+        if m.run is None:
+            continue
+        try:
+            with PeakMemory(device) as mem:
+                timed(m, device)
+            m.memory = {"peak_mb": round(mem.peak_mb, 1),
+                        "above_start_mb": round(mem.peak_mb - mem.base_mb, 1) if mem.base_mb is not None else None,
+                        "how": mem.how}
+        except Exception as exc:  # noqa: BLE001 - e.g. torch.nn.utils.prune on an LSTM
+            m.status, m.run = f"not supported: {type(exc).__name__}: {exc}", None
+    for _ in range(args.repeats):  # interleaved timed passes
+        for m in methods:
+            if m.run is not None:
+                m.times.append(timed(m, device))
+    out = {}
+    for m in methods:
+        med = statistics.median(m.times) if m.times else None
+        out[m.name] = {"status": m.status, "label": LABELS[m.name],
+                       "samples_per_s": round(info["n_samples_per_pass"] / med, 2) if med else None,
+                       "seconds_per_pass_median": med,
+                       "samples_per_s_best": round(info["n_samples_per_pass"] / min(m.times), 2) if m.times else None,
+                       "seconds_all": m.times, **{"memory": m.memory}}
+    thr = {k: v["samples_per_s"] for k, v in out.items()}
+    ratio = lambda a, b: round(thr[a] / thr[b], 3) if thr.get(a) and thr.get(b) else None  # noqa: E731
+    ratios = {"masked_over_dense": ratio("masked", "dense"),
+              "masked_over_torch_prune": ratio("masked", "torch_prune"),
+              "masked_over_study": ratio("masked", "study")}
+    extra = {"prebatched_over_dense": ratio("masked_prebatched", "dense"),
+             "masked_over_prebatched": ratio("masked", "masked_prebatched")}
+    settings = {"size": args.size, "dataset": args.dataset, "data": data_desc, "batch_size": args.batch_size,
+                "batches": args.batches, "repeats": args.repeats, "warmup_passes": 1,
+                "sparsity": args.sparsity, "bf16": bool(args.bf16 and device.type == "cuda"),
+                "optimizer": "Adam lr 1e-3" + (" fused" if device.type == "cuda" else ""),
+                "threads": torch.get_num_threads(),
+                "load_average_1m_at_end": round(os.getloadavg()[0], 2), **info}
+    print_table(model_name, out, ratios, extra)
+    return {"settings": settings, "methods": out, "ratios": ratios, "diagnostics": extra}
+
+
+def print_table(model_name: str, out: dict, ratios: dict, extra: dict) -> None:
+    print(f"{'method':<32} {'samples/s':>10} {'s/pass':>8} {'peak MB':>9} {'+MB':>7}  status")
+    for name, r in out.items():
+        thr = f"{r['samples_per_s']:.1f}" if r["samples_per_s"] else "-"
+        sec = f"{r['seconds_per_pass_median']:.3f}" if r["seconds_per_pass_median"] else "-"
+        mem = r["memory"] or {}
+        peak = f"{mem['peak_mb']:.0f}" if mem.get("peak_mb") is not None else "-"
+        above = f"{mem['above_start_mb']:.0f}" if mem.get("above_start_mb") is not None else "-"
+        print(f"{r['label']:<32} {thr:>10} {sec:>8} {peak:>9} {above:>7}  {r['status']}")
+    for key, value in ratios.items():
+        target = TARGETS[key]
+        flag = "" if value is None else ("  (meets the GPU target)" if value >= target else "  (below the GPU target)")
+        print(f"  {key:<26} {('-' if value is None else f'{value:.3f}'):>7}   target >= {target}{flag}")
+    for key, value in extra.items():
+        print(f"  {key:<26} {('-' if value is None else f'{value:.3f}'):>7}   (diagnostic)")
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="cnn,lstm")
+    ap.add_argument("--dataset", default="synthetic", choices=("synthetic", "imdb"))
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    ap.add_argument("--size", default=None, choices=("small", "paper"),
+                    help="model shapes (default: small on CPU, paper on CUDA)")
+    ap.add_argument("--batches", type=int, default=None, help="batches per timed pass (default 30 CPU, 200 CUDA)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--sparsity", type=float, default=0.8)
+    ap.add_argument("--no-bf16", dest="bf16", action="store_false", help="CUDA: fp32 instead of bf16 autocast")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default 1 on CPU: on a shared 2-core machine, 2 OpenMP "
+                         "threads spin against other processes and ran 15-20x slower)")
+    ap.add_argument("--out", default=None, help="JSON path (default results/bench/<device>.json)")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda asked for, but CUDA is not available")
+    args.size = args.size or ("paper" if device.type == "cuda" else "small")
+    args.batches = args.batches or (200 if device.type == "cuda" else 30)
+    if args.threads is None and device.type == "cpu":
+        args.threads = 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False  # as training runs
+
+    name = device_name(device)
+    out = Path(args.out) if args.out else ROOT / "results" / "bench" / f"{name}.json"
+    results = {}
+    for model_name in [m.strip() for m in args.model.split(",") if m.strip()]:
+        results[model_name] = bench_model(args, model_name, device)
+        payload = _payload(args, argv, device, name, results)
+        if not args.no_write:  # after each model, so a long run keeps what it measured
+            merge_json(out, payload)
+    if not args.no_write:
+        print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return payload
+
+
+def _payload(args, argv, device, name, results) -> dict:
+    return {"device": name,
+               "device_detail": torch.cuda.get_device_name(device) if device.type == "cuda" else
+               f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
+               f"torch threads {torch.get_num_threads()}",
+               "torch": torch.__version__, "python": platform.python_version(),
+               "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "command": "python benchmarks/bench_training.py " + " ".join(sys.argv[1:] if argv is None else argv),
+               "models": results}
+
+
+if __name__ == "__main__":
+    main()

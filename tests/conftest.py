@@ -1,0 +1,115 @@
+"""Shared fixtures: tiny source files made in code (an aclImdb-shaped tar.gz, AG News-shaped CSVs)
+in a temporary offline mirror with its SHA256SUMS, and a temporary data folder."""
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# (split, polarity, id, rating, text)
+IMDB_REVIEWS = [
+    ("train", "pos", 0, 9, "A great film.<br /><br />Loved it, really great!"),
+    ("train", "pos", 1, 8, "Great acting; great story. Don't miss it."),
+    ("train", "pos", 2, 10, "wonderful wonderful movie"),
+    ("train", "pos", 3, 7, "good fun, great cast"),
+    ("train", "pos", 4, 9, "<br />"),                       # no tokens at all -> one <unk>
+    ("train", "neg", 0, 1, "A terrible film. Boring!"),
+    ("train", "neg", 1, 2, "bad bad acting, terrible plot"),
+    ("train", "neg", 2, 3, "boring and too long"),
+    ("train", "neg", 3, 4, "I didn't like it: bad."),
+    ("train", "neg", 4, 1, "awful"),
+    ("test", "pos", 0, 10, "great great great"),
+    ("test", "pos", 1, 8, "a zyzzyva of a movie, great"),  # 'zyzzyva' only in test -> <unk>
+    ("test", "pos", 2, 9, "loved the cast"),
+    ("test", "pos", 3, 7, "good"),
+    ("test", "pos", 4, 10, "wonderful"),
+    ("test", "neg", 0, 1, "terrible"),
+    ("test", "neg", 1, 2, "bad"),
+    ("test", "neg", 2, 3, "boring boring"),
+    ("test", "neg", 3, 4, "not good"),
+    ("test", "neg", 4, 1, "awful awful film"),
+]
+
+AG_TRAIN = (
+    '"3","Wall St. Bears Claw Back Into the Black (Reuters)","Reuters - Short-sellers, Wall Street\'s '
+    'dwindling\\band of ultra-cynics, are seeing green again."\n'
+    '"2","Phelps wins, again","ATHENS -- Michael Phelps won his \\$10 ""gold"" medal."\n'
+    '"1","Talks end","Leaders met in Paris.\\\\The talks ended  #39;early #39;. It isn #39;t over."\n'
+    '"4","New chip, faster","Intel said the chip is faster, cheaper, and smaller."\n'
+    '"3","Oil prices rise","Oil rose to  #36;46 a barrel."\n'
+    '"1","Vote","Voters went to the polls."\n'
+)
+AG_TEST = (
+    '"3","Fears for T N pension after talks","Unions representing workers at Turner   Newall say."\n'
+    '"4","Space race","A second\\team of rocketeers."\n'
+)
+
+
+def imdb_targz(reviews=IMDB_REVIEWS, extra: bool = True) -> bytes:
+    """An aclImdb_v1.tar.gz-shaped archive (with unsup and other files to be ignored)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as archive:
+        def add(name: str, text: str) -> None:
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if extra:
+            add("aclImdb/README", "Large Movie Review Dataset")
+            add("aclImdb/imdb.vocab", "the\nand\n")
+            add("aclImdb/train/unsup/0_0.txt", "unlabelled review that must be ignored")
+            add("aclImdb/train/urls_pos.txt", "http://example.org")
+        for split, polarity, ident, rating, text in reviews:
+            add(f"aclImdb/{split}/{polarity}/{ident}_{rating}.txt", text)
+    return buf.getvalue()
+
+
+def write_mirror(root: Path, files: dict[str, bytes], sums: dict[str, str] | None = None) -> Path:
+    """A mirror folder with ``<dataset>/<file>`` and SHA256SUMS (``sums`` overrides checksums)."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for relpath, data in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        digest = (sums or {}).get(relpath, hashlib.sha256(data).hexdigest())
+        lines.append(f"{digest}  {relpath}")
+    (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """A fresh LTH_DATA_DIR, no mirror."""
+    home = tmp_path / "data"
+    monkeypatch.setenv("LTH_DATA_DIR", str(home))
+    monkeypatch.delenv("LTH_DATA_MIRROR", raising=False)
+    return home
+
+
+@pytest.fixture
+def tiny_mirror(tmp_path, monkeypatch, data_home):
+    """LTH_DATA_MIRROR pointing at tiny IMDb and AG News files made here."""
+    mirror = write_mirror(tmp_path / "mirror", {
+        "imdb/aclImdb_v1.tar.gz": imdb_targz(),
+        "ag_news/train.csv": AG_TRAIN.encode(),
+        "ag_news/test.csv": AG_TEST.encode(),
+    })
+    monkeypatch.setenv("LTH_DATA_MIRROR", str(mirror))
+    return mirror
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make every download fail as it does offline."""
+    import urllib.error
+    from lthlib import data
+
+    def fail(url, dest, progress=True):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+    monkeypatch.setattr(data, "download", fail)

@@ -1,0 +1,107 @@
+"""Tiny synthetic data for the model, mask and training tests.
+
+Builds objects with the ``lthlib.data`` contract (``EncodedSplit``: tokens int32 concatenated,
+offsets int64 (n+1,), labels int64; ``PreparedData``: config, train, val, test, vocab,
+class_names, fingerprint, n_classes).  ``EncodedSplit`` comes from ``lthlib.data`` when that
+module is importable; the prepared-data container is a duck-typed stand-in either way, since the
+training loop only reads its splits and ``config.max_len``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from lthlib.config import DataConfig, ModelConfig, TrainConfig
+
+try:  # the real container, once the data layer exists
+    from lthlib.data import EncodedSplit  # type: ignore
+except Exception:  # noqa: BLE001 - a stand-in with the same fields
+    @dataclass
+    class EncodedSplit:  # type: ignore[no-redef]
+        tokens: torch.Tensor
+        offsets: torch.Tensor
+        labels: torch.Tensor
+
+        def __len__(self) -> int:
+            return int(self.labels.numel())
+
+        def lengths(self) -> torch.Tensor:
+            return self.offsets[1:] - self.offsets[:-1]
+
+PAD, UNK = 0, 1
+N_SIGNAL = 3  # signal tokens per class
+
+
+@dataclass
+class TinyData:
+    config: DataConfig
+    train: EncodedSplit
+    val: EncodedSplit
+    test: EncodedSplit
+    vocab: list
+    class_names: list
+    fingerprint: str = "tiny"
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def make_split(n: int, n_classes: int, vocab_size: int, seed: int,
+               min_len: int = 2, max_len: int = 24) -> EncodedSplit:
+    """Examples of random lengths: background words plus 1-3 words that name the class."""
+    g = torch.Generator().manual_seed(seed)
+    first_background = 2 + N_SIGNAL * n_classes
+    labels = torch.randint(0, n_classes, (n,), generator=g)
+    lengths = torch.randint(min_len, max_len + 1, (n,), generator=g)
+    pieces = []
+    for i in range(n):
+        length = int(lengths[i])
+        ids = torch.randint(first_background, vocab_size, (length,), generator=g)
+        n_signal = int(torch.randint(1, 4, (1,), generator=g))
+        where = torch.randperm(length, generator=g)[:n_signal]
+        signal = 2 + N_SIGNAL * int(labels[i]) + torch.randint(0, N_SIGNAL, (len(where),), generator=g)
+        ids[where] = signal
+        pieces.append(ids)
+    tokens = torch.cat(pieces).to(torch.int32)
+    offsets = torch.zeros(n + 1, dtype=torch.int64)
+    offsets[1:] = torch.cumsum(lengths, 0)
+    return EncodedSplit(tokens=tokens, offsets=offsets, labels=labels.to(torch.int64))
+
+
+def tiny_data(n_classes: int = 2, n_train: int = 256, n_val: int = 64, n_test: int = 64,
+              vocab_size: int = 60, seed: int = 0, max_len: int | None = None) -> TinyData:
+    return TinyData(
+        config=DataConfig(dataset="synthetic", protocol="default", max_vocab=vocab_size - 2,
+                          max_len=max_len, synthetic_classes=n_classes if n_classes in (2, 4) else 2),
+        train=make_split(n_train, n_classes, vocab_size, seed),
+        val=make_split(n_val, n_classes, vocab_size, seed + 1),
+        test=make_split(n_test, n_classes, vocab_size, seed + 2),
+        vocab=["<pad>", "<unk>"] + [f"w{i}" for i in range(2, vocab_size)],
+        class_names=[f"c{i}" for i in range(n_classes)],
+        fingerprint=f"tiny-{n_classes}-{seed}")
+
+
+def tiny_model_config(name: str = "cnn", **kw) -> ModelConfig:
+    base = dict(name=name, embed_dim=8, n_filters=4, hidden_dim=8, n_layers=1, dropout=0.3)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def tiny_train_config(**kw) -> TrainConfig:
+    base = dict(lr=1e-2, batch_size=16, epochs=3, eval_batch_size=64, device="cpu", bf16=True)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (two OpenMP threads on a busy 2-core box spin-wait)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
