@@ -242,6 +242,7 @@ class Method:
         self.name, self.run, self.status = name, run, status
         self.times: list[float] = []
         self.memory: dict = {}
+        self.parts: dict = {}
 
 
 def make_methods(args, model_name: str, device: torch.device, split, n_classes: int, vocab: int):
@@ -297,6 +298,7 @@ def make_methods(args, model_name: str, device: torch.device, split, n_classes: 
     apply_b()
     methods.append(Method("masked", lambda: lthlib_masked_pass(
         m_b, opt_b, apply_b, batcher.iterate(order), device, use_bf16)))
+    methods[-1].parts = {"apply": apply_b, "optimizer": opt_b, "batcher": batcher, "order": order}
     # (b') the same on the pre-made batches
     m_b2 = fresh(False)
     opt_b2 = adam(m_b2.parameters())
@@ -327,6 +329,37 @@ def make_methods(args, model_name: str, device: torch.device, split, n_classes: 
             if hasattr(spec["model"], "__dict__") else str(spec["model"]),
             "model_vocab": max(spec["vocab"], vocab), "max_len": spec["max_len"]}
     return methods, info
+
+
+def step_costs(methods, device: torch.device, n_batches: int, k: int = 20) -> dict:
+    """Per-call cost of what (b) adds to a dense step: the MaskApplier call, and for reference
+    the Adam step and the Batcher's gather per batch."""
+    masked = next(m for m in methods if m.name == "masked")
+    apply, opt, batcher, order = (masked.parts[k] for k in ("apply", "optimizer", "batcher", "order"))
+
+    def clock(fn, reps):
+        fn()
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        sync(device)
+        return (time.perf_counter() - t0) / reps * 1e3
+
+    saved = [p.detach().clone() for p in opt.param_groups[0]["params"]]
+    apply_ms = clock(apply, k)
+    has_grad = all(p.grad is not None for p in opt.param_groups[0]["params"])
+    if not has_grad:
+        for p in opt.param_groups[0]["params"]:
+            p.grad = torch.zeros_like(p)
+    adam_ms = clock(opt.step, max(k // 4, 3))
+    with torch.no_grad():  # undo the extra steps so later passes are unaffected in kind
+        for p, v in zip(opt.param_groups[0]["params"], saved):
+            p.copy_(v)
+    apply()
+    batcher_ms = clock(lambda: [None for _ in batcher.iterate(order)], 2) / max(n_batches, 1)
+    return {"mask_apply_ms": round(apply_ms, 4), "adam_step_ms": round(adam_ms, 3),
+            "batcher_ms_per_batch": round(batcher_ms, 4), "n_masked_tensors": len(apply.params)}
 
 
 def copy_model(model):
@@ -364,6 +397,7 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
         for m in methods:
             if m.run is not None:
                 m.times.append(timed(m, device))
+    micro = step_costs(methods, device, info["n_batches"])
     out = {}
     for m in methods:
         med = statistics.median(m.times) if m.times else None
@@ -379,6 +413,11 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
               "masked_over_study": ratio("masked", "study")}
     extra = {"prebatched_over_dense": ratio("masked_prebatched", "dense"),
              "masked_over_prebatched": ratio("masked", "masked_prebatched")}
+    if out["dense"]["seconds_per_pass_median"]:
+        per_batch = out["dense"]["seconds_per_pass_median"] / info["n_batches"]
+        micro["dense_seconds_per_batch"] = per_batch
+        micro["mask_apply_share_of_dense_batch"] = round(micro["mask_apply_ms"] / 1e3 / per_batch, 5)
+        extra["expected_masked_over_dense"] = round(1 / (1 + micro["mask_apply_share_of_dense_batch"]), 4)
     settings = {"size": args.size, "dataset": args.dataset, "data": data_desc, "batch_size": args.batch_size,
                 "batches": args.batches, "repeats": args.repeats, "warmup_passes": 1,
                 "sparsity": args.sparsity, "bf16": bool(args.bf16 and device.type == "cuda"),
@@ -386,7 +425,9 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
                 "threads": torch.get_num_threads(),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2), **info}
     print_table(model_name, out, ratios, extra)
-    return {"settings": settings, "methods": out, "ratios": ratios, "diagnostics": extra}
+    print(f"  micro: MaskApplier {micro['mask_apply_ms']:.2f} ms, Adam step {micro['adam_step_ms']:.2f} ms, "
+          f"Batcher {micro['batcher_ms_per_batch']:.2f} ms per batch")
+    return {"settings": settings, "methods": out, "ratios": ratios, "diagnostics": {**extra, "micro": micro}}
 
 
 def print_table(model_name: str, out: dict, ratios: dict, extra: dict) -> None:
