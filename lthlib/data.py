@@ -620,13 +620,19 @@ def _read_cache(folder: Path):
     return splits, itos, meta["class_names"]
 
 
-def subsample_train(train: EncodedSplit, n: int | None, seed: int) -> EncodedSplit:
-    if n is None or n >= len(train):
-        return train
+def subsample(split: EncodedSplit, n: int | None, seed: int, purpose: str = "train_subsample"
+              ) -> EncodedSplit:
+    """A seeded random ``n`` examples of ``split`` in their original order (all if n is None)."""
+    if n is None or n >= len(split):
+        return split
     if n < 1:
-        raise ConfigError(f"train_subsample must be positive, got {n}")
-    keep = _permutation(len(train), derive_seed(seed, "train_subsample", n))[:n].sort().values
-    return train.subset(keep)
+        raise ConfigError(f"{purpose} must be positive, got {n}")
+    keep = _permutation(len(split), derive_seed(seed, purpose, n))[:n].sort().values
+    return split.subset(keep)
+
+
+def subsample_train(train: EncodedSplit, n: int | None, seed: int) -> EncodedSplit:
+    return subsample(train, n, seed, "train_subsample")
 
 
 def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
@@ -648,6 +654,8 @@ def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
     vocab = Vocab(itos[:n_ids])
     out = {name: split.capped(n_ids).truncated(cfg.max_len) for name, split in splits.items()}
     out["train"] = subsample_train(out["train"], cfg.train_subsample, cfg.split_seed)
+    for name in ("val", "test"):  # the quick profile evaluates on a seeded share
+        out[name] = subsample(out[name], cfg.eval_subsample, cfg.split_seed, f"{name}_subsample")
     timings["total_s"] = time.perf_counter() - t0
     return PreparedData(cfg, out["train"], out["val"], out["test"], vocab, class_names,
                         fingerprint=data_fingerprint(cfg), corpus_fingerprint=corpus_fp, timings=timings)

@@ -35,7 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Iterable
 
@@ -286,7 +289,8 @@ class Runner:
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         save_json(metrics, run.file(level.index, "metrics.json"))
         run.file(level.index, "checkpoint.pt").unlink(missing_ok=True)
-        self.store.record(metrics)
+        if run is not self.dense:  # the shared dense level enters the tables under each arm
+            self.store.record(metrics)
 
 
 def _is_parameter(name: str, masks: Masks, state: dict) -> bool:
@@ -307,37 +311,83 @@ def run(cfg: ExperimentConfig, store: Store, *, max_level: int | None = None,
 def run_grid(profile: str, *, datasets: Iterable[str] | None = None,
              models: Iterable[str] | None = None, arms: Iterable[str] = ("winning_ticket",),
              seeds: Iterable[int] | None = None, max_level: int | None = None,
-             store: Store | None = None, progress: bool = True, **overrides) -> pd.DataFrame:
+             store: Store | None = None, progress: bool = True, workers: int | None = None,
+             **overrides) -> pd.DataFrame:
     """Run a grid of (dataset, model, seed, arm) cells under a profile.
 
-    A dataset whose files cannot be had is skipped, and its status rows say why; so is a
-    cell whose configuration is refused.  Returns (and stores in status.csv) one row per cell.
+    A dataset whose files cannot be had is skipped, and its status rows say why.  Cells of one
+    (dataset, model, seed) run in order (branches need their trunk); different ones run in
+    ``workers`` processes at once (default: one per CPU core without a GPU, else one), each on
+    its own share of the cores: on a small CPU, several single-threaded trainings beat one
+    multi-threaded one.  Returns (and stores in status.csv) one row per cell.
     """
-    grid = C.PROFILE_GRIDS[profile] if profile in C.PROFILE_GRIDS else None
-    if grid is None:
+    if profile not in C.PROFILE_GRIDS:
         raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(C.PROFILES)}")
+    grid = C.PROFILE_GRIDS[profile]
     store = store or Store(C.results_dir(profile))
     arms = list(arms)
     for arm in arms:
         if arm not in C.ARMS:
             raise ConfigError(f"unknown arm {arm!r}; valid: {', '.join(C.ARMS)}")
-    configs = [C.experiment(profile, d, m, arm, s, **overrides)
-               for d in (datasets or grid.datasets) for m in (models or grid.models)
-               for s in (grid.seeds if seeds is None else seeds) for arm in arms]
-    status, unavailable = [], {}
-    for cfg in configs:
-        cell = {"dataset": cfg.data.dataset, "model": cfg.model.name, "arm": cfg.arm,
-                "seed": cfg.seed, "config_hash": fingerprint(cfg)}
-        try:
-            if cfg.data.dataset in unavailable:
-                raise unavailable[cfg.data.dataset]
-            rows = run(cfg, store, max_level=max_level, progress=progress)
-            cell.update(status="done", reason="", levels_done=int(len(rows)))
+    groups: dict[tuple, list[ExperimentConfig]] = {}
+    for d in (datasets or grid.datasets):
+        for m in (models or grid.models):
+            for s in (grid.seeds if seeds is None else seeds):
+                groups[(d, m, s)] = [C.experiment(profile, d, m, arm, s, **overrides) for arm in arms]
+
+    status, runnable = [], []
+    for group in groups.values():
+        try:  # prepares (and caches) the data once, here, before any worker needs it
+            load_data(group[0], progress)
+            runnable.append(group)
         except DataUnavailable as error:
-            if cfg.data.dataset not in unavailable:
-                print(f"SKIPPED {cfg.data.dataset}: {error}")
-            unavailable[cfg.data.dataset] = error
-            cell.update(status="skipped", reason=f"data unavailable: {error}", levels_done=0)
-        status.append(cell)
+            status += [_cell(cfg, "skipped", f"data unavailable: {error}") for cfg in group]
+    for dataset in sorted({row["dataset"] for row in status}):
+        print(f"SKIPPED {dataset}: " + next(r["reason"] for r in status if r["dataset"] == dataset))
+
+    workers = _default_workers(len(runnable)) if workers is None else max(1, int(workers))
+    if workers == 1:
+        for group in runnable:
+            status += _run_group(group, store.root, max_level, progress)
+    else:
+        status += _run_in_workers(runnable, store.root, max_level, workers)
     store.record_status(status)
     return pd.DataFrame(status)
+
+
+def _cell(cfg: ExperimentConfig, status: str, reason: str = "", levels_done: int = 0) -> dict:
+    return {"dataset": cfg.data.dataset, "model": cfg.model.name, "arm": cfg.arm, "seed": cfg.seed,
+            "config_hash": fingerprint(cfg), "status": status, "reason": reason,
+            "levels_done": levels_done}
+
+
+def _run_group(group: list[ExperimentConfig], root, max_level, progress: bool) -> list[dict]:
+    store = Store(root)
+    return [_cell(cfg, "done", levels_done=len(run(cfg, store, max_level=max_level, progress=progress)))
+            for cfg in group]
+
+
+def _default_workers(n_groups: int) -> int:
+    if torch.cuda.is_available():
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_groups))
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_in_workers(groups: list[list[ExperimentConfig]], root, max_level, workers: int) -> list[dict]:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
+    status = []
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(_run_group, group, root, max_level, False): group for group in groups}
+        for future in as_completed(futures):
+            cfg = futures[future][0]
+            rows = future.result()
+            print(f"done {cfg.data.dataset}/{cfg.model.name} seed {cfg.seed}: "
+                  f"{', '.join(r['arm'] for r in rows)}", flush=True)
+            status += rows
+    return status

@@ -150,12 +150,13 @@ def summarise(frame: pd.DataFrame, by: Sequence[str], value: str = "test_acc",
     return pd.DataFrame(rows)
 
 
-def _fmt_ci(mean: float, half: float, digits: int = 2) -> str:
+def _fmt_ci(mean: float, half: float, digits: int = 2, unit: str = "") -> str:
+    """'82.00% ± 4.97%', or '82.00% (one seed, no interval)' when the half-width is NaN."""
     if pd.isna(mean):
         return "n/a"
     if pd.isna(half):
-        return f"{mean:.{digits}f} (n=1)"
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+        return f"{mean:.{digits}f}{unit} (one seed, no interval)"
+    return f"{mean:.{digits}f}{unit} ± {half:.{digits}f}{unit}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,7 +590,9 @@ def mask_overlap(runs: pd.DataFrame, load_mask, arm: str = "winning_ticket") -> 
 
     Rows of kind ``across seeds``: every pair of seeds at the same level (≥ 1); rows of kind
     ``consecutive levels``: each seed's mask at level L against L - 1 (L ≥ 2, where both are
-    pruned).  ``random`` is the expected overlap of independent random masks of that sparsity.
+    pruned).  ``random`` is the reference: across seeds, the expected overlap of independent
+    random masks of that sparsity, p / (2 - p); between consecutive levels, the overlap of a mask
+    nested in the previous one (the ratio of their sizes), which IMP reaches by construction.
     """
     cols = [*PAIR, "kind", "level", "remaining", "pair", "jaccard", "random"]
     sub = runs[(runs["arm"] == arm) & (runs["level"] >= 1)]
@@ -787,8 +790,10 @@ def plot_mask_overlap(overlap: pd.DataFrame, title: str = "Winning-ticket mask o
             m = g.groupby("remaining", as_index=False)[["jaccard", "random"]].mean()
             m = m.sort_values("remaining", ascending=False)
             ax.plot(m["remaining"], m["jaccard"], marker="o", ms=4, color=palette.get(kind), label=kind)
+            reference = ("independent random masks" if kind == "across seeds"
+                         else "nested mask (size ratio)")
             ax.plot(m["remaining"], m["random"], ls="--", lw=1, color=palette.get(kind),
-                    label=f"{kind}: random masks")
+                    label=f"{kind}: {reference}")
             sns.scatterplot(data=g, x="remaining", y="jaccard", color=palette.get(kind), alpha=0.4,
                             s=14, ax=ax, legend=False)
         _remaining_axis(ax, t["remaining"])
@@ -845,7 +850,7 @@ def describe_dense(table: pd.DataFrame) -> str:
         study = (f"; the study reported {row.study_dense_acc:.2f}%"
                  if not pd.isna(row.study_dense_acc) else "")
         lines.append(f"{pair_name(row.dataset, row.model)}: dense test accuracy "
-                     f"{_fmt_ci(row.test_acc, row.test_acc_ci)}% over {row.n_seeds} seed(s), "
+                     f"{_fmt_ci(row.test_acc, row.test_acc_ci, unit='%')} over {row.n_seeds} seed(s), "
                      f"{row.n_params:,} parameters{study}.")
     return "\n".join(lines)
 
@@ -864,8 +869,10 @@ def describe_comparison(runs: pd.DataFrame, arm_a: str, arm_b: str) -> str:
         lines.append(
             f"{pair_name(dataset, model)}: at {100 * last['remaining']:.3g}% of weights remaining, "
             f"{ARM_NAMES.get(arm_a, arm_a)} minus {ARM_NAMES.get(arm_b, arm_b)} is "
-            f"{_fmt_ci(last['diff'], last['ci'])} points (n={int(last['n'])} seeds); over the "
-            f"{len(g)} pruned levels the 95% CI lies above zero at {above} and below zero at {below}.")
+            f"{_fmt_ci(last['diff'], last['ci'], unit=' points')} (n={int(last['n'])} seeds); " + (
+                f"over the {len(g)} pruned levels the 95% CI lies entirely above zero at {above} "
+                f"and entirely below zero at {below}." if g["ci"].notna().any()
+                else "with one seed there are no intervals."))
     return "\n".join(lines)
 
 
@@ -879,8 +886,8 @@ def describe_matches(sound: pd.DataFrame, arms: Sequence[str] | None = None) -> 
         def s(v):
             return "no level" if pd.isna(v) else f"up to {v:.1f}% sparsity"
         lines.append(f"{pair_name(row.dataset, row.model)}, {ARM_NAMES.get(row.arm, row.arm)}: "
-                     f"level chosen on validation gives {row.chosen_text}% test accuracy "
-                     f"(dense {_fmt_ci(row.dense_acc, row.dense_ci)}%); within one std of dense: "
+                     f"level chosen on validation gives {_fmt_ci(row.chosen_acc, row.chosen_ci, unit='%')} "
+                     f"test accuracy (dense {_fmt_ci(row.dense_acc, row.dense_ci, unit='%')}); within one std of dense: "
                      f"{s(row.match_std_sparsity)}; at or above the dense mean: {s(row.match_mean_sparsity)}.")
     return "\n".join(lines)
 
@@ -919,9 +926,11 @@ def describe_overlap(overlap: pd.DataFrame) -> str:
     lines = []
     for (dataset, model, kind), g in overlap.groupby([*PAIR, "kind"], sort=True):
         last = g[g["level"] == g["level"].max()]
+        reference = ("independent random masks" if kind == "across seeds"
+                     else "a mask nested in the previous level's")
         lines.append(f"{pair_name(dataset, model)}, {kind}, at {100 * last['remaining'].iloc[0]:.3g}% "
                      f"remaining: Jaccard {last['jaccard'].mean():.3f} against "
-                     f"{last['random'].mean():.3f} for independent random masks.")
+                     f"{last['random'].mean():.3f} for {reference}.")
     return "\n".join(lines)
 
 
@@ -932,7 +941,8 @@ def describe_study_vs_sound(study: pd.DataFrame, sound: pd.DataFrame) -> str:
     for row in study.itertuples(index=False):
         s = sound[(sound["dataset"] == row.dataset) & (sound["model"] == row.model)
                   & (sound["arm"] == "winning_ticket")] if not sound.empty else sound
-        sound_txt = (f"chosen on validation it is {s['chosen_text'].iloc[0]}% at "
+        sound_txt = (f"chosen on validation it is "
+                     f"{_fmt_ci(s['chosen_acc'].iloc[0], s['chosen_ci'].iloc[0], unit='%')} at "
                      f"{s['chosen_sparsity'].iloc[0]:.1f}% sparsity" if len(s) else
                      "there is no validation-chosen ticket yet")
         lines.append(f"{pair_name(row.dataset, row.model)}: chosen on test (the study's way) the "

@@ -134,6 +134,7 @@ class Store:
     def rebuild_tables(self) -> None:
         """Rebuild runs/epochs/layers.csv from every metrics.json (after a crash or by hand)."""
         all_metrics = [json.loads(p.read_text()) for p in sorted(self.root.glob("runs/*/level_*/metrics.json"))]
+        all_metrics = [m for m in all_metrics if m["row"]["arm"] != "dense"]  # shared, not an arm
         with self.locked():
             for name in TABLES:
                 rows = [row for m in all_metrics for row in _table_rows(m, name)]

@@ -202,3 +202,13 @@ def test_recurrent_arm_runs(tmp_path):
     rows = lottery.run(smoke("winning_ticket", "lstm", levels=1), Store(tmp_path), progress=False)
     assert list(rows["level"]) == [0, 1]
     assert math.isfinite(rows["test_acc"].iloc[-1])
+
+
+def test_grid_in_two_worker_processes_fills_the_store(tmp_path):
+    store = Store(tmp_path / "results")
+    status = lottery.run_grid("smoke", models=["cnn"], seeds=[0, 1], arms=["winning_ticket", "random_reinit"],
+                              store=store, progress=False, workers=2, epochs=1, levels=1)
+    assert list(status["status"].unique()) == ["done"] and len(status) == 4
+    runs = store.runs()
+    assert len(runs) == 8 and set(runs["seed"]) == {0, 1}
+    assert len(store.table("status")) == 4
