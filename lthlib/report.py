@@ -265,12 +265,12 @@ def run_arms(sel: Selection, arms: Sequence[str], max_level: int | None = None,
     """
     from . import lottery
     st = store(sel.profile)
-    frames = []
-    for arm in arms:
+    frames, valid = [], []
+    for arm in arms:  # refuse a bad arm before anything trains, and let the others run
         try:
-            frames.append(lottery.run_grid(sel.profile, datasets=sel.datasets, models=sel.models,
-                                           arms=[arm], seeds=sel.seeds, max_level=max_level,
-                                           store=st, progress=progress, **sel.overrides))
+            for d, m, s in itertools.product(sel.datasets, sel.models, sel.seeds):
+                C.experiment(sel.profile, d, m, arm, s, **sel.overrides)
+            valid.append(arm)
         except C.ConfigError as error:
             rows = [{"dataset": d, "model": m, "arm": arm, "seed": s, "config_hash": "",
                      "status": "skipped", "reason": f"configuration refused: {error}",
@@ -278,6 +278,10 @@ def run_arms(sel: Selection, arms: Sequence[str], max_level: int | None = None,
                     for d, m, s in itertools.product(sel.datasets, sel.models, sel.seeds)]
             st.record_status(rows)
             frames.append(pd.DataFrame(rows))
+    if valid:
+        frames.append(lottery.run_grid(sel.profile, datasets=sel.datasets, models=sel.models,
+                                       arms=valid, seeds=sel.seeds, max_level=max_level,
+                                       store=st, progress=progress, **sel.overrides))
     status = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     print(describe_status(status))
     return status
@@ -688,7 +692,8 @@ def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] = CONTROL
                                title: str = "Test accuracy vs weights remaining",
                                value: str = "test_acc", level: float = 0.95):
     """Mean test accuracy (%) over seeds against the fraction of weights remaining, one line per
-    arm with a t-interval band, one panel per dataset × model; dotted: the dense mean."""
+    arm with a t-interval band (clipped to [0, 100] for display), one panel per dataset × model;
+    dotted: the dense mean."""
     sub = runs[runs["arm"].isin(arms)] if not runs.empty else runs
     pairs = _pairs(sub)
     if not pairs:
@@ -706,7 +711,10 @@ def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] = CONTROL
                     label=ARM_NAMES.get(arm, arm))
             band = a.dropna(subset=["ci"])
             if len(band):
-                ax.fill_between(band["remaining"], 100 * band["ci_low"], 100 * band["ci_high"],
+                # drawn clipped to [0, 100]: with two seeds t_{0.975,1} = 12.7 and the raw
+                # interval can pass 100%; the tables keep the unclipped bounds
+                ax.fill_between(band["remaining"], 100 * band["ci_low"].clip(0, 1),
+                                100 * band["ci_high"].clip(0, 1),
                                 color=color, alpha=0.18, linewidth=0)
         dense = t[t["level"] == 0]
         if len(dense):
@@ -760,16 +768,21 @@ def plot_layer_remaining(layers: pd.DataFrame, arm: str = "winning_ticket",
     pairs = _pairs(sub)
     if not pairs:
         return _empty_figure(title, "no layer table for this arm yet")
-    fig, axes = _panels(pairs, title, width=5.2)
+    fig, axes = _panels(pairs, title, width=6.4)
     for ax, (dataset, model) in zip(axes, pairs):
         t = sub[(sub["dataset"] == dataset) & (sub["model"] == model)]
         t = t.groupby(["tensor", "level"], as_index=False)["remaining"].mean()
         t["remaining (%)"] = 100 * t["remaining"]
         sns.lineplot(data=t, x="level", y="remaining (%)", hue="tensor", style="tensor",
                      markers=True, dashes=False, ax=ax)
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(pair_name(dataset, model))
-        ax.legend(fontsize="x-small", ncol=1 if t["tensor"].nunique() < 8 else 2)
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
+                  ncol=1 if t["tensor"].nunique() <= 12 else 2)
     fig.tight_layout()
     return fig
 
@@ -888,7 +901,8 @@ def describe_matches(sound: pd.DataFrame, arms: Sequence[str] | None = None) -> 
         lines.append(f"{pair_name(row.dataset, row.model)}, {ARM_NAMES.get(row.arm, row.arm)}: "
                      f"level chosen on validation gives {_fmt_ci(row.chosen_acc, row.chosen_ci, unit='%')} "
                      f"test accuracy (dense {_fmt_ci(row.dense_acc, row.dense_ci, unit='%')}); within one std of dense: "
-                     f"{s(row.match_std_sparsity)}; at or above the dense mean: {s(row.match_mean_sparsity)}.")
+                     f"{'not defined with one seed' if pd.isna(row.dense_std) else s(row.match_std_sparsity)}; "
+                     f"at or above the dense mean: {s(row.match_mean_sparsity)}.")
     return "\n".join(lines)
 
 

@@ -46,7 +46,8 @@ print(sel.describe())
 FIGURE_AXES = (
     "Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, "
     "on a log scale, dense on the left and sparser to the right; lines are means over seeds with "
-    "95% t-interval bands (no band where there is a single seed); the dotted grey line is the "
+    "95% t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the "
+    "dotted grey line is the "
     "dense network's mean.")
 
 STATUS_TEXT = (

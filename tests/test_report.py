@@ -376,3 +376,11 @@ def test_describe_status_names_skipped_datasets():
     text = R.describe_status(status)
     assert "AG News did not run" in text and "train.csv not found" in text
     assert R.describe_status(status.iloc[:1]).startswith("All 1 cells ran")
+
+
+def test_sentences_with_one_seed_say_there_is_no_interval():
+    one = make_runs({"winning_ticket": {1: [(0.9, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))
+    text = R.describe_matches(R.sound_view(one))
+    assert "one seed" in text and "not defined with one seed" in text
+    both = pd.concat([one, make_runs({"random_reinit": {1: [(0.7, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))])
+    assert "no intervals" in R.describe_comparison(both, "winning_ticket", "random_reinit")
