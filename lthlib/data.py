@@ -234,6 +234,24 @@ def _unavailable_message(source: Source, error: BaseException | None) -> str:
     return msg
 
 
+def local_files_missing(dataset: str) -> list[str]:
+    """The source files of ``dataset`` found neither in LTH_DATA_MIRROR nor the download cache
+    (they would have to be downloaded).  Looks only; downloads nothing."""
+    return [relpath for relpath in DATASET_FILES[dataset]
+            if _mirror_entry(relpath) is None and not (raw_dir() / relpath).is_file()]
+
+
+def require_prepared(unavailable: dict[str, str]) -> None:
+    """Stop (data prep notebook) when a selected dataset could not be had, saying how to go on."""
+    if not unavailable:
+        return
+    reasons = "\n".join(f"- {dataset}: {reason}" for dataset, reason in unavailable.items())
+    raise DataUnavailable(
+        f"{len(unavailable)} selected dataset(s) could not be prepared:\n{reasons}\n"
+        "Provide the files, or leave the dataset(s) out with the datasets parameter, "
+        "e.g. ./run_all.sh -p datasets '[\"imdb\"]'.")
+
+
 def fetch(relpath: str, *, progress: bool = True) -> Path:
     """The verified local path of a source file: mirror (in place), download cache, or download."""
     source = SOURCES[relpath]

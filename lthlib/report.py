@@ -219,6 +219,21 @@ def expected_cells(sel: Selection, arms: Iterable[str] = C.ARMS) -> pd.DataFrame
                                        "levels_expected", "refused"])
 
 
+def describe_left_out(sel: Selection) -> str:
+    """The profile's datasets the selection leaves out, and whether their files are here."""
+    from .data import local_files_missing
+    lines = []
+    for dataset in C.PROFILE_GRIDS[sel.profile].datasets:
+        if dataset in sel.datasets:
+            continue
+        missing = local_files_missing(dataset)
+        why = (f"its files {', '.join(missing)} are not available here (not in LTH_DATA_MIRROR "
+               "or data/raw, and nothing was downloaded)" if missing else "its files are here")
+        lines.append(f"{DATASET_NAMES.get(dataset, dataset)} did not run: left out by the datasets "
+                     f"parameter; {why}. None of its cells appear in any table or figure.")
+    return "\n".join(lines) or "No dataset of the profile was left out."
+
+
 def store(profile: str):
     from .store import Store
     return Store(C.results_dir(profile))

@@ -41,6 +41,7 @@ sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, l
                        prune_fraction=prune_fraction, epochs=epochs, rewind_point=rewind_point,
                        prunable=prunable)
 print(sel.describe())
+print(report.describe_left_out(sel))
 '''
 
 FIGURE_AXES = (
