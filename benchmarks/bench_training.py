@@ -219,21 +219,9 @@ def magnitude_masks(model: torch.nn.Module, sparsity: float, prune_cfg: PruneCon
 
 
 def lthlib_masked_pass(model, optimizer, apply, batches, device, use_bf16):
-    """train_model's inner loop, verbatim (lthlib.train.train_model, one epoch's body)."""
-    from lthlib.train import _autocast, loss_and_correct
-    model.train()
-    loss_sum = torch.zeros((), device=device)
-    correct_sum = torch.zeros((), dtype=torch.int64, device=device)
-    for tokens, lengths, labels in batches:
-        optimizer.zero_grad(set_to_none=True)
-        with _autocast(device, use_bf16):
-            logits = model(tokens, lengths)
-        loss, correct = loss_and_correct(logits, labels)
-        loss.backward()
-        optimizer.step()
-        apply()
-        loss_sum += loss.detach() * labels.shape[0]
-        correct_sum += correct
+    """One epoch of lthlib.train.train_model: its own train_epoch, read back once."""
+    from lthlib.train import train_epoch
+    loss_sum, _ = train_epoch(model, optimizer, apply, batches, use_bf16)
     return loss_sum.item()
 
 
@@ -248,7 +236,7 @@ class Method:
 
 def make_methods(args, model_name: str, device: torch.device, split, n_classes: int, vocab: int):
     from lthlib.masks import MaskApplier
-    from lthlib.train import Batcher
+    from lthlib.train import Batcher, make_optimizer
     from lthlib.models import flatten_rnns
 
     spec = SIZES[args.size][model_name]
@@ -276,7 +264,7 @@ def make_methods(args, model_name: str, device: torch.device, split, n_classes: 
         return m
 
     def adam(params):
-        return torch.optim.Adam(params, lr=1e-3, fused=device.type == "cuda")
+        return make_optimizer(params, 1e-3)  # every method gets train_model's (fused) Adam
 
     class AmpModel(torch.nn.Module):  # autocast around the forward for the baselines, as (b) has
         def __init__(self, inner):
@@ -434,7 +422,7 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
     settings = {"size": args.size, "dataset": args.dataset, "data": data_desc, "batch_size": args.batch_size,
                 "batches": args.batches, "repeats": args.repeats, "warmup_passes": 1,
                 "sparsity": args.sparsity, "bf16": bool(args.bf16 and device.type == "cuda"),
-                "optimizer": "Adam lr 1e-3" + (" fused" if device.type == "cuda" else ""),
+                "optimizer": "Adam lr 1e-3, fused (lthlib.train.make_optimizer)",
                 "threads": torch.get_num_threads(), "flush_denormal": bool(args.flush_denormal),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2), **info}
     print_table(model_name, out, ratios, extra)

@@ -62,7 +62,7 @@ def train_concurrent(models: list[nn.Module], masks: list[Masks], data, cfg: Tra
     batched = vmap(forward, in_dims=(0, 0, None, None), randomness="different")
     with torch.no_grad():
         torch._foreach_mul_(targets, factors)
-    optimizer = torch.optim.Adam(params.values(), lr=lr, fused=device.type == "cuda")
+    optimizer = torch.optim.Adam(params.values(), lr=lr, fused=True)
     max_len = getattr(getattr(data, "config", None), "max_len", None)
     batcher = Batcher(data.train, cfg.batch_size, device, max_len=max_len)
     use_bf16 = cfg.bf16 and device.type == "cuda"

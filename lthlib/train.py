@@ -224,6 +224,38 @@ def evaluate(model: nn.Module, batcher_or_split, *, batch_size: int = 1024,
 # Training
 # ---------------------------------------------------------------------------------------------
 
+def make_optimizer(params, lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel, on the CPU too (torch >= 2.4).  Besides being one pass per
+    tensor, it keeps its speed on a pruned network: the default path's ``sqrt`` of the second
+    moments runs ~10x slower on the exact zeros that pruned, gradient-free weights leave there."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, apply: MaskApplier,
+                batches, use_bf16: bool, after_step=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass of masked training over ``batches``: forward, backward, Adam, re-mask.
+
+    Returns the summed loss and the number correct as device tensors (no host sync inside).
+    """
+    model.train()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct_sum = torch.zeros((), dtype=torch.int64, device=device)
+    for tokens, lengths, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, use_bf16):
+            logits = model(tokens, lengths)
+        loss, correct = loss_and_correct(logits, labels)
+        loss.backward()
+        optimizer.step()
+        apply()
+        loss_sum += loss.detach() * labels.shape[0]
+        correct_sum += correct
+        if after_step is not None:
+            after_step()
+    return loss_sum, correct_sum
+
+
 @dataclass
 class TrainResult:
     best_state: dict[str, torch.Tensor]        # CPU weights at the best validation loss
@@ -299,7 +331,7 @@ def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: Train
     val_b = Batcher(data.val, cfg.eval_batch_size, device, max_len=max_len, lengths_on_cpu=on_cpu)
     test_b = Batcher(data.test, cfg.eval_batch_size, device, max_len=max_len, lengths_on_cpu=on_cpu)
     iters_per_epoch = train_b.n_batches()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda")
+    optimizer = make_optimizer(model.parameters(), lr)
     meta = _checkpoint_meta(seed, lr, n_epochs, cfg, snapshot_at, masks)
 
     history: list[dict] = []
@@ -328,25 +360,19 @@ def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: Train
             break
         start = time.perf_counter()
         torch.manual_seed(derive_seed(seed, "dropout", e))  # seeds CUDA too
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct_sum = torch.zeros((), dtype=torch.int64, device=device)
         bar = tqdm(total=iters_per_epoch, desc=f"{desc} ep {e + 1}/{n_epochs}".strip(),
                    disable=not progress, leave=True)
-        for tokens, lengths, labels in train_b.train_batches(derive_seed(seed, "data_order", e)):
-            optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, use_bf16):
-                logits = model(tokens, lengths)
-            loss, correct = loss_and_correct(logits, labels)
-            loss.backward()
-            optimizer.step()
-            apply()
+
+        def after_step() -> None:
+            nonlocal iteration, snapshot_state
             iteration += 1
-            loss_sum += loss.detach() * labels.shape[0]
-            correct_sum += correct
             if snapshot_at is not None and iteration == snapshot_at:
                 snapshot_state = cpu_state(model)
             bar.update(1)
+
+        loss_sum, correct_sum = train_epoch(
+            model, optimizer, apply, train_b.train_batches(derive_seed(seed, "data_order", e)),
+            use_bf16, after_step)
         n_train = max(len(train_b), 1)
         train_loss, train_acc = loss_sum.item() / n_train, correct_sum.item() / n_train
         val_loss, val_acc = evaluate(model, val_b, batch_size=cfg.eval_batch_size, bf16=use_bf16)

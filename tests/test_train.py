@@ -8,7 +8,8 @@ import lthlib.train as T
 from lthlib.config import PruneConfig, derive_seed
 from lthlib.masks import full_masks, magnitude_prune, prunable_names
 from lthlib.models import PAD, build_model
-from lthlib.train import Batcher, TrainResult, evaluate, loss_and_correct, train_model
+from lthlib.train import (Batcher, TrainResult, evaluate, loss_and_correct, make_optimizer,
+                          train_model)
 
 from helpers import tiny_data, tiny_model_config, tiny_train_config, one_torch_thread  # noqa: F401 (autouse fixture)
 
@@ -227,7 +228,7 @@ def _manual_run(name, data, cfg, seed, steps):
             params[n].mul_(m)
     if steps == 0:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = make_optimizer(model.parameters(), cfg.lr)
     batcher = Batcher(data.train, cfg.batch_size, "cpu", lengths_on_cpu=model.lengths_on_cpu)
     done, epoch = 0, 0
     while True:
