@@ -32,6 +32,7 @@ import torch
 from .config import ExperimentConfig, fingerprint
 
 TABLES = ("runs", "epochs", "layers")
+HASH_COLUMNS = {"config_hash": str, "trunk_hash": str, "shared_from": str}  # '0123' is no number
 ROW_KEYS = ("config_hash", "level")  # one runs.csv row per trained network
 
 
@@ -60,6 +61,10 @@ def load_torch(path: Path) -> Any:
 def save_json(obj: Any, path: Path) -> None:
     text = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
     atomic_write_bytes(path, lambda handle: handle.write(text))
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=HASH_COLUMNS)
 
 
 def save_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -125,7 +130,7 @@ class Store:
                     continue
                 path = self.table_path(name)
                 if path.exists():
-                    old = pd.read_csv(path)
+                    old = read_csv(path)
                     same = (old["config_hash"] == metrics["row"]["config_hash"]) & (
                         old["level"] == metrics["row"]["level"])
                     new = pd.concat([old[~same], new], ignore_index=True)
@@ -142,7 +147,7 @@ class Store:
 
     def table(self, name: str) -> pd.DataFrame:
         path = self.table_path(name)
-        return pd.read_csv(path) if path.exists() else pd.DataFrame()
+        return read_csv(path) if path.exists() else pd.DataFrame()
 
     def runs(self) -> pd.DataFrame:
         return self.table("runs")
@@ -164,7 +169,7 @@ class Store:
             path = self.table_path("status")
             new = pd.DataFrame(rows)
             if path.exists() and not new.empty:
-                old = pd.read_csv(path)
+                old = read_csv(path)
                 merged = old.merge(new[keys], on=keys, how="left", indicator=True)
                 new = pd.concat([old[(merged["_merge"] == "left_only").to_numpy()], new],
                                 ignore_index=True)
