@@ -743,9 +743,11 @@ def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] = CONTROL
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    ncol = min(len(labels), 4)
+    legend_rows = -(-len(labels) // ncol) if labels else 0
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.03 + 0.06 * legend_rows, 1, 1))  # room for the legend's rows
     return fig
 
 
