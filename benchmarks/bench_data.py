@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from bench_training import device_name, merge_json  # noqa: E402
 
-DEFAULT_MIRROR = "/work/shared/data"
+DEFAULT_MIRROR = str(Path(__file__).resolve().parents[2] / "shared" / "data")  # ../shared/data
 
 _CHILD = r"""
 import json, sys, time

@@ -188,7 +188,7 @@ def load_train_split(dataset: str, size: str, model_name: str, n_examples: int):
     spec = SIZES[size][model_name]
     if dataset == "imdb":
         from lthlib.data import prepare
-        os.environ.setdefault("LTH_DATA_MIRROR", "/work/shared/data")
+        os.environ.setdefault("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
         vocab = spec["vocab"] - 2
         cfg = DataConfig(dataset="imdb", protocol="study", max_vocab=vocab, max_len=spec["max_len"])
         t0 = time.perf_counter()

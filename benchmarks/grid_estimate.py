@@ -86,7 +86,7 @@ def measure_pair(dataset: str, model_name: str, device: str, fraction: float, se
     from lthlib.models import build_model
     from lthlib.train import train_model
 
-    os.environ.setdefault("LTH_DATA_MIRROR", "/work/shared/data")
+    os.environ.setdefault("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     cfg = C.experiment("paper", dataset, model_name)
     model_cfg = replace(cfg.model, embedding="random")  # GloVe 100d is not offline; same shapes
     try:
@@ -162,7 +162,7 @@ def _synthetic_like(dataset: str, cfg, fraction: float):
 
 def ag_news_mean_len() -> tuple[float, str]:
     """Mean tokens per AG News example (title + description), from the offline test file."""
-    mirror = Path(os.environ.get("LTH_DATA_MIRROR", "/work/shared/data")) / "ag_news" / "test.csv"
+    mirror = Path(os.environ.get("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))) / "ag_news" / "test.csv"
     try:
         from lthlib.data import tokenize  # the library's tokenizer, if it exposes one
     except ImportError:
