@@ -69,7 +69,7 @@ fi
 case "$profile" in smoke|quick|paper) ;; *) die "unknown profile '$profile'; valid: smoke, quick, paper" ;; esac
 
 # -- the notebooks -----------------------------------------------------------------------------
-reports="$ROOT/reports/$profile"
+reports="reports/$profile"  # relative: papermill records the path in the notebook
 mkdir -p "$reports"
 notebooks=(notebooks/0[0-5]_*.ipynb)
 selected=()

@@ -339,3 +339,12 @@ def as_list(value: Any, cast=str) -> list | None:
     if text.startswith("["):
         return [cast(v) for v in json.loads(text)]
     return [cast(v.strip()) for v in text.split(",") if v.strip()]
+
+
+def display_path(path: Path | str) -> str:
+    """A path as a reader should see it: relative to the repository when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

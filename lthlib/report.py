@@ -1020,7 +1020,7 @@ def show_figure(fig, profile: str, name: str) -> None:
     except ImportError:  # pragma: no cover - outside IPython there is nothing to show
         pass
     plt.close(fig)
-    print(f"saved {path}")
+    print(f"saved {C.display_path(path)}")
 
 
 def show_table(frame: pd.DataFrame, profile: str | None = None, name: str | None = None,
@@ -1028,7 +1028,7 @@ def show_table(frame: pd.DataFrame, profile: str | None = None, name: str | None
     """In a notebook: save the table when a name is given (:func:`save_table`), display it
     rounded, and return it."""
     if profile is not None and name is not None:
-        print(f"saved {save_table(frame, profile, name)}")
+        print(f"saved {C.display_path(save_table(frame, profile, name))}")
     try:
         from IPython.display import display
         display(frame.round(digits) if not frame.empty else frame)
