@@ -1,0 +1,115 @@
+"""The arms: how one level's pruned network is made, each one named entry of :data:`ARMS`.
+
+An arm says two things (OpenLTH calls the branching ones *branches*):
+
+``mask_from``  where its mask at level L comes from
+    ``own_trunk``     magnitude-prune its own level L - 1 trained weights (a trunk: IMP)
+    ``ticket_trunk``  the winning-ticket trunk's mask at level L (a branch)
+    ``random``        a random mask with the ticket trunk's per-tensor counts at level L (a branch)
+    ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to the ticket trunk's
+                      sparsity at level L (a branch; the scores live in :mod:`lthlib.scores`)
+    ``early_bird``    the magnitude mask at the ticket's sparsity taken when dense training's
+                      masks stopped moving (a branch)
+``reset_to``   what the survivors start from
+    ``theta0``       the dense network's initialisation θ0
+    ``theta_k``      θk, the dense weights after ``rewind_point`` of training
+    ``dense_final``  the end of dense training (what the study called "late rewinding")
+    ``trained``      the previous level's trained weights (LR rewinding, fine-tuning)
+    ``fresh_init``   a new random initialisation, seeded per level
+
+``reads`` names the :class:`~lthlib.config.ExperimentConfig` fields an arm reads beyond the
+shared ones: only those enter its run key, so a field an arm ignores cannot split its results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import ConfigError, ExperimentConfig, parse_rewind_point
+from .registry import Registry
+
+MASK_SOURCES = ("own_trunk", "ticket_trunk", "random", "early_bird")
+RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init")
+#: The trunk every branch hangs off.
+TICKET = "winning_ticket"
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    display: str                 # label in tables and figures
+    description: str             # one sentence for the reader
+    mask_from: str
+    reset_to: str
+    color: str
+    notebook: str                # the notebook that trains it (named when a cell is missing)
+    reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
+    family: str = "rewind"       # control | rewind | init: which comparison it belongs to
+
+    @property
+    def is_trunk(self) -> bool:
+        return self.mask_from == "own_trunk"
+
+    @property
+    def score(self) -> str | None:
+        """The pruning-at-initialisation score it prunes by, if any."""
+        return self.mask_from.split(":", 1)[1] if self.mask_from.startswith("score:") else None
+
+    def epochs(self, cfg: ExperimentConfig) -> int:
+        return cfg.finetune_epochs if "finetune_epochs" in self.reads else cfg.train.epochs
+
+    def validate(self, cfg: ExperimentConfig) -> None:
+        """Refuse what this arm cannot run, before any training."""
+        if "rewind_point" in self.reads:
+            amount, unit = parse_rewind_point(cfg.rewind_point)
+            if unit == "ep" and amount >= cfg.train.epochs:
+                raise ConfigError(
+                    f"rewind point {cfg.rewind_point!r} is at or past the end of training "
+                    f"({cfg.train.epochs} epochs); choose fewer epochs than that")
+        if "finetune_epochs" in self.reads and cfg.finetune_epochs < 1:
+            raise ConfigError("finetune_epochs must be >= 1")
+
+
+ARMS: Registry[Arm] = Registry("arm")
+
+for _arm in (
+    Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
+        "own_trunk", "theta0", "#1f77b4", "03_winning_tickets", family="control"),
+    Arm("random_reinit", "random re-init",
+        "winning-ticket mask, fresh random initialisation (GloVe rows kept: they are data)",
+        "ticket_trunk", "fresh_init", "#d62728", "02_random_pruning", family="control"),
+    Arm("random_pruning", "random pruning",
+        "random mask of the ticket's per-tensor sparsity, from θ0",
+        "random", "theta0", "#ff7f0e", "02_random_pruning", family="control"),
+    Arm("late_rewinding", "late rewinding (θk)",
+        "IMP, survivors rewound to θk (weights after k iterations)",
+        "own_trunk", "theta_k", "#2ca02c", "04_late_rewinding", reads=("rewind_point",)),
+    Arm("dense_rewinding", "dense rewinding (study's 'late')",
+        "IMP, survivors rewound to the end of dense training (the study's 'late rewinding')",
+        "own_trunk", "dense_final", "#9467bd", "04_late_rewinding"),
+    Arm("lr_rewinding", "LR rewinding",
+        "IMP, survivors keep trained weights and retrain the full schedule",
+        "own_trunk", "trained", "#8c564b", "04_late_rewinding"),
+    Arm("fine_tuning", "fine-tuning",
+        "IMP, survivors keep trained weights and train on a few epochs",
+        "own_trunk", "trained", "#e377c2", "04_late_rewinding", reads=("finetune_epochs",)),
+    Arm("random_reinit_study", "random re-init (study's own IMP)",
+        "the study's variant: IMP on a network re-initialised at every level",
+        "own_trunk", "fresh_init", "#bcbd22", "02_random_pruning", family="control"),
+):
+    ARMS.register(_arm)
+
+
+def arm(name: str) -> Arm:
+    return ARMS.get(name)
+
+
+def families(family: str) -> tuple[str, ...]:
+    """The names of the registered arms of one family, in registration order."""
+    return tuple(a.name for a in ARMS if a.family == family)
+
+
+def validate(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The whole configuration, the arm's own needs included."""
+    cfg.validate()
+    arm(cfg.arm).validate(cfg)
+    return cfg
