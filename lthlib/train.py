@@ -23,13 +23,13 @@ lengths), so they cost no sync either.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -37,12 +37,14 @@ from torch import nn
 
 from .config import ConfigError, TrainConfig, derive_seed
 from .masks import Masks, MaskApplier
-from .models import PAD, flatten_rnns
+from .data import PAD
+from .files import cpu_state, save_torch
+from .models import flatten_rnns
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import EncodedSplit, PreparedData
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -272,16 +274,18 @@ class TrainResult:
     iterations_per_epoch: int = 0
 
 
-def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-def _atomic_save(obj, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+@dataclass
+class _Progress:
+    """Everything a checkpoint holds besides the model and optimiser states."""
+    history: list[dict] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    bad_epochs: int = 0
+    snapshot_state: dict[str, torch.Tensor] | None = None
+    iteration: int = 0
+    train_seconds: float = 0.0
+    stopped: bool = False
 
 
 def _checkpoint_meta(seed: int, lr: float, epochs: int, cfg: TrainConfig, snapshot_at,
@@ -291,29 +295,63 @@ def _checkpoint_meta(seed: int, lr: float, epochs: int, cfg: TrainConfig, snapsh
             "mask_names": list(masks), "mask_kept": [int(m.sum()) for m in masks.values()]}
 
 
-def _load_checkpoint(path: Path | None, meta: dict) -> dict | None:
+def _resume(path: Path | None, meta: dict, model: nn.Module, optimizer) -> _Progress:
+    """The progress of an interrupted run of the same training, or a fresh start."""
     if path is None or not Path(path).exists():
-        return None
+        return _Progress()
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if ckpt.get("meta") != meta:
         warnings.warn(f"checkpoint {path} belongs to another run; starting afresh", stacklevel=3)
-        return None
-    return ckpt
+        return _Progress()
+    model.load_state_dict(ckpt["model"])
+    flatten_rnns(model)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return _Progress(**ckpt["progress"])
+
+
+def _save_checkpoint(path: Path, meta: dict, model: nn.Module, optimizer, progress: _Progress) -> None:
+    save_torch({"meta": meta, "model": cpu_state(model), "optimizer": optimizer.state_dict(),
+                "progress": dataclasses.asdict(progress)}, Path(path))
+
+
+def _record_epoch(progress: _Progress, row: dict, model: nn.Module, patience: int | None) -> None:
+    """Add an epoch's row; keep the best-validation weights; decide on early stopping."""
+    progress.history.append(row)
+    if row["val_loss"] < progress.best_val_loss or progress.best_epoch == 0:
+        progress.best_val_loss, progress.best_epoch, progress.bad_epochs = row["val_loss"], row["epoch"], 0
+        progress.best_state = cpu_state(model)
+    else:
+        progress.bad_epochs += 1
+        progress.stopped = patience is not None and progress.bad_epochs >= patience
+
+
+def _result(progress: _Progress, model: nn.Module, iters_per_epoch: int) -> TrainResult:
+    history = progress.history
+    best = history[progress.best_epoch - 1] if progress.best_epoch else {}
+    return TrainResult(
+        best_state=progress.best_state, final_state=cpu_state(model),
+        snapshot_state=progress.snapshot_state, epochs=copy.deepcopy(history),
+        best_epoch=progress.best_epoch, best_val_loss=float(best.get("val_loss", math.nan)),
+        best_val_acc=float(best.get("val_acc", math.nan)), test_acc=float(best.get("test_acc", math.nan)),
+        final_test_acc=float(history[-1]["test_acc"]) if history else math.nan,
+        epochs_run=len(history), train_seconds=progress.train_seconds, iterations_per_epoch=iters_per_epoch)
+
+
+EpochHook = Callable[[int, nn.Module], None]
 
 
 def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: TrainConfig, *,
                 seed: int, checkpoint_path: Path | None = None, snapshot_at: int | None = None,
                 lr: float | None = None, epochs: int | None = None, progress: bool = True,
-                desc: str = "") -> TrainResult:
+                desc: str = "", on_epoch_end: EpochHook | None = None) -> TrainResult:
     """Train ``model`` (its weights as given, masked) on ``data.train``; see the module docstring.
 
     ``lr`` / ``epochs`` override ``cfg``'s.  ``snapshot_at=k`` keeps a CPU copy of the weights
     right after ``k`` optimiser steps (k = 0: the masked starting weights); it stays None if
-    training stops before step k.  The model is moved to the device and left holding the FINAL
+    training stops before step k.  ``on_epoch_end(epoch, model)`` runs after each epoch (1-based)
+    and before its checkpoint.  The model is moved to the device and left holding the FINAL
     weights (``result.best_state`` holds the best-validation ones).
     """
-    from tqdm.auto import tqdm
-
     cfg.validate()
     lr = cfg.lr if lr is None else float(lr)
     n_epochs = cfg.epochs if epochs is None else int(epochs)
@@ -322,92 +360,68 @@ def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: Train
     if snapshot_at is not None and snapshot_at < 0:
         raise ConfigError(f"snapshot_at must be >= 0, got {snapshot_at}")
     device = resolve_device(cfg.device)
-    max_len = getattr(getattr(data, "config", None), "max_len", None)
-    on_cpu = getattr(model, "lengths_on_cpu", False)
-
     model.to(device)
     flatten_rnns(model)
-    train_b = Batcher(data.train, cfg.batch_size, device, max_len=max_len, lengths_on_cpu=on_cpu)
-    val_b = Batcher(data.val, cfg.eval_batch_size, device, max_len=max_len, lengths_on_cpu=on_cpu)
-    test_b = Batcher(data.test, cfg.eval_batch_size, device, max_len=max_len, lengths_on_cpu=on_cpu)
-    iters_per_epoch = train_b.n_batches()
+    batchers = _batchers(model, data, cfg, device)
     optimizer = make_optimizer(model.parameters(), lr)
     meta = _checkpoint_meta(seed, lr, n_epochs, cfg, snapshot_at, masks)
-
-    history: list[dict] = []
-    best_state, best_epoch, best_val_loss, bad_epochs = None, 0, math.inf, 0
-    snapshot_state, iteration, train_seconds, stopped = None, 0, 0.0, False
-    ckpt = _load_checkpoint(checkpoint_path, meta)
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        flatten_rnns(model)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        history, best_state, best_epoch = ckpt["history"], ckpt["best_state"], ckpt["best_epoch"]
-        best_val_loss, bad_epochs = ckpt["best_val_loss"], ckpt["bad_epochs"]
-        snapshot_state, iteration = ckpt["snapshot_state"], ckpt["iteration"]
-        train_seconds, stopped = ckpt["train_seconds"], ckpt["stopped"]
-
+    state = _resume(checkpoint_path, meta, model, optimizer)
     apply = MaskApplier(model, masks)
     apply()
-    if snapshot_at == 0 and snapshot_state is None:
-        snapshot_state = cpu_state(model)
-    if best_state is None:  # no epoch yet: the starting weights stand in
-        best_state = cpu_state(model)
-
-    use_bf16 = cfg.bf16 and device.type == "cuda"
-    for e in range(len(history), n_epochs):
-        if stopped:
+    if snapshot_at == 0 and state.snapshot_state is None:
+        state.snapshot_state = cpu_state(model)
+    if state.best_state is None:  # no epoch yet: the starting weights stand in
+        state.best_state = cpu_state(model)
+    for e in range(len(state.history), n_epochs):
+        if state.stopped:
             break
-        start = time.perf_counter()
-        torch.manual_seed(derive_seed(seed, "dropout", e))  # seeds CUDA too
-        bar = tqdm(total=iters_per_epoch, desc=f"{desc} ep {e + 1}/{n_epochs}".strip(),
-                   disable=not progress, leave=True)
-
-        def after_step() -> None:
-            nonlocal iteration, snapshot_state
-            iteration += 1
-            if snapshot_at is not None and iteration == snapshot_at:
-                snapshot_state = cpu_state(model)
-            bar.update(1)
-
-        loss_sum, correct_sum = train_epoch(
-            model, optimizer, apply, train_b.train_batches(derive_seed(seed, "data_order", e)),
-            use_bf16, after_step)
-        n_train = max(len(train_b), 1)
-        train_loss, train_acc = loss_sum.item() / n_train, correct_sum.item() / n_train
-        val_loss, val_acc = evaluate(model, val_b, batch_size=cfg.eval_batch_size, bf16=use_bf16)
-        test_loss, test_acc = evaluate(model, test_b, batch_size=cfg.eval_batch_size, bf16=use_bf16)
-        seconds = time.perf_counter() - start
-        train_seconds += seconds
-        history.append({"epoch": e + 1, "train_loss": train_loss, "train_acc": train_acc,
-                        "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss,
-                        "test_acc": test_acc, "seconds": seconds, "iteration": iteration})
-        if val_loss < best_val_loss or best_epoch == 0:
-            best_val_loss, best_epoch, bad_epochs = val_loss, e + 1, 0
-            best_state = cpu_state(model)
-        else:
-            bad_epochs += 1
-            if cfg.patience is not None and bad_epochs >= cfg.patience:
-                stopped = True
-        bar.set_postfix_str(f"loss {train_loss:.4f} acc {train_acc:.3f} | val {val_loss:.4f} "
-                            f"{val_acc:.3f} | test {test_acc:.3f}")
-        bar.close()
+        row = _run_epoch(model, optimizer, apply, batchers, cfg, state, e,
+                         seed=seed, snapshot_at=snapshot_at, bar_desc=f"{desc} ep {e + 1}/{n_epochs}".strip(),
+                         progress=progress)
+        _record_epoch(state, row, model, cfg.patience)
+        if on_epoch_end is not None:
+            on_epoch_end(e + 1, model)
         if checkpoint_path is not None:
-            _atomic_save({"meta": meta, "model": cpu_state(model),
-                          "optimizer": optimizer.state_dict(), "history": history,
-                          "best_state": best_state, "best_epoch": best_epoch,
-                          "best_val_loss": best_val_loss, "bad_epochs": bad_epochs,
-                          "snapshot_state": snapshot_state, "iteration": iteration,
-                          "train_seconds": train_seconds, "stopped": stopped},
-                         Path(checkpoint_path))
+            _save_checkpoint(checkpoint_path, meta, model, optimizer, state)
+    return _result(state, model, batchers["train"].n_batches())
 
-    best = history[best_epoch - 1] if best_epoch else {}
-    return TrainResult(
-        best_state=best_state, final_state=cpu_state(model), snapshot_state=snapshot_state,
-        epochs=copy.deepcopy(history), best_epoch=best_epoch,
-        best_val_loss=float(best.get("val_loss", math.nan)),
-        best_val_acc=float(best.get("val_acc", math.nan)),
-        test_acc=float(best.get("test_acc", math.nan)),
-        final_test_acc=float(history[-1]["test_acc"]) if history else math.nan,
-        epochs_run=len(history), train_seconds=train_seconds,
-        iterations_per_epoch=iters_per_epoch)
+
+def _batchers(model: nn.Module, data: "PreparedData", cfg: TrainConfig, device) -> dict[str, Batcher]:
+    max_len = getattr(getattr(data, "config", None), "max_len", None)
+    on_cpu = getattr(model, "lengths_on_cpu", False)
+    sizes = {"train": cfg.batch_size, "val": cfg.eval_batch_size, "test": cfg.eval_batch_size}
+    return {name: Batcher(getattr(data, name), size, device, max_len=max_len, lengths_on_cpu=on_cpu)
+            for name, size in sizes.items()}
+
+
+def _run_epoch(model, optimizer, apply: MaskApplier, batchers: dict[str, Batcher], cfg: TrainConfig,
+               state: _Progress, e: int, *, seed: int, snapshot_at: int | None, bar_desc: str,
+               progress: bool) -> dict:
+    """One epoch of training, then validation and test; returns the epoch's history row."""
+    from tqdm.auto import tqdm
+    start = time.perf_counter()
+    torch.manual_seed(derive_seed(seed, "dropout", e))  # seeds CUDA too
+    use_bf16 = cfg.bf16 and next(model.parameters()).device.type == "cuda"
+    train_b = batchers["train"]
+    bar = tqdm(total=train_b.n_batches(), desc=bar_desc, disable=not progress, leave=True)
+
+    def after_step() -> None:
+        state.iteration += 1
+        if snapshot_at is not None and state.iteration == snapshot_at:
+            state.snapshot_state = cpu_state(model)
+        bar.update(1)
+
+    loss_sum, correct_sum = train_epoch(model, optimizer, apply,
+                                        train_b.train_batches(derive_seed(seed, "data_order", e)),
+                                        use_bf16, after_step)
+    n_train = max(len(train_b), 1)
+    row = {"epoch": e + 1, "train_loss": loss_sum.item() / n_train, "train_acc": correct_sum.item() / n_train}
+    for split in ("val", "test"):
+        row[f"{split}_loss"], row[f"{split}_acc"] = evaluate(
+            model, batchers[split], batch_size=cfg.eval_batch_size, bf16=use_bf16)
+    row.update(seconds=time.perf_counter() - start, iteration=state.iteration)
+    state.train_seconds += row["seconds"]
+    bar.set_postfix_str(f"loss {row['train_loss']:.4f} acc {row['train_acc']:.3f} | val {row['val_loss']:.4f} "
+                        f"{row['val_acc']:.3f} | test {row['test_acc']:.3f}")
+    bar.close()
+    return row

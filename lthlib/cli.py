@@ -1,0 +1,294 @@
+"""The ``lth`` command: fill the results store and render the report from a shell or a batch job.
+
+    lth run --profile quick --datasets imdb --models cnn,lstm --arms winning_ticket,random_reinit
+    lth run --profile smoke --arms all --seeds 0 --max-level 2 --set epochs=2 --set rewind_point=500it
+    lth report --profile quick --only 03,05 -p seeds '[0]'
+    lth profiles
+
+Exit codes: 0 all done; 1 something ran and failed (a notebook, a grid cell that did not run, a
+worker process); 2 bad input (unknown profile, arm, dataset, parameter, malformed ``--set``),
+refused before any training; 130 interrupted (a rerun resumes where it stopped).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .config import ROOT, ConfigError, as_list
+from .executor import JobFailed
+
+NOTEBOOK_PATTERN = "0*_*.ipynb"
+
+
+class CommandFailed(Exception):
+    """Something ran and failed (exit code 1); the message says what and where."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are ConfigErrors, so main prints one line and returns 2."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message} (see '{self.prog} --help')")
+
+
+def _profiles() -> ModuleType:
+    """:mod:`lthlib.profiles`: ``PROFILES`` (a Registry of entries with ``.name .datasets .models
+    .seeds .description``), ``experiment(profile, dataset, model, arm, seed, **overrides)`` and
+    ``default_profile()``.  Every profile lookup here goes through this one function.
+    """
+    from . import profiles
+    return profiles
+
+
+def _profile(name: str | None):
+    """The named profile's entry, or the default one for this machine."""
+    profiles = _profiles()
+    return profiles.PROFILES.get(name or profiles.default_profile())
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing values
+# ---------------------------------------------------------------------------------------------
+
+def parse_settings(pairs: list[str] | None) -> dict[str, Any]:
+    """``['epochs=3', 'rewind_point=500it']`` -> ``{'epochs': 3, 'rewind_point': '500it'}``.
+
+    A value is JSON when it parses as JSON (3, 0.5, true, null, [1, 2]), else the text itself.
+    """
+    settings = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set needs key=value, got {pair!r}")
+        settings[key.strip()] = _json_or_text(text.strip())
+    return settings
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def papermill_value(text: str) -> Any:
+    """A ``-p`` value as ``papermill -p`` reads it: True, False, None, an int, a float or text."""
+    named = {"True": True, "False": False, "None": None}
+    if text in named:
+        return named[text]
+    for cast in (int, float):
+        with contextlib.suppress(ValueError):
+            return cast(text)
+    return text
+
+
+def _seed_list(text: str | None) -> list[int] | None:
+    try:
+        return as_list(text, int)
+    except ValueError:
+        raise ConfigError(f"--seeds takes whole numbers like 0,1,2 or '[0, 1]', got {text!r}") from None
+
+
+def _arm_names(text: str) -> list[str]:
+    """'all' -> every registered arm; else the listed ones, each checked against the registry."""
+    from .arms import ARMS
+    if text.strip() == "all":
+        return list(ARMS.names())
+    names = as_list(text) or []
+    if not names:
+        raise ConfigError("--arms needs at least one arm (or 'all')")
+    return [ARMS.get(name).name for name in names]
+
+
+# ---------------------------------------------------------------------------------------------
+# lth run
+# ---------------------------------------------------------------------------------------------
+
+def _run(args: argparse.Namespace) -> int:
+    grid, settings = _grid(args), parse_settings(args.set)
+    _check_cells(grid, settings)
+    from . import lottery
+    try:
+        table = lottery.run_grid(**grid, max_level=args.max_level, workers=args.workers, **settings)
+    except JobFailed as error:
+        raise CommandFailed(str(error)) from None
+    return _report_status(table)
+
+
+def _grid(args: argparse.Namespace) -> dict[str, Any]:
+    """The grid's arguments of lottery.run_grid, every name checked (ConfigError if one is bad)."""
+    profile = _profile(args.profile)
+    return {"profile": profile.name, "datasets": as_list(args.datasets), "models": as_list(args.models),
+            "arms": _arm_names(args.arms), "seeds": _seed_list(args.seeds)}
+
+
+def _check_cells(grid: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Build every cell's configuration (cheap, no data) so bad input fails before any training."""
+    profiles = _profiles()
+    entry = profiles.PROFILES.get(grid["profile"])
+    datasets, models = grid["datasets"] or entry.datasets, grid["models"] or entry.models
+    seed = (grid["seeds"] or entry.seeds or [0])[0]
+    for dataset, model, arm in itertools.product(datasets, models, grid["arms"]):
+        profiles.experiment(entry.name, dataset, model, arm, seed, **settings)
+
+
+def _report_status(table) -> int:
+    """Print run_grid's status table; 1 if any cell did not run."""
+    if table.empty:
+        print("lth: nothing to run")
+        return 0
+    print(table.to_string(index=False))
+    not_done = table[table["status"] != "done"]
+    if not_done.empty:
+        return 0
+    print(f"lth: {len(not_done)} of {len(table)} cells did not run (see the reason column)", file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------
+# lth report
+# ---------------------------------------------------------------------------------------------
+
+def _report(args: argparse.Namespace) -> int:
+    profile = _profile(args.profile).name
+    parameters = _notebook_parameters(profile, args.p)
+    notebooks = select_notebooks(ROOT / "notebooks", args.only)
+    reports = Path("reports") / profile  # relative: papermill records the paths in the notebook
+    start = time.time()
+    with contextlib.chdir(ROOT):
+        reports.mkdir(parents=True, exist_ok=True)
+        for notebook in notebooks:
+            print(f"lth: [{profile}] {notebook.name}", flush=True)
+            output = reports / notebook.name
+            _execute(Path("notebooks") / notebook.name, output, parameters)
+            _export_html(output)
+    print(f"lth: done in {time.time() - start:.0f} s: reports/{profile}, figures/{profile}, "
+          f"results/{profile}/tables")
+    return 0
+
+
+def _notebook_parameters(profile: str, pairs: list[list[str]] | None) -> dict[str, Any]:
+    parameters = {"profile": profile}
+    for name, text in pairs or []:
+        if name == "profile":
+            raise ConfigError("choose the profile with --profile, not -p profile")
+        parameters[name] = papermill_value(text)
+    return parameters
+
+
+def select_notebooks(folder: Path, only: str | None) -> list[Path]:
+    """The report's notebooks in order, or those ``only`` names by number ('03', '3') or name."""
+    notebooks = sorted(folder.glob(NOTEBOOK_PATTERN))
+    wanted = as_list(only)
+    if not wanted:
+        return notebooks
+    have = ", ".join(n.stem for n in notebooks)
+    unknown = [w for w in wanted if not any(_names(n, w) for n in notebooks)]
+    if unknown:
+        raise ConfigError(f"--only {', '.join(unknown)} matches no notebook; have: {have}")
+    return [n for n in notebooks if any(_names(n, w) for w in wanted)]
+
+
+def _names(notebook: Path, wanted: str) -> bool:
+    return wanted in (notebook.stem, notebook.name) or wanted.zfill(2) == notebook.stem[:2]
+
+
+def _execute(notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
+    """papermill, run in the notebooks folder; a failing cell becomes a CommandFailed saying which."""
+    import papermill
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                   cwd=str(notebook.parent), progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError as error:
+        raise CommandFailed(_failure_message(notebook.name, output, error)) from None
+
+
+def _failure_message(name: str, output: Path, error) -> str:
+    lines = str(error.source or "").strip().splitlines()
+    return (f"notebook {name} failed at cell {error.cell_index} (In [{error.exec_count}]): "
+            f"{lines[0] if lines else ''}\nlth: {error.ename}: {error.evalue}\n"
+            f"lth: the executed copy with the error is {output}")
+
+
+def _export_html(output: Path) -> Path:
+    """The executed notebook as HTML beside it (what ``jupyter nbconvert --to html`` writes)."""
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter().from_filename(str(output))
+    html = output.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+# ---------------------------------------------------------------------------------------------
+# lth profiles
+# ---------------------------------------------------------------------------------------------
+
+def _list_profiles(args: argparse.Namespace) -> int:
+    for entry in _profiles().PROFILES:
+        print(f"{entry.name}: {entry.description}")
+        print(f"    datasets {', '.join(entry.datasets)}; models {', '.join(entry.models)}; "
+              f"seeds {', '.join(map(str, entry.seeds))}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The parser and main
+# ---------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lth", description="The Lottery Ticket Hypothesis on text classifiers.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(commands.add_parser("run", help="train a grid of cells into the results store"))
+    _add_report(commands.add_parser("report", help="execute the notebooks into reports/<profile>/"))
+    commands.add_parser("profiles", help="list the profiles and their grids").set_defaults(
+        handler=_list_profiles)
+    return parser
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    parser.add_argument("--datasets", help="comma list or JSON list (default: the profile's)")
+    parser.add_argument("--models", help="comma list or JSON list (default: the profile's)")
+    parser.add_argument("--arms", default="winning_ticket", help="comma list, or 'all' (default: %(default)s)")
+    parser.add_argument("--seeds", help="comma list or JSON list of integers (default: the profile's)")
+    parser.add_argument("--max-level", type=int, help="stop at this pruning level (default: the profile's)")
+    parser.add_argument("--workers", type=int, help="processes at once (default: one per core without GPU)")
+    parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                        help="override a parameter, e.g. epochs=3 rewind_point=500it (JSON values)")
+    parser.set_defaults(handler=_run)
+
+
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    parser.add_argument("--only", help="some notebooks, by number or name: 03,05")
+    parser.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a papermill parameter for every notebook, e.g. -p seeds '[0]'")
+    parser.set_defaults(handler=_report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"lth: {error}", file=sys.stderr)
+        return 2
+    except CommandFailed as error:
+        print(f"lth: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lth: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except SystemExit as exit_request:  # --help
+        return exit_request.code if isinstance(exit_request.code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Files written whole or not at all, and the few formats the library keeps (JSON, torch, CSV).
+
+Every file the library writes goes through :func:`atomic_write`: a temporary file in the same
+folder, checked if asked, then renamed over the target, so a killed process never leaves half a
+file behind (and a reader never sees one).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+import torch
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], Any],
+                 check: Callable[[Path], Any] | None = None) -> None:
+    """``write(handle)`` into a temporary file beside ``path``, ``check(tmp)`` it, rename it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        if check is not None:
+            check(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_folder(folder: Path, fill: Callable[[Path], Any]) -> None:
+    """``fill(tmp_folder)`` then rename it to ``folder``; if another process got there first with
+    the same content, theirs is kept."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        fill(tmp)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def load_torch(path: Path) -> Any:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def save_json(obj: Any, path: Path) -> None:
+    text = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
+    atomic_write(path, lambda handle: handle.write(text))
+
+
+def save_text(text: str, path: Path) -> None:
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a model's state dict."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

