@@ -34,7 +34,8 @@ DEFAULT_MIRROR = str(Path(__file__).resolve().parents[2] / "shared" / "data")  #
 
 _CHILD = r"""
 import json, sys, time
-from lthlib.config import DataConfig, experiment
+from lthlib.config import DataConfig
+from lthlib.profiles import experiment
 cfg = experiment(sys.argv[1], sys.argv[2], "cnn").data
 t0 = time.perf_counter()
 try:

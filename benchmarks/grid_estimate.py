@@ -43,7 +43,8 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 import torch  # noqa: E402
 
 from bench_training import device_name, merge_json, sync  # noqa: E402
-from lthlib import config as C  # noqa: E402
+from lthlib import profiles  # noqa: E402
+from lthlib.arms import ARMS  # noqa: E402
 
 PAIRS = (("imdb", "cnn"), ("imdb", "lstm"), ("ag_news", "cnn"), ("ag_news", "lstm"))
 # training examples per epoch under the paper profile (30% of train held out for validation)
@@ -56,15 +57,15 @@ SPARSITY = 0.8
 def schedule(dataset: str, model: str) -> dict:
     """Epochs one seed of the paper profile trains for this pair."""
     arms = {}
-    for arm in C.ARMS:
-        cfg = C.experiment("paper", dataset, model, arm)
+    for arm in ARMS.names():
+        cfg = profiles.experiment("paper", dataset, model, arm)
         per_level = cfg.finetune_epochs if arm == "fine_tuning" else cfg.train.epochs
         arms[arm] = per_level * cfg.prune.levels
-    base = C.experiment("paper", dataset, model)
+    base = profiles.experiment("paper", dataset, model)
     dense = base.train.epochs
-    return {"epochs": dense, "levels": base.prune.levels + 1, "arms": len(C.ARMS),
+    return {"epochs": dense, "levels": base.prune.levels + 1, "arms": len(ARMS),
             "per_arm_epochs": arms, "total_epochs": dense + sum(arms.values()),
-            "naive_epochs": (base.prune.levels + 1) * len(C.ARMS) * dense,
+            "naive_epochs": (base.prune.levels + 1) * len(ARMS) * dense,
             "batch_size": base.train.batch_size}
 
 
@@ -87,7 +88,7 @@ def measure_pair(dataset: str, model_name: str, device: str, fraction: float, se
     from lthlib.train import train_model
 
     os.environ.setdefault("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    cfg = C.experiment("paper", dataset, model_name)
+    cfg = profiles.experiment("paper", dataset, model_name)
     model_cfg = replace(cfg.model, embedding="random")  # GloVe 100d is not offline; same shapes
     try:
         data = prepare(cfg.data, progress=False)
@@ -163,10 +164,7 @@ def _synthetic_like(dataset: str, cfg, fraction: float):
 def ag_news_mean_len() -> tuple[float, str]:
     """Mean tokens per AG News example (title + description), from the offline test file."""
     mirror = Path(os.environ.get("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))) / "ag_news" / "test.csv"
-    try:
-        from lthlib.data import tokenize  # the library's tokenizer, if it exposes one
-    except ImportError:
-        tokenize = lambda s: re.findall(r"[\w']+|[^\w\s]", s.lower())  # noqa: E731
+    from lthlib.data import tokenize
     if not mirror.exists():
         return 43.0, "assumed (no AG News file found)"
     lengths = []
@@ -211,7 +209,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--models", default="cnn,lstm")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads for --measure (default 1 on CPU; see benchmarks/README.md)")
-    ap.add_argument("--seeds", type=int, default=len(C.PROFILE_GRIDS["paper"].seeds))
+    ap.add_argument("--seeds", type=int, default=len(profiles.PROFILES.get("paper").seeds))
     args = ap.parse_args(argv)
 
     dev = torch.device(args.device)

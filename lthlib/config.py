@@ -170,8 +170,9 @@ def derive_seed(seed: int, purpose: str, *extra: Any) -> int:
 # Run keys: what defines a result
 # ---------------------------------------------------------------------------------------------
 
-#: Fields that change how a run is executed but not its numbers: never part of a run key.
-NOT_DEFINING = {"train": ("device", "eval_batch_size")}
+#: Fields that change how a run is executed, or how far it goes, but not the numbers of any
+#: level it trains: never part of a run key (a run extended to more levels keeps its folder).
+NOT_DEFINING = {"train": ("device", "eval_batch_size"), "prune": ("levels",)}
 #: Top-level fields that only some arms read; an arm's ``reads`` names the ones that enter its key.
 ARM_FIELDS = ("rewind_point", "finetune_epochs")
 
@@ -192,7 +193,7 @@ def non_default_fields(part: Any, skip: tuple[str, ...] = ()) -> dict:
 
 def run_key(cfg: "ExperimentConfig", reads: tuple[str, ...] = ()) -> dict:
     """What defines one run's results: the non-default data, model, training and pruning fields
-    (not ``device`` or ``eval_batch_size``), the arm, the arm-specific fields it ``reads``, and
+    (not ``device``, ``eval_batch_size`` or the number of ``levels``), the arm, the arm-specific fields it ``reads``, and
     the seed.  Its :func:`fingerprint` names the run's folder in the store."""
     key: dict[str, Any] = {section: non_default_fields(getattr(cfg, section), NOT_DEFINING.get(section, ()))
                            for section in ("data", "model", "train", "prune")}

@@ -27,6 +27,7 @@ import torch
 from .arms import ARMS, TICKET, Arm, arm
 from .config import ConfigError, ExperimentConfig, dense_key, derive_seed, fingerprint, parse_rewind_point, run_key
 from .data import PreparedData, prepare
+from .executor import run_in_processes
 from .files import cpu_state, load_torch, save_json, save_torch
 from .masks import Masks, full_masks, layer_table, magnitude_prune, prunable_names, random_masks_like, remaining_fraction
 from .models import build_model
@@ -354,7 +355,14 @@ def run_group(group: list[ExperimentConfig], root, max_level, progress: bool) ->
 
 def run_group_payload(configs: list[dict], root: str, max_level: int | None) -> list[dict]:
     """:func:`run_group` for a worker process (configs as dicts, no progress bars)."""
-    return run_group([ExperimentConfig.from_dict(c) for c in configs], root, max_level, False)
+    group = [ExperimentConfig.from_dict(c) for c in configs]
+    rows = run_group(group, root, max_level, False)
+    print(f"done {_group_name(group)}: {', '.join(r['arm'] for r in rows)}", flush=True)
+    return rows
+
+
+def _group_name(group: list[ExperimentConfig]) -> str:
+    return f"{group[0].data.dataset}/{group[0].model.name} seed {group[0].seed}"
 
 
 def _default_workers(n_groups: int) -> int:
@@ -364,15 +372,8 @@ def _default_workers(n_groups: int) -> int:
 
 
 def _run_in_workers(groups: list[list[ExperimentConfig]], root, max_level, workers: int) -> list[dict]:
-    from .executor import run_in_processes
-    payloads = [{"fn": "lthlib.lottery:run_group_payload",
+    payloads = [{"fn": "lthlib.lottery:run_group_payload", "name": _group_name(group),
                  "kwargs": {"configs": [c.to_dict() for c in group], "root": str(root),
                             "max_level": max_level}} for group in groups]
     threads = max(1, (os.cpu_count() or 1) // workers)
-    status = []
-    for group, rows in zip(groups, run_in_processes(payloads, workers, threads)):
-        cfg = group[0]
-        print(f"done {cfg.data.dataset}/{cfg.model.name} seed {cfg.seed}: "
-              f"{', '.join(r['arm'] for r in rows)}", flush=True)
-        status += rows
-    return status
+    return [row for rows in run_in_processes(payloads, workers, threads) for row in rows]

@@ -108,8 +108,8 @@ def tiny_mirror(tmp_path, monkeypatch, data_home):
 def no_network(monkeypatch):
     """Make every download fail as it does offline."""
     import urllib.error
-    from lthlib import data
+    from lthlib import sources
 
-    def fail(url, dest, progress=True):
+    def fail(url, out, progress=True):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
-    monkeypatch.setattr(data, "download", fail)
+    monkeypatch.setattr(sources, "download", fail)

@@ -181,7 +181,7 @@ def test_a_failing_notebook_names_its_cell_and_error(repo, capsys):
         parameters = nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]})
         notebook.cells = [parameters, nbformat.v4.new_code_cell(source)]
         nbformat.write(notebook, repo / "notebooks" / f"{name}.ipynb")
-    assert cli.main(["report", "--profile", "smoke", "--only", "00,01"]) == 1
+    assert cli.main(["report", "--profile", "smoke", "--only", "00_ok,01_bad"]) == 1
     err = capsys.readouterr().err
     assert "lth: notebook 01_bad.ipynb failed at cell" in err and ": # load the data" in err
     assert "lth: ZeroDivisionError: division by zero" in err

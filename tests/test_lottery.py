@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from lthlib import config as C
-from lthlib import lottery
+from lthlib import lottery, profiles
+from lthlib.arms import ARMS
+from lthlib.config import ConfigError
+from lthlib.files import load_torch
 from lthlib.lottery import Runner
-from lthlib.store import Store, load_torch
+from lthlib.store import Store
 
 FAST = dict(epochs=2, levels=2)
 
@@ -21,7 +23,7 @@ def _tmp_data_dir(tmp_path, monkeypatch):
 
 
 def smoke(arm="winning_ticket", model="cnn", seed=0, **overrides):
-    return C.experiment("smoke", "synthetic", model, arm, seed, **{**FAST, **overrides})
+    return profiles.experiment("smoke", "synthetic", model, arm, seed, **{**FAST, **overrides})
 
 
 def comparable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -29,7 +31,7 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[keep].sort_values(["config_hash", "level"]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("arm", C.ARMS)
+@pytest.mark.parametrize("arm", ARMS.names())
 def test_every_arm_follows_the_pruning_schedule_and_learns(tmp_path, arm):
     rows = lottery.run(smoke(arm), Store(tmp_path / "results"), progress=False)
     assert list(rows["level"]) == [0, 1, 2]
@@ -62,7 +64,7 @@ def test_late_rewinding_rewinds_to_theta_k_after_k_iterations(tmp_path):
     runner = Runner(smoke("late_rewinding", rewind_point="3it"), Store(tmp_path / "results"), progress=False)
     runner.run_levels(max_level=1)
     assert runner.rewind_iteration == 3
-    theta_k = load_torch(runner.dense.path / "theta_k.pt")
+    theta_k = load_torch(runner.theta_k_path(3))
     assert any(not torch.equal(theta_k[n], v) for n, v in runner.theta0().items())
     level = runner.trunk_level(2)
     for name, value in level.start.items():
@@ -149,12 +151,12 @@ def test_a_killed_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
 def test_bad_configurations_are_refused_before_training(tmp_path, monkeypatch, overrides, message):
     monkeypatch.setattr(lottery, "train_model", lambda *a, **k: pytest.fail("trained"))
     arm, model = overrides.pop("arm", "winning_ticket"), overrides.pop("model", "cnn")
-    with pytest.raises(C.ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         lottery.run(smoke(arm, model, **overrides), Store(tmp_path), progress=False)
 
 
 def test_rewind_point_past_the_end_in_iterations_is_refused(tmp_path):
-    with pytest.raises(C.ConfigError, match="past"):
+    with pytest.raises(ConfigError, match="past"):
         Runner(smoke("late_rewinding", rewind_point="100000it"), Store(tmp_path), progress=False)
 
 
@@ -190,8 +192,8 @@ def test_tables_rebuild_from_the_metrics_files(tmp_path):
 
 def test_grid_skips_an_unavailable_dataset_and_says_why(tmp_path, monkeypatch):
     monkeypatch.delenv("LTH_DATA_MIRROR", raising=False)
-    from lthlib import data
-    monkeypatch.setattr(data, "download", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")), raising=False)
+    from lthlib import sources
+    monkeypatch.setattr(sources, "download", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     status = lottery.run_grid("quick", datasets=["ag_news"], models=["cnn"], seeds=[0],
                               store=Store(tmp_path), progress=False)
     assert (status["status"] == "skipped").all()
@@ -212,3 +214,27 @@ def test_grid_in_two_worker_processes_fills_the_store(tmp_path):
     runs = store.runs()
     assert len(runs) == 8 and set(runs["seed"]) == {0, 1}
     assert len(store.table("status")) == 4
+
+
+def test_theta_k_for_another_rewind_point_is_replayed_exactly(tmp_path):
+    """Dense training snapshots θk at one rewind point; another is replayed from θ0, and a
+    replay of the first one gives the stored θk bit for bit (CPU training is deterministic)."""
+    store = Store(tmp_path / "results")
+    first = Runner(smoke("late_rewinding", rewind_point="3it"), store, progress=False)
+    first.run_levels(max_level=0)
+    stored = load_torch(first.theta_k_path(3))
+    first.theta_k_path(3).unlink()
+    replayed = first.theta_k()
+    assert all(torch.equal(stored[n], replayed[n]) for n in stored)
+    other = Runner(smoke("late_rewinding", rewind_point="5it"), store, progress=False)
+    assert other.dense.hash == first.dense.hash        # one dense network for both
+    theta_5 = other.theta_k()
+    assert any(not torch.equal(theta_5[n], stored[n]) for n in stored)
+
+
+def test_random_reinit_study_is_a_trunk_of_its_own(tmp_path):
+    store = Store(tmp_path / "results")
+    rows = lottery.run(smoke("random_reinit_study", levels=1), store, progress=False)
+    assert list(rows["level"]) == [0, 1] and rows["trunk_hash"].fillna("").eq("").all()
+    ticket = lottery.run(smoke("winning_ticket", levels=1), store, progress=False)
+    assert rows["test_acc"].iloc[1] != ticket["test_acc"].iloc[1]   # re-initialised, not θ0

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from lthlib.config import ConfigError, ModelConfig
-from lthlib.models import (MODEL_BUILDERS, PAD, UNK, KimCNN, RecurrentClassifier, build_model,
+from lthlib.data import PAD, UNK
+from lthlib.models import (MODELS, KimCNN, RecurrentClassifier, build_model,
                            count_parameters)
 
 from helpers import tiny_model_config, one_torch_thread  # noqa: F401 (autouse fixture)
@@ -116,8 +117,17 @@ def test_given_embedding_matrix_is_copied_with_pad_and_unk_zeroed():
 
 
 def test_registry_and_unknown_names():
-    assert set(MODEL_BUILDERS) >= {"cnn", "lstm", "gru", "rnn"}
+    assert set(MODELS.names()) >= {"cnn", "lstm", "gru", "rnn"}
     model = build_model(tiny_model_config("gru"), 30, 2, init_seed=0)
     assert isinstance(model.rnn, nn.GRU)
     with pytest.raises(ConfigError):
         build_model(ModelConfig(name="transformer"), 30, 2, init_seed=0)
+    assert "valid: cnn, lstm" in str(ConfigError_message(lambda: MODELS.get("transformer")))
+
+
+def ConfigError_message(call) -> str:
+    try:
+        call()
+    except ConfigError as error:
+        return str(error)
+    raise AssertionError("no ConfigError")

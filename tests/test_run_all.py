@@ -35,31 +35,42 @@ def _copy_repo(dest: Path) -> None:
         shutil.copy2(ROOT / name, dest / name)
 
 
-def _errors(path: Path) -> list[str]:
+def errors(path: Path) -> list[str]:
     nb = json.loads(path.read_text())
     return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb["cells"]
             for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-@pytest.mark.slow
-def test_run_all_smoke_builds_the_whole_report(tmp_path):
+def run_smoke_report(tmp_path: Path, args: list[str] = (), extra_env: dict | None = None
+                     ) -> subprocess.CompletedProcess:
+    """``./run_all.sh --profile smoke [args]`` in a copy of the repository under ``tmp_path``."""
     repo = tmp_path / "repo"
     repo.mkdir()
     _copy_repo(repo)
     venv = Path(sys.executable).resolve().parent.parent
+    extra_env = dict(extra_env or {})
     env = {**os.environ,
            "VIRTUAL_ENV": os.environ.get("VIRTUAL_ENV", str(venv)),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(repo),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), extra_env.pop("PYTHONPATH", "")])),
            "LTH_RESULTS_DIR": str(tmp_path / "results"),
            "LTH_FIGURES_DIR": str(tmp_path / "figures"),
            "LTH_DATA_DIR": str(tmp_path / "data"),
-           "MPLBACKEND": "Agg"}
-    wall_start, start = time.time(), time.monotonic()
-    proc = subprocess.run(["bash", "./run_all.sh", "--profile", "smoke"], cwd=repo, env=env,
+           "MPLBACKEND": "Agg", **extra_env}
+    start = time.monotonic()
+    proc = subprocess.run(["bash", "./run_all.sh", "--profile", "smoke", *args], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=1800)
     elapsed = time.monotonic() - start
-    print(proc.stdout[-3000:], proc.stderr[-3000:], f"run_all.sh --profile smoke: {elapsed:.0f} s", sep="\n")
+    print(proc.stdout[-3000:], proc.stderr[-3000:], f"run_all.sh --profile smoke {' '.join(args)}: "
+          f"{elapsed:.0f} s", sep="\n")
+    return proc
+
+
+@pytest.mark.slow
+def test_run_all_smoke_builds_the_whole_report(tmp_path):
+    wall_start = time.time()
+    proc = run_smoke_report(tmp_path)
+    repo = tmp_path / "repo"
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     reports = repo / "reports" / "smoke"
@@ -68,7 +79,7 @@ def test_run_all_smoke_builds_the_whole_report(tmp_path):
     for name in expected:
         executed = reports / f"{name}.ipynb"
         assert executed.exists(), f"{name} was not executed"
-        assert not _errors(executed), f"{name}: {_errors(executed)}"
+        assert not errors(executed), f"{name}: {errors(executed)}"
         assert (reports / f"{name}.html").stat().st_size > 10_000, f"{name}.html missing"
     for name in FIGURES:
         assert (tmp_path / "figures" / "smoke" / f"{name}.png").stat().st_size > 1000, name

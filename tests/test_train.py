@@ -187,7 +187,7 @@ def test_a_run_killed_after_an_epoch_resumes_bit_exactly(tmp_path, monkeypatch, 
     model, masks = fresh()
     reference = train_model(model, masks, data, cfg, seed=0, snapshot_at=k, progress=False)
 
-    real_save, saves = T._atomic_save, {"n": 0}
+    real_save, saves = T.save_torch, {"n": 0}
 
     def crash_after_epoch_2(obj, path):
         real_save(obj, path)
@@ -195,13 +195,13 @@ def test_a_run_killed_after_an_epoch_resumes_bit_exactly(tmp_path, monkeypatch, 
         if saves["n"] == 2:
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(T, "_atomic_save", crash_after_epoch_2)
+    monkeypatch.setattr(T, "save_torch", crash_after_epoch_2)
     ckpt = tmp_path / "checkpoint.pt"
     model, masks = fresh()
     with pytest.raises(KeyboardInterrupt):
         train_model(model, masks, data, cfg, seed=0, snapshot_at=k, checkpoint_path=ckpt,
                     progress=False)
-    monkeypatch.setattr(T, "_atomic_save", real_save)
+    monkeypatch.setattr(T, "save_torch", real_save)
     model, masks = fresh()  # a new process: weights from scratch, the checkpoint on disk
     resumed = train_model(model, masks, data, cfg, seed=0, snapshot_at=k, checkpoint_path=ckpt,
                           progress=False)

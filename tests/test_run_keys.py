@@ -1,0 +1,62 @@
+"""Run keys: only what defines a result names a run's folder, and stored keys never move."""
+import dataclasses
+
+import pytest
+
+from lthlib import config, profiles
+from lthlib.arms import arm
+from lthlib.config import DataConfig, ExperimentConfig, dense_key, fingerprint, non_default_fields, run_key
+
+
+def key_of(cfg: ExperimentConfig) -> str:
+    return fingerprint(run_key(cfg, arm(cfg.arm).reads))
+
+
+# Pinned: a change that moves any of these orphans every stored run of that kind.  If a change
+# must move them, migrate the stored results (or re-run them) and update the pins in one commit.
+PINNED = [
+    (("quick", "imdb", "cnn", "winning_ticket", 0), "9d9c7a3db707", "3df5f4626704"),
+    (("quick", "imdb", "lstm", "late_rewinding", 1), "e5563785ee16", "8030fd912afb"),
+    (("paper", "ag_news", "cnn", "random_reinit", 2), "9d06d651c1f4", "93730fc4d744"),
+    (("smoke", "synthetic", "cnn", "fine_tuning", 0), "94bc1f76afbf", "29418710db9a"),
+]
+
+
+@pytest.mark.parametrize("args, run_hash, dense_hash", PINNED)
+def test_keys_are_pinned(args, run_hash, dense_hash):
+    cfg = profiles.experiment(*args)
+    assert (key_of(cfg), fingerprint(dense_key(cfg))) == (run_hash, dense_hash)
+
+
+def test_fields_that_do_not_define_a_result_leave_the_key_alone():
+    cfg = profiles.experiment("quick", "imdb", "cnn", "winning_ticket", 0)
+    for changed in (dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cuda")),
+                    dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, eval_batch_size=7)),
+                    dataclasses.replace(cfg, prune=dataclasses.replace(cfg.prune, levels=20)),
+                    dataclasses.replace(cfg, rewind_point="500it"),       # the ticket ignores it
+                    dataclasses.replace(cfg, finetune_epochs=5)):
+        assert key_of(changed) == key_of(cfg)
+
+
+def test_fields_that_define_a_result_change_the_key():
+    cfg = profiles.experiment("quick", "imdb", "lstm", "late_rewinding", 0)
+    assert key_of(dataclasses.replace(cfg, rewind_point="500it")) != key_of(cfg)   # it reads it
+    assert key_of(dataclasses.replace(cfg, seed=1)) != key_of(cfg)
+    assert key_of(dataclasses.replace(cfg, arm="dense_rewinding")) != key_of(cfg)
+    assert key_of(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=1e-4))) != key_of(cfg)
+    # every arm of one (data, model, training, seed) shares one dense network
+    assert fingerprint(dense_key(dataclasses.replace(cfg, arm="winning_ticket"))) == fingerprint(dense_key(cfg))
+
+
+def test_a_field_added_later_with_a_default_changes_no_key():
+    grown = dataclasses.make_dataclass("GrownDataConfig", [("lowercase", bool, True)], bases=(DataConfig,),
+                                       frozen=True)
+    old, new = DataConfig(max_vocab=10_000), grown(max_vocab=10_000)
+    assert non_default_fields(old) == non_default_fields(new) == {"max_vocab": 10_000}
+    assert non_default_fields(grown(max_vocab=10_000, lowercase=False)) == {"max_vocab": 10_000, "lowercase": False}
+
+
+def test_a_key_names_its_dataset_and_model_even_at_their_defaults():
+    key = run_key(ExperimentConfig())
+    assert key["data"]["dataset"] == "imdb" and key["model"]["name"] == "cnn"
+    assert set(config.ARM_FIELDS) & set(key) == set()
