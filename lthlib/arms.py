@@ -8,8 +8,8 @@ An arm says two things (OpenLTH calls the branching ones *branches*):
     ``random``        a random mask with the ticket trunk's per-tensor counts at level L (a branch)
     ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to the ticket trunk's
                       sparsity at level L (a branch; the scores live in :mod:`lthlib.scores`)
-    ``early_bird``    the magnitude mask at the ticket's sparsity taken when dense training's
-                      masks stopped moving (a branch)
+    ``early_bird``    the magnitude mask with the ticket trunk's per-tensor counts at level L,
+                      from the first dense epoch after which those masks stopped moving (a branch)
 ``reset_to``   what the survivors start from
     ``theta0``       the dense network's initialisation θ0
     ``theta_k``      θk, the dense weights after ``rewind_point`` of training
@@ -43,7 +43,7 @@ class Arm:
     color: str
     notebook: str                # the notebook that trains it (named when a cell is missing)
     reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
-    family: str = "rewind"       # control | rewind | init: which comparison it belongs to
+    family: str = "rewind"       # control | rewind | init (cheaper tickets): its comparison
 
     @property
     def is_trunk(self) -> bool:
@@ -70,6 +70,7 @@ class Arm:
 
 
 ARMS: Registry[Arm] = Registry("arm")
+_AT_INIT = "06_tickets_without_the_full_price"
 
 for _arm in (
     Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
@@ -95,6 +96,19 @@ for _arm in (
     Arm("random_reinit_study", "random re-init (study's own IMP)",
         "the study's variant: IMP on a network re-initialised at every level",
         "own_trunk", "fresh_init", "#bcbd22", "02_random_pruning", family="control"),
+    Arm("snip", "SNIP (at init)",
+        "mask from |g ⊙ θ0| on a few batches (Lee et al. 2019) at the ticket's sparsity, from θ0",
+        "score:snip", "theta0", "#17becf", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
+    Arm("grasp", "GraSP (at init)",
+        "mask from −θ0 ⊙ Hg, gradient flow kept (Wang et al. 2020) at the ticket's sparsity, from θ0",
+        "score:grasp", "theta0", "#7f7f7f", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
+    Arm("synflow", "SynFlow (at init, no data)",
+        "mask from iterative synaptic flow, data-free (Tanaka et al. 2020) at the ticket's sparsity, from θ0",
+        "score:synflow", "theta0", "#aec7e8", _AT_INIT, reads=("init_scope", "synflow_rounds"), family="init"),
+    Arm("early_bird", "early-bird ticket",
+        "magnitude mask once dense training's masks settle (You et al. 2020), from θ0",
+        "early_bird", "theta0", "#98df8a", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
+        family="init"),
 ):
     ARMS.register(_arm)
 

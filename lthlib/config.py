@@ -131,6 +131,11 @@ class ExperimentConfig:
     seed: int = 0
     rewind_point: str = "1ep"          # late_rewinding: θk after k epochs ('1ep') or iterations ('500it')
     finetune_epochs: int = 2           # fine_tuning: epochs of retraining at the final learning rate
+    init_scope: str = "global"         # snip, grasp, synflow: one threshold (their papers') | local
+    score_batches: int = 4             # snip, grasp: training batches the score averages over
+    synflow_rounds: int = 100          # synflow: pruning rounds (exponential schedule)
+    early_bird_epsilon: float = 0.1    # early_bird: masks count as settled below this distance
+    early_bird_window: int = 5         # early_bird: ... for this many consecutive epochs
 
     def validate(self) -> "ExperimentConfig":
         """Ranges and formats; names (dataset, model, arm) are checked against the registries
@@ -138,6 +143,12 @@ class ExperimentConfig:
         for part in (self.data, self.model, self.train, self.prune):
             part.validate()
         parse_rewind_point(self.rewind_point)
+        _choice("init_scope", self.init_scope, PRUNE_SCOPES)
+        for name in ("finetune_epochs", "score_batches", "synflow_rounds", "early_bird_window"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.early_bird_epsilon < 1.0:
+            raise ConfigError(f"early_bird_epsilon must lie in (0, 1), got {self.early_bird_epsilon}")
         return self
 
     def to_dict(self) -> dict:
@@ -174,7 +185,8 @@ def derive_seed(seed: int, purpose: str, *extra: Any) -> int:
 #: level it trains: never part of a run key (a run extended to more levels keeps its folder).
 NOT_DEFINING = {"train": ("device", "eval_batch_size"), "prune": ("levels",)}
 #: Top-level fields that only some arms read; an arm's ``reads`` names the ones that enter its key.
-ARM_FIELDS = ("rewind_point", "finetune_epochs")
+ARM_FIELDS = ("rewind_point", "finetune_epochs", "init_scope", "score_batches", "synflow_rounds",
+              "early_bird_epsilon", "early_bird_window")
 
 
 def non_default_fields(part: Any, skip: tuple[str, ...] = ()) -> dict:

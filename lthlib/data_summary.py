@@ -1,16 +1,53 @@
 """What the data notebook shows of prepared datasets: split sizes, class balance, text lengths,
-vocabulary and GloVe coverage per model."""
+vocabulary and GloVe coverage per model.
+
+:func:`prepare_all` prepares every dataset of a grid once (the processed cache then serves the
+other notebooks); :func:`summarise` and :func:`plot_lengths` describe what it prepared.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 import torch
 
-from .data import PreparedData
+from .config import display_path, results_dir
+from .data import PreparedData, prepare
 from .datasets import dataset
 from .embeddings import glove_matrix
+from .profiles import experiment
 from .sources import DataUnavailable
+
+
+@dataclass
+class Prepared:
+    """The prepared datasets, per dataset the columns of each model, and what could not be had."""
+    data: dict[str, PreparedData] = field(default_factory=dict)
+    model_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_all(profile: str, datasets: Sequence[str], models: Sequence[str]) -> Prepared:
+    """Prepare every dataset for every model of a profile (a model may read it with another
+    vocabulary), printing one line each; a dataset whose files cannot be had is noted, not raised."""
+    out = Prepared()
+    for name in datasets:
+        for model in models:
+            cfg = experiment(profile, name, model)
+            try:
+                data = prepare(cfg.data)
+            except DataUnavailable as error:
+                out.unavailable[name] = str(error)
+                print(f"NOT PREPARED {name}: {error}")
+                break
+            out.data.setdefault(name, data)
+            out.model_info.setdefault(name, {}).update(model_columns(model, data, cfg.model))
+            print(f"{name}/{model}: train/val/test {len(data.train):,}/{len(data.val):,}/{len(data.test):,}, "
+                  f"vocab {len(data.vocab):,} ({data.timings.get('total_s', 0):.1f} s, "
+                  f"cached={data.timings.get('cached')})")
+    return out
 
 
 def model_columns(model: str, data: PreparedData, model_cfg) -> dict[str, Any]:
@@ -73,3 +110,25 @@ def plot_lengths(prepared: Mapping[str, PreparedData]):
         axes[0][0].set_axis_off()
     fig.tight_layout()
     return fig
+
+def coverage_notes(summary: pd.DataFrame) -> list[str]:
+    """Why a GloVe coverage is missing, one sentence per dataset and model."""
+    notes = []
+    for column in [c for c in summary.columns if c.startswith("coverage_note_")]:
+        for name, note in summary.dropna(subset=[column]).groupby("dataset")[column].first().items():
+            notes.append(f"{name} {column.removeprefix('coverage_note_')}: GloVe coverage missing: {note}")
+    return notes
+
+
+def without_notes(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary without its (long) coverage-note columns, for display."""
+    return summary.drop(columns=[c for c in summary.columns if c.startswith("coverage_note_")])
+
+
+def save_summary(summary: pd.DataFrame, profile: str) -> Path:
+    """Write results/<profile>/data_summary.csv, say so, and return its path."""
+    path = results_dir(profile) / "data_summary.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(path, index=False)
+    print(f"saved {display_path(path)}")
+    return path

@@ -15,20 +15,23 @@ stopped.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import Iterable
 
 import pandas as pd
 import torch
 
 from .arms import ARMS, TICKET, Arm, arm
+from .collapse import collapsed_layers
 from .config import ConfigError, ExperimentConfig, dense_key, derive_seed, fingerprint, parse_rewind_point, run_key
 from .data import PreparedData, prepare
 from .executor import run_in_processes
 from .files import cpu_state, load_torch, save_json, save_torch
+from .mask_sources import SOURCES as MASK_SOURCES
 from .masks import Masks, full_masks, layer_table, magnitude_prune, prunable_names, random_masks_like, remaining_fraction
 from .models import build_model
 from .profiles import PROFILES, experiment, validate
@@ -79,12 +82,6 @@ class Level:
     masks: Masks
     start: dict[str, torch.Tensor]
     epochs: int
-
-
-#: Branch mask sources beyond the ticket's own mask and a random one: ``score:<name>`` and
-#: ``early_bird`` register here (:mod:`lthlib.tickets_at_init`).  Each is called as
-#: ``make(runner, index, ticket_masks) -> Masks``.
-MASK_MAKERS: dict[str, Callable[["Runner", int, Masks], Masks]] = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,20 +200,42 @@ class Runner:
         mask_file = self.run.file(index, "mask.pt")
         if not mask_file.exists():
             ticket = load_torch(trunk.run.file(index, "mask.pt"))
-            save_torch(self.branch_mask(index, ticket), mask_file)
+            masks, search = self.branch_mask(index, ticket)
+            save_json(search, self.run.file(index, "mask_search.json"))
+            save_torch(masks, mask_file)
         masks = load_torch(mask_file)
         return Level(index, masks, masked(self.reset_point(index, None), masks), self.arm.epochs(self.cfg))
 
-    def branch_mask(self, index: int, ticket: Masks) -> Masks:
+    def branch_mask(self, index: int, ticket: Masks) -> tuple[Masks, dict]:
+        """The mask and what finding it cost (epochs of training spent, seconds)."""
         source = self.arm.mask_from
         if source == "ticket_trunk":
-            return ticket
+            return ticket, {"mask_search_epochs": self.trunk_search_epochs(self.trunk_run(), index)}
         if source == "random":
-            return random_masks_like(ticket, seed=derive_seed(self.cfg.seed, "random_mask", index))
-        maker = MASK_MAKERS.get(source.split(":", 1)[0] if source.startswith("score:") else source)
+            return random_masks_like(ticket, seed=derive_seed(self.cfg.seed, "random_mask", index)), {
+                "mask_search_epochs": 0.0}
+        maker = MASK_SOURCES.get(source.split(":", 1)[0])
         if maker is None:
-            raise ConfigError(f"arm {self.arm.name!r}: no mask source {source!r} is registered")
+            raise ConfigError(f"arm {self.arm.name!r}: no mask source {source!r}")
         return maker(self, index, ticket)
+
+    def trunk_run(self) -> RunDir:
+        return self.store.run_dir(run_key(self.trunk_config()), self.trunk_config())
+
+    def trunk_search_epochs(self, trunk: RunDir, index: int) -> float:
+        """IMP's price for the level-``index`` mask: every epoch trained before it (dense included)."""
+        spent = self.ensure_dense()["row"]["epochs_run"]
+        return float(spent + sum(trunk.metrics(level)["row"]["epochs_run"] for level in range(1, index)))
+
+    def dense_epochs(self) -> list[tuple[int, dict[str, torch.Tensor]]]:
+        """The dense weights after each epoch (replayed from θ0 when a store lacks them)."""
+        metrics = self.ensure_dense()
+        epochs = range(1, metrics["row"]["epochs_run"] + 1)
+        if not all(self.dense_epoch_path(e).exists() for e in epochs):
+            replay = Level(0, self.full_masks(), self.theta0(), len(epochs))
+            save = lambda epoch, model: save_torch(cpu_state(model), self.dense_epoch_path(epoch))  # noqa: E731
+            self._train(self.dense, replay, on_epoch_end=save, checkpoint=False)
+        return [(e, load_torch(self.dense_epoch_path(e))) for e in epochs]
 
     def reset_point(self, index: int, trained: dict | None) -> dict[str, torch.Tensor]:
         reset = self.arm.reset_to
@@ -275,12 +294,31 @@ class Runner:
                "n_train": len(self.data.train), "n_val": len(self.data.val), "n_test": len(self.data.test)}
         if keep_final:
             save_torch(final, run.file(level.index, "final.pt"))
+        search = self._search(run, level.index)
+        collapse = collapsed_layers(self.skeleton(), level.masks)
+        row.update(mask_search_epochs=search.pop("mask_search_epochs", math.nan),
+                   mask_search_seconds=search.pop("mask_search_seconds", math.nan),
+                   early_bird_found=search.pop("early_bird_found", ""),
+                   early_bird_epoch=search.pop("early_bird_epoch", math.nan),
+                   collapsed=any(r["collapsed"] for r in collapse))
         metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),
+                   "collapse": collapse, "early_bird": search.pop("early_bird", []),
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         save_json(metrics, run.file(level.index, "metrics.json"))
         run.file(level.index, "checkpoint.pt").unlink(missing_ok=True)
         if run is not self.dense:  # the shared dense level enters the tables under each arm
             self.store.record(metrics)
+
+
+    def _search(self, run: RunDir, index: int) -> dict:
+        """What finding this level's mask cost: saved by a branch beside its mask; for a trunk,
+        every epoch its IMP trained before this level."""
+        saved = run.file(index, "mask_search.json")
+        if saved.exists():
+            return json.loads(saved.read_text())
+        if run is self.dense or index == 0:
+            return {"mask_search_epochs": 0.0}
+        return {"mask_search_epochs": self.trunk_search_epochs(run, index)}
 
 
 # ---------------------------------------------------------------------------------------------

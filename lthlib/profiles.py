@@ -52,7 +52,8 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     else:
         net = replace(base["model"], embed_dim=50, n_filters=32)
     train = replace(base["train"], epochs=4)
-    return dict(data=data, model=net, train=train, prune=PruneConfig(fraction=0.5, levels=4))
+    return dict(data=data, model=net, train=train, prune=PruneConfig(fraction=0.5, levels=4),
+                top=dict(early_bird_window=2))
 
 
 def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
@@ -62,7 +63,7 @@ def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
     else:
         net = ModelConfig(name=model.name, embed_dim=32, n_filters=16)
     return dict(data=data, model=net, train=TrainConfig(lr=1e-2, epochs=3, batch_size=64),
-                prune=PruneConfig(fraction=0.2, levels=3))
+                prune=PruneConfig(fraction=0.2, levels=3), top=dict(early_bird_window=2, synflow_rounds=20))
 
 
 PROFILES: Registry[Profile] = Registry("profile")
@@ -89,6 +90,9 @@ OVERRIDES = {
     "hidden_dim": ("model", "hidden_dim"), "n_filters": ("model", "n_filters"),
     "n_layers": ("model", "n_layers"),
     "rewind_point": (None, "rewind_point"), "finetune_epochs": (None, "finetune_epochs"),
+    "init_scope": (None, "init_scope"), "score_batches": (None, "score_batches"),
+    "synflow_rounds": (None, "synflow_rounds"), "early_bird_epsilon": (None, "early_bird_epsilon"),
+    "early_bird_window": (None, "early_bird_window"),
 }
 
 
@@ -120,7 +124,7 @@ def experiment(profile: str, dataset: str, model: str, arm: str = "winning_ticke
     """The config for one (dataset, model, arm, seed) under a profile, with overrides applied."""
     preset = PROFILES.get(profile)
     parts = preset.build(DATASETS.get(dataset), MODELS.get(model))
-    top: dict[str, Any] = {"arm": arm, "seed": seed}
+    top: dict[str, Any] = {"arm": arm, "seed": seed, **parts.pop("top", {})}
     apply_overrides(parts, top, overrides)
     return validate(ExperimentConfig(**parts, **top))
 

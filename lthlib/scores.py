@@ -253,8 +253,13 @@ class _SynFlowNet:
       saturate, and the gradients through the gates vanish (exactly 0 in float64 once a
       sigmoid's argument passes ~37).  The embedding, ``weight_ih``/``weight_hh`` and the
       recurrent biases then score (near) 0 while the output layer does not, so global SynFlow
-      strips the recurrent network first; :mod:`lthlib.collapse` reports the result.  Biases
-      at their zero initialisation score 0 in any network.
+      strips the recurrent network first; :mod:`lthlib.collapse` reports the result.  At the
+      study's size (vocabulary 25k, embedding 100, 2-layer BiLSTM of 256) the embedding and the
+      whole first layer score exactly 0 and the second layer's weights at most ~1e-11 (the
+      output weights ~0.2), and 100-round global SynFlow disconnects the network already at
+      remaining 0.8**5.  A GRU is worse: its update gate saturates at 1, so h stays at h0 = 0
+      and every score is 0 (the masks are then positional).  Biases at their zero
+      initialisation score 0 in any network.
     """
 
     def __init__(self, model: nn.Module, seq_len: int | None = None):
