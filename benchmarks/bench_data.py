@@ -57,7 +57,7 @@ def time_prepare(profile: str, dataset: str, data_dir: Path) -> dict:
     env.setdefault("LTH_DATA_MIRROR", DEFAULT_MIRROR)
     proc = subprocess.run([sys.executable, "-c", _CHILD, profile, dataset], env=env, cwd=ROOT,
                           capture_output=True, text=True)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
     return json.loads(lines[-1])
@@ -110,7 +110,8 @@ def main(argv=None) -> dict:
                                      "timing": "prepare() only, fresh process each, temp LTH_DATA_DIR"},
                         **results}}
     if not args.no_write:
-        out = Path(args.out) if args.out else ROOT / "results" / "bench" / f"{args.device_name or device_name('cpu')}.json"
+        name = args.device_name or device_name("cpu")
+        out = Path(args.out) if args.out else ROOT / "results" / "bench" / f"{name}.json"
         merge_json(out, payload)
         print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return payload

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import json
-import math
 import os
 import platform
 import re
@@ -42,7 +40,6 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -54,7 +51,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from lthlib import baselines as B  # noqa: E402
-from lthlib.config import DataConfig, ModelConfig, PruneConfig, TrainConfig  # noqa: E402
+from lthlib.config import DataConfig, ModelConfig, PruneConfig  # noqa: E402
 
 METHODS = ("dense", "masked", "masked_prebatched", "torch_prune", "study")
 LABELS = {"dense": "(a) dense", "masked": "(b) lthlib masked", "masked_prebatched": "(b') masked, pre-made batches",
@@ -236,8 +233,8 @@ class Method:
 
 def make_methods(args, model_name: str, device: torch.device, split, n_classes: int, vocab: int):
     from lthlib.masks import MaskApplier
-    from lthlib.train import Batcher, make_optimizer
     from lthlib.models import flatten_rnns
+    from lthlib.train import Batcher, make_optimizer
 
     spec = SIZES[args.size][model_name]
     torch.manual_seed(0)
@@ -437,7 +434,7 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
 
 def print_table(model_name: str, out: dict, ratios: dict, extra: dict) -> None:
     print(f"{'method':<32} {'samples/s':>10} {'s/pass':>8} {'cpu s/pass':>10} {'peak MB':>9} {'+MB':>7}  status")
-    for name, r in out.items():
+    for r in out.values():
         thr = f"{r['samples_per_s']:.1f}" if r["samples_per_s"] else "-"
         sec = f"{r['seconds_per_pass_median']:.3f}" if r["seconds_per_pass_median"] else "-"
         mem = r["memory"] or {}

@@ -31,7 +31,6 @@ import csv
 import json
 import math
 import os
-import re
 import sys
 import time
 from dataclasses import replace
@@ -41,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import torch  # noqa: E402
-
 from bench_training import device_name, merge_json, sync  # noqa: E402
+
 from lthlib import profiles  # noqa: E402
 from lthlib.arms import ARMS  # noqa: E402
 
@@ -122,11 +121,13 @@ def measure_pair(dataset: str, model_name: str, device: str, fraction: float, se
         p.grad = torch.zeros_like(p)
     applier = MaskApplier(model, {k: v.to(dev) for k, v in masks.items()})
     for _ in range(3):
-        opt.step(); applier()
+        opt.step()
+        applier()
     sync(dev)
     t1, k = time.perf_counter(), 20
     for _ in range(k):
-        opt.step(); applier()
+        opt.step()
+        applier()
     sync(dev)
     step_overhead = (time.perf_counter() - t1) / k
 
@@ -163,7 +164,8 @@ def _synthetic_like(dataset: str, cfg, fraction: float):
 
 def ag_news_mean_len() -> tuple[float, str]:
     """Mean tokens per AG News example (title + description), from the offline test file."""
-    mirror = Path(os.environ.get("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))) / "ag_news" / "test.csv"
+    default_mirror = Path(__file__).resolve().parents[2] / "shared" / "data"
+    mirror = Path(os.environ.get("LTH_DATA_MIRROR", str(default_mirror))) / "ag_news" / "test.csv"
     from lthlib.data import tokenize
     if not mirror.exists():
         return 43.0, "assumed (no AG News file found)"

@@ -205,7 +205,8 @@ def non_default_fields(part: Any, skip: tuple[str, ...] = ()) -> dict:
 
 def run_key(cfg: "ExperimentConfig", reads: tuple[str, ...] = ()) -> dict:
     """What defines one run's results: the non-default data, model, training and pruning fields
-    (not ``device``, ``eval_batch_size`` or the number of ``levels``), the arm, the arm-specific fields it ``reads``, and
+    (not ``device``, ``eval_batch_size`` or the number of ``levels``), the arm, the arm-specific
+    fields it ``reads``, and
     the seed.  Its :func:`fingerprint` names the run's folder in the store."""
     key: dict[str, Any] = {section: non_default_fields(getattr(cfg, section), NOT_DEFINING.get(section, ()))
                            for section in ("data", "model", "train", "prune")}

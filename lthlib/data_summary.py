@@ -53,9 +53,9 @@ def prepare_all(profile: str, datasets: Sequence[str], models: Sequence[str]) ->
 def model_columns(model: str, data: PreparedData, model_cfg) -> dict[str, Any]:
     """What one model of a profile uses of a prepared dataset: vocabulary size, embedding, and
     for GloVe the coverage (NaN with the reason when the vectors are unavailable)."""
+    kind = "glove" if model_cfg.embedding == "glove" else "random"
     cols: dict[str, Any] = {f"vocab_{model}": len(data.vocab),
-                            f"embedding_{model}": (f"glove {model_cfg.embed_dim}d" if model_cfg.embedding == "glove"
-                                                   else f"random {model_cfg.embed_dim}d")}
+                            f"embedding_{model}": f"{kind} {model_cfg.embed_dim}d"}
     if model_cfg.embedding == "glove":
         try:
             _, coverage = glove_matrix(data.vocab, model_cfg.embed_dim)
@@ -98,14 +98,16 @@ def plot_lengths(prepared: Mapping[str, PreparedData]):
     """A histogram of token lengths per dataset (log x), one colour per split; returns the Figure."""
     import matplotlib.pyplot as plt
     import seaborn as sns
-    fig, axes = plt.subplots(1, max(1, len(prepared)), figsize=(5.5 * max(1, len(prepared)), 3.8), squeeze=False)
+    n = max(1, len(prepared))
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 3.8), squeeze=False)
     for ax, (name, data) in zip(axes[0], prepared.items()):
-        frame = pd.concat([pd.DataFrame({"tokens": s.lengths().numpy(), "split": name})
-                           for name, s in data.splits().items()], ignore_index=True)
+        frame = pd.concat([pd.DataFrame({"tokens": split.lengths().numpy(), "split": split_name})
+                           for split_name, split in data.splits().items()], ignore_index=True)
         sns.histplot(data=frame, x="tokens", hue="split", log_scale=True, element="step", stat="density",
                      common_norm=False, bins=40, ax=ax)
         ax.set_title(dataset(name).display_name(data.config.protocol))
-        ax.set_xlabel("length in tokens" + (f" (truncated at {data.config.max_len})" if data.config.max_len else ""))
+        truncated = f" (truncated at {data.config.max_len})" if data.config.max_len else ""
+        ax.set_xlabel("length in tokens" + truncated)
     if not prepared:
         axes[0][0].set_axis_off()
     fig.tight_layout()

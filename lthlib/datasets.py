@@ -152,14 +152,6 @@ def stratified_split(test_share: float) -> Callable[[Sequence[RawExample], DataC
 _IMDB_MEMBER = re.compile(r"(?:\./)?aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt")
 
 
-@dataclass
-class RawExample:
-    text: str
-    label: int
-    split: str          # the source's own split: train | test
-    key: tuple = ()     # a sort key that fixes the order (e.g. label, id)
-
-
 def read_imdb(path: Path) -> list[RawExample]:
     """The 50,000 labelled reviews of an aclImdb tar.gz, streamed (unsup and the rest ignored)."""
     out = []
@@ -281,7 +273,8 @@ def synthetic_corpus(n_classes: int = 2, seed: int = 0, sizes: tuple[int, int] =
             else:
                 other = rng.choice([c for c in range(n_classes) if c != label])
                 tokens[pos] = rng.choice(cues[other])
-        observed = label if rng.random() >= mix["label_noise"] else rng.choice([c for c in range(n_classes) if c != label])
+        others = [c for c in range(n_classes) if c != label]
+        observed = label if rng.random() >= mix["label_noise"] else rng.choice(others)
         split = "train" if i < sizes[0] else "test"
         out.append(RawExample(" ".join(tokens), observed, split, (i,)))
     return out, [f"class_{c}" for c in range(n_classes)]

@@ -22,14 +22,22 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
-
 import pyarrow.parquet as pq
+import torch
 
 from .data import PAD, SPECIALS, UNK, Vocab, processed_dir
 from .files import atomic_write
-from .sources import (MIRROR_ENV, SOURCES, CorruptSource, DataUnavailable, Source, fetch, mirror_entry,
-                      raw_dir, verify)
+from .sources import (
+    MIRROR_ENV,
+    SOURCES,
+    CorruptSource,
+    DataUnavailable,
+    Source,
+    fetch,
+    mirror_entry,
+    raw_dir,
+    verify,
+)
 
 # GloVe 6B (Pennington et al. 2014): the md5 is the one published alongside the file by mirrors
 # of it; it could not be checked offline here.

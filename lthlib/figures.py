@@ -96,8 +96,8 @@ def _accuracy_panel(ax, table: pd.DataFrame, arms: Sequence[str]) -> None:
         if len(band):
             # drawn clipped to [0, 100]: with two seeds t_{0.975,1} = 12.7 and the raw interval
             # can pass 100%; the tables keep the unclipped bounds
-            ax.fill_between(band["remaining"], 100 * band["ci_low"].clip(0, 1), 100 * band["ci_high"].clip(0, 1),
-                            color=color, alpha=0.18, linewidth=0)
+            ax.fill_between(band["remaining"], 100 * band["ci_low"].clip(0, 1),
+                            100 * band["ci_high"].clip(0, 1), color=color, alpha=0.18, linewidth=0)
     dense = table[table["level"] == 0]
     if len(dense):
         ax.axhline(100 * dense["mean"].iloc[0], color="grey", ls=":", lw=1, label="dense")
@@ -219,7 +219,8 @@ def plot_mask_overlap(overlap: pd.DataFrame, title: str | None = None, protocols
     title = title or f"Mask overlap (Jaccard): {arm_label(TICKET)}"
     pairs = _pairs(overlap)
     if not pairs:
-        return _empty_figure(title, "no masks to compare yet (needs pruned levels; 'across seeds' needs two seeds)")
+        return _empty_figure(title, "no masks to compare yet (needs pruned levels; "
+                                    "'across seeds' needs two seeds)")
     names = _labels(overlap, protocols)
     fig, axes = _panels(pairs, title)
     for ax, (dataset, model) in zip(axes, pairs):
@@ -231,7 +232,8 @@ def plot_mask_overlap(overlap: pd.DataFrame, title: str | None = None, protocols
 
 
 def plot_training_curves(epochs: pd.DataFrame, level: int = 0, arm: str | None = None,
-                         title: str = "Dense training: accuracy per epoch", protocols: Protocols | None = None):
+                         title: str = "Dense training: accuracy per epoch",
+                         protocols: Protocols | None = None):
     """Train / validation / test accuracy (%) per epoch at one level (mean over seeds), one
     panel per dataset × model.  Level 0 is the dense network every arm shares."""
     _, sns = _plt()

@@ -27,12 +27,28 @@ import torch
 
 from .arms import ARMS, TICKET, Arm, arm
 from .collapse import collapsed_layers
-from .config import ConfigError, ExperimentConfig, dense_key, derive_seed, fingerprint, parse_rewind_point, run_key
+from .config import (
+    ConfigError,
+    ExperimentConfig,
+    dense_key,
+    derive_seed,
+    fingerprint,
+    parse_rewind_point,
+    run_key,
+)
 from .data import PreparedData, prepare
 from .executor import run_in_processes
 from .files import cpu_state, load_torch, save_json, save_torch
 from .mask_sources import SOURCES as MASK_SOURCES
-from .masks import Masks, full_masks, layer_table, magnitude_prune, prunable_names, random_masks_like, remaining_fraction
+from .masks import (
+    Masks,
+    full_masks,
+    layer_table,
+    magnitude_prune,
+    prunable_names,
+    random_masks_like,
+    remaining_fraction,
+)
 from .models import build_model
 from .profiles import PROFILES, experiment, validate
 from .sources import DataUnavailable

@@ -80,7 +80,8 @@ def describe_dense(table: pd.DataFrame, protocols: Protocols | None = None) -> s
     return "\n".join(lines)
 
 
-def describe_comparison(runs: pd.DataFrame, arm_a: str, arm_b: str, protocols: Protocols | None = None) -> str:
+def describe_comparison(runs: pd.DataFrame, arm_a: str, arm_b: str,
+                        protocols: Protocols | None = None) -> str:
     """Per dataset × model: at the sparsest level, arm_a minus arm_b (paired, 95% CI), and how
     many pruned levels have a CI entirely above / below zero."""
     diff = paired_difference(runs, arm_a, arm_b)
@@ -90,9 +91,10 @@ def describe_comparison(runs: pd.DataFrame, arm_a: str, arm_b: str, protocols: P
     lines = []
     for (dataset, model), g in diff.groupby(PAIR, sort=True):
         last = g.sort_values("level").iloc[-1]
-        intervals = (f"over the {len(g)} pruned levels the 95% CI lies entirely above zero at "
-                     f"{int((g['ci_low'] > 0).sum())} and entirely below zero at {int((g['ci_high'] < 0).sum())}."
-                     if g["ci"].notna().any() else "with one seed there are no intervals.")
+        above, below = int((g["ci_low"] > 0).sum()), int((g["ci_high"] < 0).sum())
+        intervals = (f"over the {len(g)} pruned levels the 95% CI lies entirely above zero at {above} "
+                     f"and entirely below zero at {below}." if g["ci"].notna().any()
+                     else "with one seed there are no intervals.")
         lines.append(f"{pair_label(dataset, model, names)}: at {100 * last['remaining']:.3g}% of weights "
                      f"remaining, {arm_label(arm_a)} minus {arm_label(arm_b)} is "
                      f"{format_ci(last['diff'], last['ci'], unit=' points')} (n={int(last['n'])} seeds); "
@@ -120,23 +122,32 @@ def describe_matches(sound: pd.DataFrame, arms: Sequence[str] | None = None,
     for row in sub.itertuples(index=False):
         within_std = ("not defined with one seed" if pd.isna(row.dense_std)
                       else _sparsity_reached(row.match_std_sparsity))
-        lines.append(f"{pair_label(row.dataset, row.model, protocols)}, {arm_label(row.arm)}: level chosen on "
-                     f"validation gives {format_ci(row.chosen_acc, row.chosen_ci, unit='%')} test accuracy "
-                     f"(dense {format_ci(row.dense_acc, row.dense_ci, unit='%')}); within one std of dense: "
-                     f"{within_std}; at or above the dense mean: {_sparsity_reached(row.match_mean_sparsity)}.")
+        chosen = format_ci(row.chosen_acc, row.chosen_ci, unit="%")
+        dense = format_ci(row.dense_acc, row.dense_ci, unit="%")
+        lines.append(f"{pair_label(row.dataset, row.model, protocols)}, {arm_label(row.arm)}: level chosen "
+                     f"on validation gives {chosen} test accuracy (dense {dense}); within one std of dense: "
+                     f"{within_std}; at or above the dense mean: "
+                     f"{_sparsity_reached(row.match_mean_sparsity)}.")
     return "\n".join(lines)
 
 
-def describe_study_vs_sound(study: pd.DataFrame, sound: pd.DataFrame, protocols: Protocols | None = None) -> str:
+def _chosen_on_validation(sound: pd.DataFrame, dataset: str, model: str) -> str:
+    s = sound[(sound["dataset"] == dataset) & (sound["model"] == model) & (sound["arm"] == TICKET)]
+    if s.empty:
+        return "there is no validation-chosen ticket yet"
+    row = s.iloc[0]
+    return (f"chosen on validation it is {format_ci(row['chosen_acc'], row['chosen_ci'], unit='%')} at "
+            f"{row['chosen_sparsity']:.1f}% sparsity")
+
+
+def describe_study_vs_sound(study: pd.DataFrame, sound: pd.DataFrame,
+                            protocols: Protocols | None = None) -> str:
     """The winning ticket chosen on test (the study's way) against chosen on validation."""
     if study.empty:
         return "No results yet."
     lines = []
     for row in study.itertuples(index=False):
-        s = (sound[(sound["dataset"] == row.dataset) & (sound["model"] == row.model) & (sound["arm"] == TICKET)]
-             if not sound.empty else sound)
-        sound_text = (f"chosen on validation it is {format_ci(s['chosen_acc'].iloc[0], s['chosen_ci'].iloc[0], unit='%')}"
-                      f" at {s['chosen_sparsity'].iloc[0]:.1f}% sparsity" if len(s)
+        sound_text = (_chosen_on_validation(sound, row.dataset, row.model) if not sound.empty
                       else "there is no validation-chosen ticket yet")
         lines.append(f"{pair_label(row.dataset, row.model, protocols)}: chosen on test (the study's way) the "
                      f"best ticket scores {row.ticket_acc:.2f}% at {row.ticket_sparsity:.1f}% sparsity "
@@ -182,7 +193,7 @@ def describe_overlap(overlap: pd.DataFrame, protocols: Protocols | None = None) 
         last = g[g["level"] == g["level"].max()]
         reference = ("independent random masks" if kind == "across seeds"
                      else "a mask nested in the previous level's")
-        lines.append(f"{pair_label(dataset, model, protocols)}, {kind}, at {100 * last['remaining'].iloc[0]:.3g}% "
-                     f"remaining: Jaccard {last['jaccard'].mean():.3f} against "
-                     f"{last['random'].mean():.3f} for {reference}.")
+        lines.append(f"{pair_label(dataset, model, protocols)}, {kind}, at "
+                     f"{100 * last['remaining'].iloc[0]:.3g}% remaining: Jaccard "
+                     f"{last['jaccard'].mean():.3f} against {last['random'].mean():.3f} for {reference}.")
     return "\n".join(lines)

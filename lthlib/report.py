@@ -126,7 +126,8 @@ def show_figure(fig, profile: str, name: str) -> None:
     print(f"saved {display_path(path)}")
 
 
-def show_table(frame: pd.DataFrame, profile: str | None = None, name: str | None = None, digits: int = 2) -> None:
+def show_table(frame: pd.DataFrame, profile: str | None = None, name: str | None = None,
+               digits: int = 2) -> None:
     """Save the table when a name is given (:func:`save_table`), and display it rounded."""
     if profile is not None and name is not None:
         print(f"saved {display_path(save_table(frame, profile, name))}")

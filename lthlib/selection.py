@@ -126,20 +126,23 @@ class Results:
     store: Store
 
 
-def _keep(frame: pd.DataFrame, hashes: set[str]) -> pd.DataFrame:
+def _keep(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
+    """The rows of the expected runs (``levels``: config hash -> number of levels expected)."""
     if frame.empty or "config_hash" not in frame:
         return frame
-    return frame[frame["config_hash"].isin(hashes)].reset_index(drop=True)
+    wanted = frame["config_hash"].map(levels)
+    return frame[wanted.notna() & (frame["level"] < wanted)].reset_index(drop=True)
 
 
 def load_results(sel: Selection, arms: Iterable[str] | None = None) -> Results:
     """The store's tables, keeping only rows of the configurations the selection names (its
-    arms, or ``arms``)."""
+    arms, or ``arms``), up to its number of levels: a run key leaves the number of levels out,
+    so a run extended further shares its folder, and the deeper levels are not this selection's."""
     st = store(sel.profile)
     expected = expected_cells(sel, arms)
-    hashes = set(expected["config_hash"]) - {""}
+    levels = expected[expected["config_hash"] != ""].set_index("config_hash")["levels_expected"]
     status = st.table("status")
     if not status.empty:
         status = status.merge(expected[CELL], on=CELL, how="inner")
-    return Results(_keep(st.runs(), hashes), _keep(st.epochs(), hashes), _keep(st.layers(), hashes),
+    return Results(_keep(st.runs(), levels), _keep(st.epochs(), levels), _keep(st.layers(), levels),
                    status, expected, st)

@@ -142,7 +142,8 @@ def _unavailable_message(source: Source, error: BaseException | None) -> str:
     mirror = mirror_dir()
     where = (f"{MIRROR_ENV}={mirror} has no {source.relpath} listed in its SHA256SUMS"
              if mirror else f"{MIRROR_ENV} is not set")
-    msg = (f"{source.relpath} (official {source.identity.replace(':', ' ')}) is unavailable: not in {raw_dir() / source.dataset}, {where}, "
+    official = source.identity.replace(":", " ")
+    msg = (f"{source.relpath} (official {official}) is unavailable: not in {raw_dir() / source.dataset}, {where}, "
            f"and downloading {source.url} failed ({error}). Put the file at "
            f"{raw_dir() / source.relpath}, or set {MIRROR_ENV} to a folder holding "
            f"{source.relpath} and SHA256SUMS (e.g. {MIRROR_ENV}=../shared/data).")

@@ -221,7 +221,8 @@ def missing_cells(runs: pd.DataFrame, status: pd.DataFrame, expected: pd.DataFra
             continue
         else:
             state = "missing" if n_found == 0 else "partial"
-            reason = _why_missing(cell, n_found, by_cell.get((cell.dataset, cell.model, cell.arm, int(cell.seed))))
+            key = (cell.dataset, cell.model, cell.arm, int(cell.seed))
+            reason = _why_missing(cell, n_found, by_cell.get(key))
         rows.append({"dataset": cell.dataset, "model": cell.model, "arm": cell.arm, "seed": int(cell.seed),
                      "levels_found": n_found, "levels_expected": cell.levels_expected,
                      "state": state, "reason": reason})
@@ -265,7 +266,8 @@ def _consecutive(level_rows: pd.DataFrame, previous: pd.DataFrame,
     return rows
 
 
-def mask_overlap(runs: pd.DataFrame, load_mask: Callable[[str, int], Masks], arm: str = TICKET) -> pd.DataFrame:
+def mask_overlap(runs: pd.DataFrame, load_mask: Callable[[str, int], Masks],
+                 arm: str = TICKET) -> pd.DataFrame:
     """Jaccard overlap of ``arm``'s masks (``load_mask(config_hash, level)`` -> masks).
 
     Rows of kind ``across seeds``: every pair of seeds at the same level (≥ 1); rows of kind

@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ConfigError, TrainConfig, derive_seed
-from .masks import Masks, MaskApplier
 from .data import PAD
 from .files import cpu_state, save_torch
+from .masks import MaskApplier, Masks
 from .models import flatten_rnns
 
 if TYPE_CHECKING:  # pragma: no cover

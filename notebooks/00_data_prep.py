@@ -17,6 +17,11 @@
 # against pinned checksums; a dataset whose files cannot be had is reported as not prepared, with
 # the reason.  All logic lives in `lthlib.data_summary`, `lthlib.data` and `lthlib.embeddings`.
 
+# %%
+# %matplotlib inline
+from lthlib import data_summary, report
+from lthlib.sources import require_prepared
+
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.
 profile = "smoke"   # smoke | quick | paper
@@ -24,10 +29,6 @@ datasets = None     # e.g. '["imdb"]'
 models = None       # e.g. 'cnn,lstm'
 
 # %%
-# %matplotlib inline
-from lthlib import data_summary, report
-from lthlib.sources import require_prepared
-
 sel = report.selection(profile, datasets=datasets, models=models)
 prepared = data_summary.prepare_all(sel.profile, sel.datasets, sel.models)
 

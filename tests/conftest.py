@@ -108,6 +108,7 @@ def tiny_mirror(tmp_path, monkeypatch, data_home):
 def no_network(monkeypatch):
     """Make every download fail as it does offline."""
     import urllib.error
+
     from lthlib import sources
 
     def fail(url, out, progress=True):

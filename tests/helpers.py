@@ -1,35 +1,15 @@
-"""Tiny synthetic data for the model, mask and training tests.
-
-Builds objects with the ``lthlib.data`` contract (``EncodedSplit``: tokens int32 concatenated,
-offsets int64 (n+1,), labels int64; ``PreparedData``: config, train, val, test, vocab,
-class_names, fingerprint, n_classes).  ``EncodedSplit`` comes from ``lthlib.data`` when that
-module is importable; the prepared-data container is a duck-typed stand-in either way, since the
-training loop only reads its splits and ``config.max_len``.
-"""
+"""Tiny synthetic data for the model, mask and training tests: real ``EncodedSplit`` splits in a
+small container that has what the training loop reads (splits, ``config.max_len``,
+``n_classes``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from lthlib.config import DataConfig, ModelConfig, TrainConfig
+from lthlib.data import EncodedSplit
 
-try:  # the real container, once the data layer exists
-    from lthlib.data import EncodedSplit  # type: ignore
-except Exception:  # noqa: BLE001 - a stand-in with the same fields
-    @dataclass
-    class EncodedSplit:  # type: ignore[no-redef]
-        tokens: torch.Tensor
-        offsets: torch.Tensor
-        labels: torch.Tensor
-
-        def __len__(self) -> int:
-            return int(self.labels.numel())
-
-        def lengths(self) -> torch.Tensor:
-            return self.offsets[1:] - self.offsets[:-1]
-
-PAD, UNK = 0, 1
 N_SIGNAL = 3  # signal tokens per class
 
 

@@ -3,12 +3,13 @@ import math
 
 import pandas as pd
 import pytest
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
 from lthlib.collapse import collapsed_layers, critical_sparsity, network_collapsed
 from lthlib.config import ModelConfig, PruneConfig
 from lthlib.masks import full_masks, prunable_names
 from lthlib.models import build_model
+
+from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 def tiny(name: str, n_classes: int = 2, n_layers: int = 2, bidirectional: bool = True):

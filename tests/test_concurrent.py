@@ -4,12 +4,13 @@ import copy
 import pytest
 import torch
 
-from helpers import tiny_data, tiny_model_config, tiny_train_config
 from lthlib.concurrent import train_concurrent
 from lthlib.config import ConfigError, PruneConfig
 from lthlib.masks import full_masks, magnitude_prune, prunable_names, random_masks_like
 from lthlib.models import build_model
 from lthlib.train import train_model
+
+from helpers import tiny_data, tiny_model_config, tiny_train_config
 
 
 def test_concurrent_runs_match_independent_runs():

@@ -11,8 +11,8 @@ import torch
 from lthlib import data, data_summary, datasets, sources
 from lthlib.config import ConfigError, DataConfig
 from lthlib.data import PAD, UNK, EncodedSplit, Vocab, prepare, tokenize
-from lthlib.registry import Registry
 from lthlib.datasets import clean_ag_news
+from lthlib.registry import Registry
 from lthlib.sources import ChecksumError, CorruptSource, DataUnavailable
 
 from conftest import AG_TRAIN, IMDB_REVIEWS, SHARED_DATA, imdb_targz, write_mirror
@@ -108,7 +108,8 @@ def test_ag_news_train_missing_from_mirror(tmp_path, monkeypatch, data_home, no_
     with pytest.raises(DataUnavailable) as info:
         prepare(DataConfig(dataset="ag_news", protocol="official"), progress=False)
     message = str(info.value)
-    assert "ag_news/train.csv" in message and "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e" in message
+    assert "ag_news/train.csv" in message
+    assert "76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e" in message
     assert str(mirror) in message and "raw.githubusercontent.com" in message
     assert "test_resplit" in message      # the offline alternative is named
 

@@ -3,9 +3,10 @@ import math
 
 import pytest
 import torch
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
 from lthlib.early_bird import EarlyBirdTracker, mask_distance
+
+from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 def test_mask_distance_counts_differing_entries_over_all_tensors():

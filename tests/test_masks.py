@@ -3,12 +3,21 @@ import pytest
 import torch
 
 from lthlib.config import PruneConfig
-from lthlib.masks import (MaskApplier, apply_masks, full_masks, jaccard, layer_table,
-                          magnitude_prune, n_nonzero, prunable_names, random_masks_like,
-                          remaining_fraction)
+from lthlib.masks import (
+    MaskApplier,
+    apply_masks,
+    full_masks,
+    jaccard,
+    layer_table,
+    magnitude_prune,
+    n_nonzero,
+    prunable_names,
+    random_masks_like,
+    remaining_fraction,
+)
 from lthlib.models import build_model
 
-from helpers import tiny_model_config, one_torch_thread  # noqa: F401 (autouse fixture)
+from helpers import one_torch_thread, tiny_model_config  # noqa: F401 (autouse fixture)
 
 
 def _model(name="lstm"):

@@ -5,10 +5,9 @@ from torch import nn
 
 from lthlib.config import ConfigError, ModelConfig
 from lthlib.data import PAD, UNK
-from lthlib.models import (MODELS, KimCNN, RecurrentClassifier, build_model,
-                           count_parameters)
+from lthlib.models import MODELS, KimCNN, RecurrentClassifier, build_model, count_parameters
 
-from helpers import tiny_model_config, one_torch_thread  # noqa: F401 (autouse fixture)
+from helpers import one_torch_thread, tiny_model_config  # noqa: F401 (autouse fixture)
 
 
 @pytest.mark.parametrize("n_classes, expected", [(2, 5_120_801), (4, 5_121_704)])

@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 from torch import nn
 
 from lthlib.config import ModelConfig, PruneConfig
@@ -20,6 +19,8 @@ from lthlib.scores import (
     synflow_masks,
     synflow_scores,
 )
+
+from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
 VOCAB = 50
 

@@ -9,7 +9,6 @@ import importlib
 import json
 import random
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -8,10 +8,9 @@ import lthlib.train as T
 from lthlib.config import PruneConfig, derive_seed
 from lthlib.masks import full_masks, magnitude_prune, prunable_names
 from lthlib.models import PAD, build_model
-from lthlib.train import (Batcher, TrainResult, evaluate, loss_and_correct, make_optimizer,
-                          train_model)
+from lthlib.train import Batcher, TrainResult, evaluate, loss_and_correct, make_optimizer, train_model
 
-from helpers import tiny_data, tiny_model_config, tiny_train_config, one_torch_thread  # noqa: F401 (autouse fixture)
+from helpers import one_torch_thread, tiny_data, tiny_model_config, tiny_train_config  # noqa: F401 (autouse fixture)
 
 
 def _pruned(model, fraction=0.5, seed=0):
@@ -76,8 +75,8 @@ def test_evaluate_matches_a_plain_computation():
     losses, correct = [], 0
     with torch.no_grad():
         for tokens, lens, labels in b.eval_batches(1):
-            l, c = loss_and_correct(model(tokens, lens), labels)
-            losses.append(float(l))
+            batch_loss, c = loss_and_correct(model(tokens, lens), labels)
+            losses.append(float(batch_loss))
             correct += int(c)
     assert loss == pytest.approx(sum(losses) / len(losses), rel=1e-5)
     assert acc == correct / len(losses)

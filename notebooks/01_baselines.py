@@ -1,0 +1,97 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Dense baselines
+#
+# **Question.** How accurate are the dense (unpruned) networks on each dataset, and how many
+# parameters do they have?  Every later comparison is against these numbers: level 0 of every
+# arm *is* this network (same seed, same initialisation θ0), trained once and shared.
+#
+# The study reported one run per model; here every number is a mean over seeds with a 95%
+# t-interval, beside the study's published value.
+
+# %%
+# %matplotlib inline
+from lthlib import figures, model_summary, narrative, report, tables
+
+# %% tags=["parameters"]
+# Parameters (papermill: -p name value).  None = the profile's value.
+# Lists may be given as '["imdb"]' or 'imdb,ag_news'.
+profile = "smoke"          # smoke | quick | paper
+datasets = None            # e.g. '["imdb"]'
+models = None              # e.g. 'cnn,lstm'
+seeds = None               # e.g. '[0, 1, 2]'
+levels = None              # pruning levels after the dense level 0
+prune_fraction = None      # share of the remaining weights pruned per level
+epochs = None              # training epochs per level
+rewind_point = None        # late rewinding's θk: '1ep' or '500it'
+prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+
+# %%
+sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, levels=levels,
+                       prune_fraction=prune_fraction, epochs=epochs, rewind_point=rewind_point,
+                       prunable=prunable)
+print(sel.describe())
+print(narrative.describe_left_out(sel))
+
+# %% [markdown]
+# ## Training the dense networks
+#
+# Level 0 of the winning-ticket trunk only (`max_level=0`): the dense network every arm shares.
+
+# %%
+print(narrative.describe_arms(sel.arms))
+report.show_table(report.run_arms(sel, max_level=0))
+
+# %% [markdown]
+# The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
+# marked `skipped` did not train, and the line above the table says why (for example, a dataset
+# whose files could not be had offline); such a cell is simply absent from the figures below,
+# never filled in.
+#
+# ## Dense accuracy
+#
+# Test accuracy at the epoch of best validation loss (early stopping), in %, mean ± 95% CI over
+# seeds.
+
+# %%
+results = report.load_results(sel)
+dense = tables.dense_table(results.runs)
+report.show_table(dense, profile, "dense_accuracy")
+print(narrative.describe_dense(dense, sel.protocols))
+
+# %%
+report.show_figure(figures.plot_training_curves(results.epochs, level=0, protocols=sel.protocols),
+                   profile, "dense_training_curves")
+
+# %% [markdown]
+# The curves are train, validation and test accuracy per epoch of the dense network, averaged
+# over seeds.  The reported test accuracy is taken at the epoch with the lowest validation loss,
+# not the last epoch, so a gap between the validation and training curves (over-fitting) does not
+# lower it.  Differences from the study's dense numbers can come from the profile (the smoke and
+# quick profiles use small models and little data by design), from the split protocol, and from
+# seed-to-seed variation, which the interval shows and a single run cannot.
+#
+# ## Model summary
+#
+# Parameters per tensor of each network, on the prepared data's vocabulary, and which tensors
+# the masks prune.
+
+# %%
+summary, notes = model_summary.model_summaries(sel)
+print("\n".join(notes))
+report.show_by_pair(summary, sel.protocols)
+report.save_table(summary, profile, "model_summary")
+report.show_table(model_summary.parameter_totals(summary), profile, "parameter_totals")
+
+# %% [markdown]
+# `n_prunable` counts the entries a mask covers under this configuration (`prunable='all'`, the
+# study's choice, covers biases and the embedding too).  The study's parameter counts are for its
+# full-size models and vocabularies; the counts here match them only under the `paper` profile
+# with the same vocabulary.

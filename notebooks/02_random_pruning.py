@@ -1,0 +1,91 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Random controls: is it the initialisation or the structure?
+#
+# **Question.** Frankle & Carbin's claim is that a winning ticket works because of the
+# *combination* of its mask and its original initialisation θ0.  The controls take one of them
+# away:
+#
+# - **random re-initialisation**: the ticket's mask, fresh random weights;
+# - **random pruning**: a random mask with the ticket's per-tensor sparsity, from θ0;
+# - **random re-initialisation, the study's way**: iterative pruning of a network re-initialised
+#   at every level (its own masks, not the ticket's).
+#
+# If the hypothesis holds here, the winning ticket should stay accurate at sparsities where the
+# controls fall away.  The branching controls take their masks from the winning-ticket trunk;
+# whichever notebook runs first trains that trunk, and the store shares it.
+
+# %%
+# %matplotlib inline
+from lthlib import figures, narrative, report
+
+# %% tags=["parameters"]
+# Parameters (papermill: -p name value).  None = the profile's value.
+# Lists may be given as '["imdb"]' or 'imdb,ag_news'.
+profile = "smoke"          # smoke | quick | paper
+datasets = None            # e.g. '["imdb"]'
+models = None              # e.g. 'cnn,lstm'
+seeds = None               # e.g. '[0, 1, 2]'
+arms = None                # None: the winning ticket and the 'control' family of arms
+levels = None              # pruning levels after the dense level 0
+prune_fraction = None      # share of the remaining weights pruned per level
+epochs = None              # training epochs per level
+rewind_point = None        # late rewinding's θk: '1ep' or '500it'
+prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+
+# %%
+sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
+                       family="control", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
+                       rewind_point=rewind_point, prunable=prunable)
+print(sel.describe())
+print(narrative.describe_left_out(sel))
+
+# %% [markdown]
+# ## Training
+
+# %%
+print(narrative.describe_arms(sel.arms))
+report.show_table(report.run_arms(sel))
+
+# %% [markdown]
+# The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
+# marked `skipped` did not train, and the line above the table says why (for example, a dataset
+# whose files could not be had offline); such a cell is simply absent from the figures below,
+# never filled in.
+#
+# ## Accuracy against sparsity
+
+# %%
+results = report.load_results(sel)
+fig = figures.plot_accuracy_vs_remaining(results.runs, sel.arms, protocols=sel.protocols,
+                                         title="Winning ticket against its random controls")
+report.show_figure(fig, profile, "accuracy_controls")
+
+# %% [markdown]
+# Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, on a
+# log scale, dense on the left and sparser to the right; lines are means over seeds with 95%
+# t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the dotted
+# grey line is the dense network's mean.  The hypothesis predicts the winning ticket's line stays
+# at or near the dotted line further to the right than the controls; where the bands overlap,
+# these seeds cannot tell the arms apart.  The paired differences below make that comparison per
+# seed, which removes the variation the arms share (same data order, same dense network).
+#
+# ## Paired differences
+#
+# Winning ticket minus each control, in accuracy points, per pruned level: mean and 95% CI of the
+# per-seed difference.
+
+# %%
+report.show_paired_differences(results.runs, profile, sel.arms, protocols=sel.protocols)
+
+# %% [markdown]
+# A level whose interval lies entirely above zero is one where the winning ticket beat the
+# control on these seeds beyond seed noise; an interval that straddles zero is no evidence either
+# way (with few seeds the intervals are wide, and with one seed there is no interval at all).

@@ -1,0 +1,149 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Analysis
+#
+# **Question.** Taken together, do text classifiers have winning tickets?  This notebook trains
+# nothing: it reads the results store that notebooks 01–04 filled, with the same parameters, and
+# writes every table (to `results/<profile>/tables/`, CSV and Markdown) and figure (to
+# `figures/<profile>/`).  It first says plainly which cells have no results and why.
+
+# %%
+# %matplotlib inline
+from lthlib import figures, narrative, report, tables
+
+# %% tags=["parameters"]
+# Parameters (papermill: -p name value).  None = the profile's value.
+# Lists may be given as '["imdb"]' or 'imdb,ag_news'.
+profile = "smoke"          # smoke | quick | paper
+datasets = None            # e.g. '["imdb"]'
+models = None              # e.g. 'cnn,lstm'
+seeds = None               # e.g. '[0, 1, 2]'
+arms = None                # None: every arm
+levels = None              # pruning levels after the dense level 0
+prune_fraction = None      # share of the remaining weights pruned per level
+epochs = None              # training epochs per level
+rewind_point = None        # late rewinding's θk: '1ep' or '500it'
+prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+
+# %%
+sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
+                       family="all", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
+                       rewind_point=rewind_point, prunable=prunable)
+print(sel.describe())
+print(narrative.describe_left_out(sel))
+controls, rewinding = report.comparison("control"), report.comparison("rewind")
+
+# %% [markdown]
+# ## What ran, and what did not
+
+# %%
+results = report.load_results(sel)
+missing = tables.missing_cells(results.runs, results.status, results.expected)
+print(narrative.describe_missing(missing, sel.protocols))
+report.show_table(missing, profile, "missing_cells")
+print(narrative.describe_status(results.status, sel.protocols))
+
+# %% [markdown]
+# Every dataset × model × arm × seed cell of the grid appears above unless all its levels are in
+# the store.  The reason is the one recorded when the cell was tried (for example, data that
+# could not be had), the configuration's refusal, or, for a cell nothing has tried yet, which
+# notebook trains it.  Missing cells are left out of every table and figure below, never imputed.
+#
+# ## As in the study
+#
+# The best pruned level chosen **on test accuracy**, per seed, then averaged over seeds; beside
+# the study's published numbers (one run each).
+
+# %%
+study = tables.study_view(results.runs)
+report.show_table(study, profile, "study_view")
+
+# %% [markdown]
+# ## Soundly
+#
+# The level chosen **on validation accuracy**, test accuracy mean ± 95% t-interval over seeds,
+# and the largest sparsity that matches dense under (a) within one std of the dense mean, (b) at
+# or above it.
+
+# %%
+sound = tables.sound_view(results.runs, sel.arms)
+report.show_table(sound, profile, "sound_view")
+print(narrative.describe_study_vs_sound(study, sound, sel.protocols))
+print(narrative.describe_matches(sound, protocols=sel.protocols))
+
+# %%
+report.show_table(tables.dense_table(results.runs), profile, "dense_accuracy")
+report.show_table(tables.level_table(results.runs), profile, "accuracy_by_level")
+
+# %% [markdown]
+# ## Winning ticket against the controls
+#
+# Per-seed paired differences (points), mean and 95% CI per level.
+
+# %%
+report.show_paired_differences(results.runs, profile, controls, protocols=sel.protocols)
+fig = figures.plot_accuracy_vs_remaining(results.runs, controls, protocols=sel.protocols,
+                                         title="Winning ticket against its random controls")
+report.show_figure(fig, profile, "accuracy_controls")
+
+# %% [markdown]
+# Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, on a
+# log scale, dense on the left and sparser to the right; lines are means over seeds with 95%
+# t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the dotted
+# grey line is the dense network's mean.  The winning ticket is a ticket in Frankle & Carbin's
+# sense where it stays near the dense line while the controls fall below it, and the paired
+# intervals above lie above zero.
+#
+# ## Rewinding
+
+# %%
+title = "Where survivors are reset to: θ0, θk, end of dense training, none"
+fig = figures.plot_accuracy_vs_remaining(results.runs, rewinding, title=title, protocols=sel.protocols)
+report.show_figure(fig, profile, "accuracy_rewinding")
+print(narrative.describe_against(results.runs, rewinding, protocols=sel.protocols))
+
+# %% [markdown]
+# The same axes as above.  Dense rewinding is the study's "late rewinding"; late rewinding proper
+# rewinds to θk early in training.  The lines under the figure are each arm minus the winning
+# ticket, paired by seed, at the sparsest level.
+#
+# ## Early stopping and per-layer sparsity
+
+# %%
+report.show_figure(figures.plot_early_stopping(results.runs, controls, protocols=sel.protocols),
+                   profile, "early_stopping")
+print(narrative.describe_early_stopping(results.runs, protocols=sel.protocols))
+report.show_figure(figures.plot_layer_remaining(results.layers, protocols=sel.protocols),
+                   profile, "layer_remaining")
+print(narrative.describe_layers(results.layers, protocols=sel.protocols))
+
+# %% [markdown]
+# The first figure is the epoch of lowest validation loss against sparsity for the winning
+# ticket and its random controls (mean ± 95% CI); the second is the share of each masked tensor
+# that survives at each level of the winning ticket.
+#
+# ## Do different seeds find the same ticket?
+#
+# Jaccard overlap (|A∩B| / |A∪B| over all prunable entries) of winning-ticket masks: between
+# seeds at the same level, and between consecutive levels of one seed.
+
+# %%
+overlap = tables.mask_overlap(results.runs, results.store.load_mask)
+report.save_table(overlap, profile, "mask_overlap")
+report.show_figure(figures.plot_mask_overlap(overlap, protocols=sel.protocols), profile, "mask_overlap")
+print(narrative.describe_overlap(overlap, sel.protocols))
+
+# %% [markdown]
+# Dashed lines are what chance gives: two independent random masks keeping a fraction p overlap
+# by p / (2 − p) in expectation, and a mask nested in the previous level's overlaps it by exactly
+# the ratio of their sizes (IMP masks are nested, so the consecutive-level points lie on their
+# dashed line by construction).  Seeds whose tickets overlap well above the random line found
+# partly the same subnetwork; points on the line mean the tickets are no more alike than random
+# masks of that sparsity.
