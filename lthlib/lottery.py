@@ -314,7 +314,7 @@ class Runner:
         collapse = collapsed_layers(self.skeleton(), level.masks)
         row.update(mask_search_epochs=search.pop("mask_search_epochs", math.nan),
                    mask_search_seconds=search.pop("mask_search_seconds", math.nan),
-                   early_bird_found=search.pop("early_bird_found", ""),
+                   early_bird_found=float(search.pop("early_bird_found", math.nan)),
                    early_bird_epoch=search.pop("early_bird_epoch", math.nan),
                    collapsed=any(r["collapsed"] for r in collapse))
         metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),

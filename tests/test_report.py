@@ -1,44 +1,55 @@
-"""The report layer on synthetic tables: selection criteria, intervals, figures, missing cells."""
+"""The report layer on synthetic tables: intervals, selection criteria, labels, figures, missing cells."""
 from __future__ import annotations
 
+import ast
+import io
 import math
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
-import pandas as pd
-import pytest
-import torch
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from scipy import stats as scipy_stats  # noqa: E402
 
-from lthlib import config as C
-from lthlib import report as R
+from lthlib import figures, labels, narrative, report, selection, stats, tables  # noqa: E402
+from lthlib.arms import ARMS, TICKET, families  # noqa: E402
+from lthlib.config import ConfigError, fingerprint, run_key  # noqa: E402
+from lthlib.datasets import DATASETS  # noqa: E402
+from lthlib.models import MODELS  # noqa: E402
+from lthlib.profiles import PROFILES, experiment  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 SEEDS = (0, 1, 2)
 T_975_2 = 4.302652729911275  # t_{0.975, 2}
+RANDOM_REINIT = next(a.name for a in ARMS if a.mask_from == "ticket_trunk" and a.reset_to == "fresh_init")
+RANDOM_PRUNING = next(a.name for a in ARMS if a.mask_from == "random")
+LATE_REWINDING = next(a.name for a in ARMS if a.reset_to == "theta_k")
 
 
-def make_runs(spec: dict, dense: dict, seeds=SEEDS, dataset="imdb", model="cnn") -> pd.DataFrame:
+def make_runs(spec: dict, dense: list, seeds=SEEDS, dataset="imdb", model="cnn",
+              protocol=None) -> pd.DataFrame:
     """runs.csv rows: ``dense[seed] = (test, val)``; ``spec[arm][level] = [(test, val) per seed]``.
     Every arm gets the shared level-0 row, as the store writes it."""
+    protocol = protocol or DATASETS.get(dataset).default_protocol
     rows = []
     for arm, levels in spec.items():
         for seed_i, seed in enumerate(seeds):
             h = f"{arm}-{dataset}-{model}-{seed}"
             test0, val0 = dense[seed_i]
-            rows.append(dict(dataset=dataset, model=model, arm=arm, seed=seed, level=0,
-                             config_hash=h, remaining=1.0, test_acc=test0, best_val_acc=val0,
-                             best_epoch=3, epochs_run=3, train_seconds=1.0, n_params=1000,
+            common = dict(dataset=dataset, protocol=protocol, model=model, arm=arm, seed=seed, config_hash=h,
+                          epochs_run=3, train_seconds=1.0, n_params=1000)
+            rows.append(dict(common, level=0, remaining=1.0, test_acc=test0, best_val_acc=val0, best_epoch=3,
                              n_nonzero=1000, final_test_acc=test0, shared_from="dense"))
             for level, per_seed in levels.items():
                 test, val = per_seed[seed_i]
-                rows.append(dict(dataset=dataset, model=model, arm=arm, seed=seed, level=level,
-                                 config_hash=h, remaining=0.8 ** level, test_acc=test,
-                                 best_val_acc=val, best_epoch=1 + level % 3, epochs_run=3,
-                                 train_seconds=1.0, n_params=1000,
-                                 n_nonzero=int(1000 * 0.8 ** level), final_test_acc=test,
-                                 shared_from=""))
+                rows.append(dict(common, level=level, remaining=0.8 ** level, test_acc=test, best_val_acc=val,
+                                 best_epoch=1 + level % 3, n_nonzero=int(1000 * 0.8 ** level),
+                                 final_test_acc=test, shared_from=""))
     return pd.DataFrame(rows)
 
 
@@ -53,38 +64,35 @@ def same(test, val=0.5):
 # Statistics
 # --------------------------------------------------------------------------------------------
 
-def test_confidence_interval_matches_a_hand_computation():
-    mean, half = R.confidence_interval([0.80, 0.82, 0.84])
-    assert mean == pytest.approx(0.82)
-    assert half == pytest.approx(T_975_2 * 0.02 / math.sqrt(3), rel=1e-6)
-    # 90%: t_{0.95, 4} = 2.131847
-    values = [1.0, 2.0, 4.0, 7.0, 11.0]
-    mean, half = R.confidence_interval(values, level=0.90)
-    assert mean == pytest.approx(5.0)
-    assert half == pytest.approx(2.131847 * np.std(values, ddof=1) / math.sqrt(5), rel=1e-5)
+@pytest.mark.parametrize("values, level", [([0.80, 0.82, 0.84], 0.95), ([1.0, 2.0, 4.0, 7.0, 11.0], 0.90),
+                                           ([0.5, 0.7], 0.99)])
+def test_confidence_interval_is_scipys_t_interval(values, level):
+    mean, half = stats.confidence_interval(values, level)
+    low, high = scipy_stats.t.interval(level, len(values) - 1, loc=np.mean(values),
+                                       scale=scipy_stats.sem(values))
+    assert mean == pytest.approx(np.mean(values))
+    assert (mean - half, mean + half) == pytest.approx((low, high), rel=1e-12)
+    assert stats.confidence_interval([0.80, 0.82, 0.84])[1] == pytest.approx(T_975_2 * 0.02 / math.sqrt(3))
 
 
 def test_confidence_interval_of_one_value_has_no_width_and_nans_are_dropped():
-    mean, half = R.confidence_interval([0.7])
+    mean, half = stats.confidence_interval([0.7])
     assert mean == 0.7 and math.isnan(half)
-    mean, half = R.confidence_interval([])
+    mean, half = stats.confidence_interval([])
     assert math.isnan(mean) and math.isnan(half)
-    assert R.confidence_interval([0.80, float("nan"), 0.82, 0.84]) == R.confidence_interval([0.80, 0.82, 0.84])
+    with_nan = stats.confidence_interval([0.80, float("nan"), 0.82, 0.84])
+    assert with_nan == stats.confidence_interval([0.80, 0.82, 0.84])
+    assert stats.t_quantile(0.975, 2) == pytest.approx(T_975_2)
+    assert stats.format_ci(82.0, float("nan"), unit="%") == "82.00% (one seed, no interval)"
 
 
-def test_t_quantile_without_scipy_is_close(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_scipy(name, *args, **kwargs):
-        if name.startswith("scipy"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_scipy)
-    assert R.t_quantile(0.975, 2) == pytest.approx(T_975_2, rel=1e-3)
-    assert R.t_quantile(0.975, 60) == pytest.approx(2.000298, rel=1e-3)
-    assert R.t_quantile(0.95, 10) == pytest.approx(1.812461, rel=1e-3)
+def test_summarise_groups_and_keeps_remaining():
+    runs = make_runs({TICKET: {1: [(0.80, 0), (0.82, 0), (0.84, 0)]}}, DENSE)
+    table = stats.summarise(runs, ["arm", "level"])
+    row = table[table["level"] == 1].iloc[0]
+    assert row["n"] == 3 and row["mean"] == pytest.approx(0.82) and row["remaining"] == pytest.approx(0.8)
+    assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * row["ci"])
+    assert list(stats.summarise(runs.iloc[:0], ["arm"]).columns)[:2] == ["arm", "n"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,27 +102,38 @@ def test_t_quantile_without_scipy_is_close(monkeypatch):
 def _diverging_runs():
     """Test accuracy peaks at level 3, validation accuracy at level 1: the criteria disagree."""
     return make_runs({
-        "winning_ticket": {1: same(0.81, 0.90), 2: same(0.82, 0.80), 3: same(0.86, 0.70)},
-        "random_reinit": {1: same(0.70, 0.7), 2: same(0.65, 0.65), 3: same(0.60, 0.6)},
+        TICKET: {1: same(0.81, 0.90), 2: same(0.82, 0.80), 3: same(0.86, 0.70)},
+        RANDOM_REINIT: {1: same(0.70, 0.7), 2: same(0.65, 0.65), 3: same(0.60, 0.6)},
     }, DENSE)
 
 
+def test_study_table_comes_from_the_dataset_registry():
+    table = tables.study_table().set_index(["dataset", "model"])
+    for ds in DATASETS:
+        for model, numbers in ds.study.items():
+            assert table.loc[(ds.name, model), "study_ticket_acc"] == numbers.ticket_acc
+            assert table.loc[(ds.name, model), "study_n_params"] == numbers.n_params
+    assert len(table) == sum(len(ds.study) for ds in DATASETS)
+
+
 def test_study_view_picks_the_best_level_on_test():
-    view = R.study_view(_diverging_runs())
+    view = tables.study_view(_diverging_runs())
     row = view.iloc[0]
     assert row["dense_acc"] == pytest.approx(82.0)
     assert row["ticket_acc"] == pytest.approx(86.0)
     assert row["ticket_sparsity"] == pytest.approx(100 * (1 - 0.8 ** 3))
     assert row["ticket_levels"] == "3,3,3"
-    assert row["study_dense_acc"] == pytest.approx(87.04)  # beside the published numbers
-    assert row["study_ticket_sparsity"] == pytest.approx(36.0)
-    assert math.isnan(row["late_rewinding_acc"])  # no late-rewinding runs here
+    study = DATASETS.get("imdb").study["cnn"]
+    assert row["study_dense_acc"] == pytest.approx(study.dense_acc)  # beside the published numbers
+    assert row["study_ticket_sparsity"] == pytest.approx(study.ticket_sparsity)
+    assert math.isnan(row[f"{LATE_REWINDING}_acc"])  # no late-rewinding runs here
+    assert [prefix for _, prefix in tables.study_arms()][0] == "ticket"
 
 
 def test_study_view_averages_per_seed_choices():
-    runs = make_runs({"winning_ticket": {1: [(0.90, 0), (0.70, 0), (0.70, 0)],
-                                         2: [(0.80, 0), (0.80, 0), (0.85, 0)]}}, DENSE)
-    row = R.study_view(runs).iloc[0]
+    runs = make_runs({TICKET: {1: [(0.90, 0), (0.70, 0), (0.70, 0)],
+                               2: [(0.80, 0), (0.80, 0), (0.85, 0)]}}, DENSE)
+    row = tables.study_view(runs).iloc[0]
     # seed 0 -> level 1 (0.90), seed 1 -> level 2 (0.80), seed 2 -> level 2 (0.85)
     assert row["ticket_acc"] == pytest.approx(100 * (0.90 + 0.80 + 0.85) / 3)
     assert row["ticket_sparsity"] == pytest.approx(100 * (0.2 + 0.36 + 0.36) / 3)
@@ -122,19 +141,19 @@ def test_study_view_averages_per_seed_choices():
 
 
 def test_sound_view_picks_the_level_on_validation():
-    view = R.sound_view(_diverging_runs())
-    row = view[view["arm"] == "winning_ticket"].iloc[0]
+    view = tables.sound_view(_diverging_runs())
+    row = view[view["arm"] == TICKET].iloc[0]
     assert row["chosen_levels"] == "1,1,1"
     assert row["chosen_acc"] == pytest.approx(81.0)
     assert row["chosen_sparsity"] == pytest.approx(20.0)
     assert row["chosen_ci"] == pytest.approx(0.0)  # the same value on every seed
-    study = R.study_view(_diverging_runs()).iloc[0]
+    study = tables.study_view(_diverging_runs()).iloc[0]
     assert study["ticket_acc"] != pytest.approx(row["chosen_acc"])
 
 
 def test_sound_view_ci_is_a_t_interval_over_seeds():
-    runs = make_runs({"winning_ticket": {1: [(0.80, 0.9), (0.82, 0.9), (0.84, 0.9)]}}, DENSE)
-    row = R.sound_view(runs).iloc[0]
+    runs = make_runs({TICKET: {1: [(0.80, 0.9), (0.82, 0.9), (0.84, 0.9)]}}, DENSE)
+    row = tables.sound_view(runs).iloc[0]
     assert row["chosen_acc"] == pytest.approx(82.0)
     assert row["chosen_ci"] == pytest.approx(T_975_2 * 2.0 / math.sqrt(3), rel=1e-6)
     assert row["dense_acc"] == pytest.approx(82.0)
@@ -144,71 +163,158 @@ def test_sound_view_ci_is_a_t_interval_over_seeds():
 def test_matches_dense_criteria():
     # dense mean 82, std 2.  Level 1 mean 83 (>= mean), level 2 mean 80.5 (within one std),
     # level 3 mean 79 (neither), level 4 mean 82.5 (>= mean again: the largest sparsity counts).
-    runs = make_runs({"winning_ticket": {
+    runs = make_runs({TICKET: {
         1: [(0.82, 0.5), (0.83, 0.5), (0.84, 0.5)],
         2: [(0.80, 0.5), (0.805, 0.5), (0.81, 0.5)],
         3: [(0.79, 0.5), (0.79, 0.5), (0.79, 0.5)],
         4: [(0.825, 0.5), (0.825, 0.5), (0.825, 0.5)],
         5: [(0.805, 0.5), (0.805, 0.5), (0.805, 0.5)],
         6: [(0.70, 0.5), (0.70, 0.5), (0.70, 0.5)]}}, DENSE)
-    row = R.sound_view(runs).iloc[0]
+    row = tables.sound_view(runs).iloc[0]
     assert row["match_mean_sparsity"] == pytest.approx(100 * (1 - 0.8 ** 4))
     assert row["match_std_sparsity"] == pytest.approx(100 * (1 - 0.8 ** 5))
 
 
 def test_matches_dense_when_nothing_matches_and_with_one_seed():
-    runs = make_runs({"winning_ticket": {1: same(0.5)}}, DENSE)
-    row = R.sound_view(runs).iloc[0]
+    runs = make_runs({TICKET: {1: same(0.5)}}, DENSE)
+    row = tables.sound_view(runs).iloc[0]
     assert math.isnan(row["match_mean_sparsity"]) and math.isnan(row["match_std_sparsity"])
-    one = make_runs({"winning_ticket": {1: [(0.9, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))
-    row = R.sound_view(one).iloc[0]
+    one = make_runs({TICKET: {1: [(0.9, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))
+    row = tables.sound_view(one).iloc[0]
     assert math.isnan(row["match_std_sparsity"])  # no std with one seed
     assert row["match_mean_sparsity"] == pytest.approx(20.0)
     assert math.isnan(row["chosen_ci"])
 
 
+def test_sound_view_orders_arms_trunks_first():
+    runs = make_runs({arm: {1: same(0.8)} for arm in (RANDOM_PRUNING, LATE_REWINDING, TICKET)}, DENSE)
+    assert list(tables.sound_view(runs)["arm"]) == [TICKET, LATE_REWINDING, RANDOM_PRUNING]
+
+
 def test_paired_difference_per_level():
     runs = make_runs({
-        "winning_ticket": {1: [(0.81, 0), (0.82, 0), (0.83, 0)], 2: same(0.80)},
-        "random_reinit": {1: [(0.80, 0), (0.80, 0), (0.80, 0)], 2: same(0.80)},
+        TICKET: {1: [(0.81, 0), (0.82, 0), (0.83, 0)], 2: same(0.80)},
+        RANDOM_REINIT: {1: [(0.80, 0), (0.80, 0), (0.80, 0)], 2: same(0.80)},
     }, DENSE)
-    diff = R.paired_difference(runs, "winning_ticket", "random_reinit")
+    diff = stats.paired_difference(runs, TICKET, RANDOM_REINIT)
     assert list(diff["level"]) == [1, 2]  # level 0 is the same network for both
     first = diff.iloc[0]
     assert first["diff"] == pytest.approx(2.0)  # points: 1, 2, 3
     assert first["ci"] == pytest.approx(T_975_2 * 1.0 / math.sqrt(3), rel=1e-6)
     assert first["n"] == 3 and first["remaining"] == pytest.approx(0.8)
     assert diff.iloc[1]["diff"] == pytest.approx(0.0)
-    assert R.paired_difference(runs, "winning_ticket", "random_pruning").empty
-    assert "points" in R.describe_comparison(runs, "winning_ticket", "random_reinit")
+    assert stats.paired_difference(runs, TICKET, RANDOM_PRUNING).empty
+    assert "points" in narrative.describe_comparison(runs, TICKET, RANDOM_REINIT)
 
 
 def test_paired_difference_pairs_by_seed_not_by_position():
-    a = make_runs({"winning_ticket": {1: [(0.9, 0), (0.8, 0), (0.7, 0)]}}, DENSE)
-    b = make_runs({"random_reinit": {1: [(0.9, 0), (0.8, 0), (0.7, 0)]}}, DENSE)
+    a = make_runs({TICKET: {1: [(0.9, 0), (0.8, 0), (0.7, 0)]}}, DENSE)
+    b = make_runs({RANDOM_REINIT: {1: [(0.9, 0), (0.8, 0), (0.7, 0)]}}, DENSE)
     runs = pd.concat([a, b.iloc[::-1]], ignore_index=True)
-    diff = R.paired_difference(runs)
+    diff = stats.paired_difference(runs, TICKET, RANDOM_REINIT)
     assert diff.iloc[0]["diff"] == pytest.approx(0.0)
     assert diff.iloc[0]["ci"] == pytest.approx(0.0)
 
 
 def test_dense_table_counts_each_seed_once():
-    runs = _diverging_runs()  # two arms, each with the shared level-0 rows
-    table = R.dense_table(runs)
+    table = tables.dense_table(_diverging_runs())  # two arms, each with the shared level-0 rows
     assert len(table) == 1 and table.iloc[0]["n_seeds"] == 3
     assert table.iloc[0]["test_acc"] == pytest.approx(82.0)
-    assert "IMDb CNN" in R.describe_dense(table)
+    assert "IMDb CNN" in narrative.describe_dense(table)
 
 
 def test_level_table_and_sentences_render():
     runs = _diverging_runs()
-    levels = R.level_table(runs)
-    assert set(levels["arm"]) == {"winning_ticket", "random_reinit"}
-    assert levels[(levels["arm"] == "winning_ticket") & (levels["level"] == 3)]["test_acc"].iloc[0] == pytest.approx(86.0)
-    sound = R.sound_view(runs)
-    for text in (R.describe_matches(sound), R.describe_study_vs_sound(R.study_view(runs), sound),
-                 R.describe_early_stopping(runs)):
+    levels = tables.level_table(runs)
+    assert set(levels["arm"]) == {TICKET, RANDOM_REINIT}
+    ticket3 = levels[(levels["arm"] == TICKET) & (levels["level"] == 3)]
+    assert ticket3["test_acc"].iloc[0] == pytest.approx(86.0)
+    assert ticket3["remaining_pct"].iloc[0] == pytest.approx(100 * 0.8 ** 3)
+    sound = tables.sound_view(runs)
+    for text in (narrative.describe_matches(sound),
+                 narrative.describe_study_vs_sound(tables.study_view(runs), sound),
+                 narrative.describe_early_stopping(runs),
+                 narrative.describe_against(runs, [TICKET, RANDOM_REINIT])):
         assert "IMDb CNN" in text
+    assert ARMS.get(RANDOM_REINIT).display in narrative.describe_against(runs, [TICKET, RANDOM_REINIT])
+
+
+def test_committed_quick_tables_re_render_with_the_same_numbers():
+    """results/quick/tables were written from results/quick/runs.csv (every run of that store is
+    in the tables' selection); the tables re-render from it with the same numbers and columns."""
+    folder = ROOT / "results" / "quick"
+    if not (folder / "runs.csv").exists():
+        pytest.skip("no committed quick results")
+    from lthlib.store import read_csv
+    runs = read_csv(folder / "runs.csv")
+
+    def of(arms):
+        return runs[runs["arm"].isin(arms)].reset_index(drop=True)
+
+    rewinding = labels.comparison("rewind")
+    expected = {"dense_accuracy": tables.dense_table(runs), "study_view": tables.study_view(runs),
+                "sound_view": tables.sound_view(runs), "accuracy_by_level": tables.level_table(runs),
+                "study_view_winning_ticket": tables.study_view(of([TICKET])),
+                "sound_view_winning_ticket": tables.sound_view(of([TICKET]), [TICKET]),
+                "study_view_rewinding": tables.study_view(of(rewinding)),
+                "sound_view_rewinding": tables.sound_view(of(rewinding), rewinding)}
+    for arm in (RANDOM_REINIT, RANDOM_PRUNING):
+        expected[f"paired_{TICKET}_vs_{arm}"] = stats.paired_difference(runs, TICKET, arm)
+    for name, table in expected.items():
+        committed = pd.read_csv(folder / "tables" / f"{name}.csv")
+        rendered = pd.read_csv(io.StringIO(table.to_csv(index=False)))
+        pd.testing.assert_frame_equal(rendered, committed, rtol=1e-12, obj=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels: registry names, protocols
+# --------------------------------------------------------------------------------------------
+
+def test_labels_come_from_the_registries_and_name_the_protocol():
+    assert labels.dataset_label("imdb") == DATASETS.get("imdb").display
+    resplit = labels.dataset_label("ag_news", "test_resplit")
+    assert resplit == DATASETS.get("ag_news").display_name("test_resplit") and "re-split" in resplit
+    pair = labels.pair_label("ag_news", "lstm", {"ag_news": "test_resplit"})
+    assert pair == f"{resplit} {MODELS.get('lstm').display}"
+    assert labels.dataset_label("not_registered") == "not_registered"
+    assert labels.arm_label(TICKET) == ARMS.get(TICKET).display
+    assert labels.arm_color(TICKET) == ARMS.get(TICKET).color
+
+
+def test_comparisons_are_the_ticket_and_a_family():
+    assert labels.comparison() == (TICKET,)
+    assert labels.comparison("control") == (TICKET, *[a for a in families("control") if a != TICKET])
+    assert labels.comparison("rewind")[1:] == families("rewind")
+    assert set(labels.comparison("all")) == set(ARMS.names())
+    assert [ARMS.get(a).is_trunk for a in labels.all_arms()] == sorted(
+        (ARMS.get(a).is_trunk for a in ARMS.names()), reverse=True)
+
+
+def test_results_are_labelled_under_their_protocol():
+    runs = make_runs({TICKET: {1: same(0.8)}, RANDOM_REINIT: {1: same(0.7)}}, DENSE, dataset="ag_news",
+                     model="lstm", protocol="test_resplit")
+    shown = labels.dataset_label("ag_news", "test_resplit")
+    protocols = {"ag_news": "test_resplit"}
+    assert shown in narrative.describe_comparison(runs, TICKET, RANDOM_REINIT)  # from the runs' column
+    assert shown in narrative.describe_dense(tables.dense_table(runs), protocols)
+    assert shown in narrative.describe_matches(tables.sound_view(runs), protocols=protocols)
+    fig = figures.plot_accuracy_vs_remaining(runs)
+    assert fig.axes[0].get_title().startswith(shown)
+    status = pd.DataFrame([{"dataset": "ag_news", "model": "lstm", "arm": TICKET, "seed": 0,
+                            "status": "skipped", "reason": "data unavailable"}])
+    assert f"{shown} did not run" in narrative.describe_status(status, protocols)
+
+
+def test_no_report_module_spells_out_a_registered_name():
+    """Datasets, models and arms are looked up in their registries, never written out."""
+    names = set(DATASETS.names()) | set(MODELS.names()) | set(ARMS.names())
+    modules = ["stats", "labels", "selection", "tables", "figures", "narrative", "report", "model_summary",
+               "data_summary"]
+    for module in modules:
+        tree = ast.parse((ROOT / "lthlib" / f"{module}.py").read_text())
+        spelled = {node.value for node in ast.walk(tree)
+                   if isinstance(node, ast.Constant) and isinstance(node.value, str)} & names
+        assert not spelled, f"lthlib/{module}.py spells out {sorted(spelled)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,7 +322,7 @@ def test_level_table_and_sentences_render():
 # --------------------------------------------------------------------------------------------
 
 def test_mask_overlap_across_seeds_and_levels():
-    runs = make_runs({"winning_ticket": {1: same(0.8), 2: same(0.8)}}, DENSE, seeds=(0, 1, 2))
+    runs = make_runs({TICKET: {1: same(0.8), 2: same(0.8)}}, DENSE, seeds=(0, 1, 2))
     base = torch.zeros(10, dtype=torch.bool)
 
     def load_mask(config_hash, level):
@@ -228,7 +334,7 @@ def test_mask_overlap_across_seeds_and_levels():
             m[2 * (seed == 2): 6 + 2 * (seed == 2)] = True
         return {"w": m, "b": torch.ones(2, dtype=torch.bool)}
 
-    overlap = R.mask_overlap(runs, load_mask)
+    overlap = tables.mask_overlap(runs, load_mask)
     seeds1 = overlap[(overlap["kind"] == "across seeds") & (overlap["level"] == 1)].set_index("pair")
     assert seeds1.loc["seeds 0-1", "jaccard"] == pytest.approx(1.0)
     assert seeds1.loc["seeds 0-2", "jaccard"] == pytest.approx((6 + 2) / (10 + 2))
@@ -236,14 +342,14 @@ def test_mask_overlap_across_seeds_and_levels():
     consecutive = overlap[overlap["kind"] == "consecutive levels"]
     assert len(consecutive) == 3 and set(consecutive["level"]) == {2}
     assert consecutive["jaccard"].iloc[0] == pytest.approx((6 + 2) / (8 + 2))
-    assert "Jaccard" in R.describe_overlap(overlap)
+    assert consecutive["random"].iloc[0] == pytest.approx(0.8)  # nested: the size ratio
+    assert "Jaccard" in narrative.describe_overlap(overlap)
+    assert tables.mask_overlap(runs.iloc[:0], load_mask).empty
 
 
-def test_local_jaccard_agrees_with_the_masks_module():
-    a = {"x": torch.tensor([True, True, False, False]), "y": torch.tensor([True])}
-    b = {"x": torch.tensor([True, False, True, False]), "y": torch.tensor([True])}
-    assert R.jaccard(a, b) == pytest.approx(2 / 4)
-    assert R.random_jaccard(1.0) == 1.0
+def test_random_jaccard():
+    assert tables.random_jaccard(1.0) == 1.0
+    assert tables.random_jaccard(0.5) == pytest.approx(1 / 3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,10 +364,9 @@ def out_dirs(tmp_path, monkeypatch):
 
 
 def _all_arms_runs():
-    spec = {arm: {1: same(0.81, 0.8), 2: [(0.78, 0.8), (0.80, 0.7), (0.79, 0.6)],
-                  3: same(0.75, 0.7)} for arm in C.ARMS}
-    frames = [make_runs(spec, DENSE, model=m) for m in ("cnn", "lstm")]
-    return pd.concat(frames, ignore_index=True)
+    spec = {arm: {1: same(0.81, 0.8), 2: [(0.78, 0.8), (0.80, 0.7), (0.79, 0.6)], 3: same(0.75, 0.7)}
+            for arm in ARMS.names()}
+    return pd.concat([make_runs(spec, DENSE, model=m) for m in ("cnn", "lstm")], ignore_index=True)
 
 
 def _layers(runs):
@@ -275,112 +380,175 @@ def _layers(runs):
     return pd.DataFrame(rows)
 
 
+def _epochs(runs):
+    dense = runs[runs["level"] == 0]
+    return pd.DataFrame([dict(config_hash=r.config_hash, dataset=r.dataset, model=r.model, arm=r.arm,
+                              seed=r.seed, level=0, epoch=e, train_acc=0.6 + 0.1 * e, val_acc=0.6 + 0.05 * e,
+                              test_acc=0.6)
+                         for r in dense.itertuples(index=False) for e in (1, 2, 3)])
+
+
 def test_figures_render_and_save(out_dirs):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
     runs = _all_arms_runs()
-    overlap = R.mask_overlap(runs, lambda h, lvl: {"w": torch.arange(10) < int(10 * 0.8 ** lvl)})
-    figures = {
-        "controls": R.plot_accuracy_vs_remaining(runs, R.CONTROL_ARMS),
-        "rewinding": R.plot_accuracy_vs_remaining(runs, R.REWIND_ARMS),
-        "early_stopping": R.plot_early_stopping(runs),
-        "layers": R.plot_layer_remaining(_layers(runs)),
-        "overlap": R.plot_mask_overlap(overlap),
-        "empty": R.plot_accuracy_vs_remaining(runs.iloc[:0]),
+    overlap = tables.mask_overlap(runs, lambda h, lvl: {"w": torch.arange(10) < int(10 * 0.8 ** lvl)})
+    made = {
+        "controls": figures.plot_accuracy_vs_remaining(runs, labels.comparison("control")),
+        "rewinding": figures.plot_accuracy_vs_remaining(runs, labels.comparison("rewind")),
+        "early_stopping": figures.plot_early_stopping(runs, labels.comparison("control")),
+        "layers": figures.plot_layer_remaining(_layers(runs)),
+        "overlap": figures.plot_mask_overlap(overlap),
+        "curves": figures.plot_training_curves(_epochs(runs)),
+        "empty": figures.plot_accuracy_vs_remaining(runs.iloc[:0]),
     }
-    for name, fig in figures.items():
+    for name, fig in made.items():
         assert isinstance(fig, Figure)
-        path = R.save_figure(fig, "smoke", name)
+        path = report.save_figure(fig, "smoke", name)
         assert path == out_dirs / "figures" / "smoke" / f"{name}.png"
         assert path.stat().st_size > 1000
         plt.close(fig)
-    ax = figures["controls"].axes[0]
+    ax = made["controls"].axes[0]
     assert ax.get_xscale() == "log"
     left, right = ax.get_xlim()
     assert left > right  # dense on the left, sparser to the right
-    assert len(ax.collections) >= 3  # a CI band per arm
+    assert len(ax.collections) >= len(labels.comparison("control"))  # a CI band per arm
+    legend = [t.get_text() for t in made["controls"].legends[0].get_texts()]
+    assert legend[:2] == [ARMS.get(TICKET).display, ARMS.get(RANDOM_REINIT).display]
 
 
 def test_save_table_writes_csv_and_markdown(out_dirs):
-    view = R.study_view(_all_arms_runs())
-    path = R.save_table(view, "smoke", "study_view")
+    view = tables.study_view(_all_arms_runs())
+    path = report.save_table(view, "smoke", "study_view")
     assert path == out_dirs / "results" / "smoke" / "tables" / "study_view.csv"
     assert len(pd.read_csv(path)) == len(view)
     md = path.with_suffix(".md").read_text()
     assert md.startswith("| dataset | model |") and md.count("\n") == len(view) + 2
+    md = report.to_markdown(pd.DataFrame({"a": [1.234, float("nan")], "b": ["x|y", "z"]}))
+    assert md.splitlines()[2:] == ["| 1.23 | x\\|y |", "|  | z |"]
+
+
+def test_show_paired_differences_saves_one_table_per_arm(out_dirs, capsys):
+    runs = _diverging_runs()
+    report.show_paired_differences(runs, "smoke", [TICKET, RANDOM_REINIT, RANDOM_PRUNING])
+    folder = out_dirs / "results" / "smoke" / "tables"
+    assert len(pd.read_csv(folder / f"paired_{TICKET}_vs_{RANDOM_REINIT}.csv")) == 3
+    assert pd.read_csv(folder / f"paired_{TICKET}_vs_{RANDOM_PRUNING}.csv").empty
+    assert "IMDb CNN" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------------------------
-# Selections and missing cells
+# Selections, results, missing cells
 # --------------------------------------------------------------------------------------------
 
 def test_selection_parses_papermill_strings():
-    sel = R.selection("smoke", datasets='["synthetic"]', models="cnn,lstm", seeds="[0]",
-                      levels="2", prune_fraction=None, epochs=2, rewind_point="None")
+    sel = report.selection("smoke", datasets='["synthetic"]', models="cnn,lstm", seeds="[0]",
+                           levels="2", prune_fraction=None, epochs=2, rewind_point="None")
     assert sel.datasets == ["synthetic"] and sel.models == ["cnn", "lstm"] and sel.seeds == [0]
     assert sel.overrides == {"levels": 2, "epochs": 2}
-    default = R.selection("smoke")
-    assert default.seeds == list(C.PROFILE_GRIDS["smoke"].seeds) and default.overrides == {}
-    with pytest.raises(C.ConfigError):
-        R.selection("huge")
+    assert sel.arms == (TICKET,)
+    default = report.selection("smoke")
+    assert default.seeds == list(PROFILES.get("smoke").seeds) and default.overrides == {}
+    assert report.selection("smoke", family="control").arms == labels.comparison("control")
+    assert report.selection("smoke", arms=f"{TICKET},{RANDOM_PRUNING}", family="rewind").arms == (
+        TICKET, RANDOM_PRUNING)
+    assert report.selection("smoke").protocols == {"synthetic": DATASETS.get("synthetic").default_protocol}
+    for bad in (dict(profile="huge"), dict(datasets="nope"), dict(arms="nope"), dict(no_such_parameter=1)):
+        with pytest.raises(ConfigError):
+            report.selection(**{"profile": "smoke", **bad})
 
 
 def test_expected_cells_use_the_stores_hashes_and_note_refusals():
-    sel = R.selection("smoke", seeds="[0]", models="cnn", rewind_point="5ep")
-    cells = R.expected_cells(sel, ["winning_ticket", "late_rewinding"])
-    wt = cells[cells["arm"] == "winning_ticket"].iloc[0]
-    assert wt["config_hash"] == C.fingerprint(C.experiment("smoke", "synthetic", "cnn", seed=0,
-                                                           rewind_point="5ep"))
-    assert wt["levels_expected"] == C.experiment("smoke", "synthetic", "cnn").prune.levels + 1
-    late = cells[cells["arm"] == "late_rewinding"].iloc[0]
+    sel = report.selection("smoke", seeds="[0]", models="cnn", rewind_point="5ep")
+    cells = selection.expected_cells(sel, [TICKET, LATE_REWINDING])
+    wt = cells[cells["arm"] == TICKET].iloc[0]
+    cfg = experiment("smoke", "synthetic", "cnn", seed=0, rewind_point="5ep")
+    assert wt["config_hash"] == fingerprint(run_key(cfg, ARMS.get(TICKET).reads))
+    assert wt["levels_expected"] == cfg.prune.levels + 1
+    late = cells[cells["arm"] == LATE_REWINDING].iloc[0]
     assert late["config_hash"] == "" and "past the end" in late["refused"]
 
 
+def test_load_results_keeps_the_selections_runs_and_levels(out_dirs):
+    sel = report.selection("smoke", models="cnn", seeds="[0]", levels=1)
+    wanted = selection.expected_cells(sel).iloc[0]["config_hash"]
+    runs = make_runs({TICKET: {1: [(0.8, 0.8)], 2: [(0.7, 0.7)]}}, [(0.9, 0.9)], seeds=(0,),
+                     dataset="synthetic")
+    runs["config_hash"] = wanted
+    other = runs.assign(config_hash="another")  # the same cell under other parameters
+    folder = out_dirs / "results" / "smoke"
+    folder.mkdir(parents=True)
+    pd.concat([runs, other]).to_csv(folder / "runs.csv", index=False)
+    results = report.load_results(sel)
+    assert list(results.runs["level"]) == [0, 1]  # level 2 is a deeper run's, not this selection's
+    assert set(results.runs["config_hash"]) == {wanted}
+    assert results.epochs.empty and results.status.empty
+
+
 def test_missing_cells_say_why():
-    sel = R.selection("smoke", models="cnn,lstm", seeds="[0,1]")
-    arms = ["winning_ticket", "random_reinit", "late_rewinding"]
-    expected = R.expected_cells(sel, arms)
+    sel = report.selection("smoke", models="cnn,lstm", seeds="[0,1]")
+    arms = [TICKET, RANDOM_REINIT, LATE_REWINDING]
+    expected = selection.expected_cells(sel, arms)
     n_levels = int(expected["levels_expected"].iloc[0])
     h = expected.set_index(["model", "arm", "seed"])["config_hash"]
     rows = []
     for seed in (0, 1):  # cnn winning tickets complete
-        rows += [{"config_hash": h[("cnn", "winning_ticket", seed)], "level": lvl} for lvl in range(n_levels)]
-    rows += [{"config_hash": h[("cnn", "random_reinit", 0)], "level": lvl} for lvl in range(2)]  # partial
+        rows += [{"config_hash": h[("cnn", TICKET, seed)], "level": lvl} for lvl in range(n_levels)]
+    rows += [{"config_hash": h[("cnn", RANDOM_REINIT, 0)], "level": lvl} for lvl in range(2)]  # partial
     runs = pd.DataFrame(rows)
     status = pd.DataFrame([
-        {"dataset": "synthetic", "model": "lstm", "arm": "winning_ticket", "seed": s,
-         "config_hash": h[("lstm", "winning_ticket", s)], "status": "skipped",
+        {"dataset": "synthetic", "model": "lstm", "arm": TICKET, "seed": s,
+         "config_hash": h[("lstm", TICKET, s)], "status": "skipped",
          "reason": "data unavailable: train.csv missing", "levels_done": 0} for s in (0, 1)] + [
-        {"dataset": "synthetic", "model": "cnn", "arm": "random_reinit", "seed": 0,
-         "config_hash": h[("cnn", "random_reinit", 0)], "status": "done", "reason": "",
-         "levels_done": 2}])
-    missing = R.missing_cells(runs, status, expected).set_index(["model", "arm", "seed"])
-    assert ("cnn", "winning_ticket", 0) not in missing.index
+        {"dataset": "synthetic", "model": "cnn", "arm": RANDOM_REINIT, "seed": 0,
+         "config_hash": h[("cnn", RANDOM_REINIT, 0)], "status": "done", "reason": "", "levels_done": 2}])
+    missing = tables.missing_cells(runs, status, expected)
+    assert list(missing.columns) == tables.MISSING_COLUMNS
+    missing = missing.set_index(["model", "arm", "seed"])
+    assert ("cnn", TICKET, 0) not in missing.index
     assert len(missing) == 2 * 3 * 2 - 2
-    assert missing.loc[("lstm", "winning_ticket", 1), "reason"] == "data unavailable: train.csv missing"
-    partial = missing.loc[("cnn", "random_reinit", 0)]
+    assert missing.loc[("lstm", TICKET, 1), "reason"] == "data unavailable: train.csv missing"
+    partial = missing.loc[("cnn", RANDOM_REINIT, 0)]
     assert partial["state"] == "partial" and partial["levels_found"] == 2
     assert "only 2 of" in partial["reason"]
-    never = missing.loc[("cnn", "late_rewinding", 1)]
-    assert never["state"] == "missing" and "04_late_rewinding" in never["reason"]
-    text = R.describe_missing(missing.reset_index())
+    never = missing.loc[("cnn", LATE_REWINDING, 1)]
+    assert never["state"] == "missing" and ARMS.get(LATE_REWINDING).notebook in never["reason"]
+    text = narrative.describe_missing(missing.reset_index())
     assert "data unavailable" in text and "Synthetic LSTM" in text
-    assert "has all its levels" in R.describe_missing(R.missing_cells(runs, status, expected.iloc[:0]))
+    none_missing = tables.missing_cells(runs, status, expected.iloc[:0])
+    assert "has all its levels" in narrative.describe_missing(none_missing)
 
 
 def test_describe_status_names_skipped_datasets():
     status = pd.DataFrame([
-        {"dataset": "imdb", "model": "cnn", "arm": "winning_ticket", "seed": 0, "status": "done", "reason": ""},
-        {"dataset": "ag_news", "model": "cnn", "arm": "winning_ticket", "seed": 0, "status": "skipped",
+        {"dataset": "imdb", "model": "cnn", "arm": TICKET, "seed": 0, "status": "done", "reason": ""},
+        {"dataset": "ag_news", "model": "cnn", "arm": TICKET, "seed": 0, "status": "skipped",
          "reason": "data unavailable: train.csv not found"}])
-    text = R.describe_status(status)
+    text = narrative.describe_status(status)
     assert "AG News did not run" in text and "train.csv not found" in text
-    assert R.describe_status(status.iloc[:1]).startswith("All 1 cells ran")
+    assert narrative.describe_status(status.iloc[:1]).startswith("All 1 cells ran")
+    assert "No cell" in narrative.describe_status(status.iloc[:0])
+
+
+def test_describe_left_out_says_whether_the_files_are_here(monkeypatch):
+    quick = PROFILES.get("quick")
+    sel = report.selection("quick", datasets=quick.datasets[0])
+    monkeypatch.setattr(narrative, "files_missing", lambda relpaths: list(relpaths))
+    text = narrative.describe_left_out(sel)
+    for dataset in quick.datasets[1:]:
+        assert f"{labels.dataset_label(dataset, sel.protocols[dataset])} did not run" in text
+    assert "not available here" in text
+    assert narrative.describe_left_out(report.selection("smoke")) == "No dataset of the profile was left out."
+
+
+def test_describe_arms_uses_the_registry():
+    text = narrative.describe_arms(labels.comparison("control"))
+    assert all(ARMS.get(a).description in text for a in labels.comparison("control"))
 
 
 def test_sentences_with_one_seed_say_there_is_no_interval():
-    one = make_runs({"winning_ticket": {1: [(0.9, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))
-    text = R.describe_matches(R.sound_view(one))
+    one = make_runs({TICKET: {1: [(0.9, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))
+    text = narrative.describe_matches(tables.sound_view(one))
     assert "one seed" in text and "not defined with one seed" in text
-    both = pd.concat([one, make_runs({"random_reinit": {1: [(0.7, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))])
-    assert "no intervals" in R.describe_comparison(both, "winning_ticket", "random_reinit")
+    both = pd.concat([one, make_runs({RANDOM_REINIT: {1: [(0.7, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))])
+    assert "no intervals" in narrative.describe_comparison(both, TICKET, RANDOM_REINIT)
