@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the whole report: notebooks 00 -> 05 executed with papermill.
+# Regenerate the whole report: notebooks/NN_*.ipynb, in order, executed with papermill.
 #
 #   ./run_all.sh                      the profile for this machine (paper with a CUDA GPU, else quick)
 #   ./run_all.sh --profile smoke      synthetic data, minutes on a CPU
@@ -59,7 +59,7 @@ fi
 
 # -- the profile -------------------------------------------------------------------------------
 if [ -z "$profile" ]; then
-  profile=$("$PY" -c 'from lthlib.config import default_profile; print(default_profile())')
+  profile=$("$PY" -c 'from lthlib.profiles import default_profile; print(default_profile())')
   if [ "$profile" = quick ]; then
     echo "run_all: no CUDA GPU found, so the 'quick' profile runs (--profile paper to force the study's settings)"
   else
@@ -71,7 +71,8 @@ case "$profile" in smoke|quick|paper) ;; *) die "unknown profile '$profile'; val
 # -- the notebooks -----------------------------------------------------------------------------
 reports="reports/$profile"  # relative: papermill records the path in the notebook
 mkdir -p "$reports"
-notebooks=(notebooks/0[0-5]_*.ipynb)
+# every numbered notebook, in order (the .ipynb of each NN_name.py pair; see notebooks/jupytext.toml)
+notebooks=(notebooks/[0-9][0-9]_*.ipynb)
 selected=()
 for nb in "${notebooks[@]}"; do
   name=$(basename "$nb" .ipynb)
@@ -79,7 +80,7 @@ for nb in "${notebooks[@]}"; do
     selected+=("$nb")
   fi
 done
-[ ${#selected[@]} -gt 0 ] || die "--only '$only' matches no notebook; have: $(cd notebooks && ls 0[0-5]_*.ipynb | tr '\n' ' ')"
+[ ${#selected[@]} -gt 0 ] || die "--only '$only' matches no notebook; have: $(cd notebooks && ls [0-9][0-9]_*.ipynb | tr '\n' ' ')"
 
 start=$(date +%s)
 for nb in "${selected[@]}"; do

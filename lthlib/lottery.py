@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from .arms import ARMS, TICKET, Arm, arm
-from .collapse import collapsed_layers
+from .collapse import collapsed_layers, network_collapsed
 from .config import (
     ConfigError,
     ExperimentConfig,
@@ -311,12 +311,13 @@ class Runner:
         if keep_final:
             save_torch(final, run.file(level.index, "final.pt"))
         search = self._search(run, level.index)
-        collapse = collapsed_layers(self.skeleton(), level.masks)
+        skeleton = self.skeleton()
+        collapse = collapsed_layers(skeleton, level.masks)
         row.update(mask_search_epochs=search.pop("mask_search_epochs", math.nan),
                    mask_search_seconds=search.pop("mask_search_seconds", math.nan),
                    early_bird_found=float(search.pop("early_bird_found", math.nan)),
                    early_bird_epoch=search.pop("early_bird_epoch", math.nan),
-                   collapsed=any(r["collapsed"] for r in collapse))
+                   collapsed=network_collapsed(skeleton, level.masks))
         metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),
                    "collapse": collapse, "early_bird": search.pop("early_bird", []),
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
