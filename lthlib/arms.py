@@ -122,6 +122,11 @@ def families(family: str) -> tuple[str, ...]:
     return tuple(a.name for a in ARMS if a.family == family)
 
 
+def with_mask_from(source: str) -> tuple[str, ...]:
+    """The names of the registered arms whose mask comes from ``source`` (see the module doc)."""
+    return tuple(a.name for a in ARMS if a.mask_from == source)
+
+
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """The whole configuration, the arm's own needs included."""
     cfg.validate()

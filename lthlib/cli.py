@@ -4,9 +4,15 @@
     lth run --profile smoke --arms all --seeds 0 --max-level 2 --set epochs=2 --set rewind_point=500it
     lth report --profile quick --only 03,05 -p seeds '[0]'
     lth profiles
+    lth carry --profile paper --datasets imdb --models cnn,lstm --glove-dim 50
+    lth campaign --profile paper --datasets imdb --glove-dim 50 --minutes 9 --bundle paper.tar.gz
+    lth bundle export --profile paper --out paper.tar.gz
+    lth bundle import paper.tar.gz --profile paper
 
-Exit codes: 0 all done; 1 something ran and failed (a notebook, a grid cell that did not run, a
-worker process); 2 bad input (unknown profile, arm, dataset, parameter, malformed ``--set``),
+Exit codes: 0 all done (a campaign also when it stopped at its budget: campaign.json says why);
+1 something ran and failed (a notebook, a grid cell that did not run, a worker process, a source
+file a carry could not get); 2 bad input (unknown profile, arm, dataset, parameter, malformed
+``--set``; a bundle that is damaged, another profile's or too large; a carry over its limit),
 refused before any training; 130 interrupted (a rerun resumes where it stopped).
 """
 from __future__ import annotations
@@ -239,6 +245,66 @@ def _list_profiles(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# lth campaign, lth bundle, lth carry
+# ---------------------------------------------------------------------------------------------
+
+def _campaign(args: argparse.Namespace) -> int:
+    grid, settings = _grid(args), parse_settings(args.set)
+    from .campaign import run_campaign
+    try:
+        run_campaign(grid["profile"], datasets=grid["datasets"], models=grid["models"], seeds=grid["seeds"],
+                     arms=grid["arms"], minutes=args.minutes, glove_dim=args.glove_dim, max_level=args.max_level,
+                     deterministic=args.deterministic, progress=args.progress, **settings)
+    except ConfigError:
+        raise
+    except BaseException:
+        if args.bundle:  # what was trained before the failure still comes back
+            with contextlib.suppress(Exception):
+                _export(grid["profile"], args.bundle)
+        raise
+    if args.bundle:
+        _export(grid["profile"], args.bundle)
+    return 0
+
+
+def _export(profile: str, out: str) -> None:
+    from .bundle import export_bundle
+    path = export_bundle(profile, out)
+    print(f"lth: bundle {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    profile = _profile(args.profile).name
+    if args.action == "export":
+        _export(profile, args.out)
+        return 0
+    from .bundle import import_bundle
+    written = import_bundle(args.path, profile)
+    print(f"lth: imported {', '.join(written)} into results/{profile}")
+    return 0
+
+
+def _carry(args: argparse.Namespace) -> int:
+    from .carry import DEFAULT_LIMIT_MIB, prepare_carry
+    from .sources import DataUnavailable
+    profile = _profile(args.profile).name
+    limit = DEFAULT_LIMIT_MIB if args.limit_mib is None else args.limit_mib
+    try:
+        manifest = prepare_carry(profile, as_list(args.datasets), as_list(args.models), args.folder,
+                                 seeds=_seed_list(args.seeds), glove_dim=args.glove_dim,
+                                 limit_mib=limit, **parse_settings(args.set))
+    except DataUnavailable as error:
+        raise CommandFailed(str(error)) from None
+    for item in manifest["items"]:
+        state = "carried" if item["included"] else "left out"
+        print(f"  {state:8} {item['bytes'] / 2**20:7.1f} MiB  {item['path']}  {item['note']}".rstrip())
+    env = " ".join(f"{name}={value}" for name, value in manifest["env"].items())
+    print(f"lth: {args.folder}: {manifest['total_bytes'] / 2**20:.1f} MiB of {limit:g}; "
+          f"there: {env}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # The parser and main
 # ---------------------------------------------------------------------------------------------
 
@@ -249,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands.add_parser("report", help="execute the notebooks into reports/<profile>/"))
     commands.add_parser("profiles", help="list the profiles and their grids").set_defaults(
         handler=_list_profiles)
+    _add_campaign(commands.add_parser("campaign", help="train a grid in priority order within a time budget"))
+    _add_bundle(commands.add_parser("bundle", help="export or import the store's tables as a .tar.gz"))
+    _add_carry(commands.add_parser("carry", help="prepare the data a GPU machine without internet needs"))
     return parser
 
 
@@ -271,6 +340,56 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         help="a papermill parameter for every notebook, e.g. -p seeds '[0]'")
     parser.set_defaults(handler=_report)
+
+
+def _add_grid(parser: argparse.ArgumentParser, arms_default: str | None) -> None:
+    parser.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    parser.add_argument("--datasets", help="comma list or JSON list (default: the profile's)")
+    parser.add_argument("--models", help="comma list or JSON list (default: the profile's)")
+    if arms_default is not None:
+        parser.add_argument("--arms", default=arms_default, help="comma list, or 'all' (default: %(default)s)")
+    parser.add_argument("--seeds", help="comma list or JSON list of integers (default: the profile's)")
+    parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                        help="override a parameter, e.g. epochs=3 rewind_point=500it (JSON values)")
+
+
+def _add_glove_dim(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--glove-dim", type=int, metavar="DIM",
+                        help="GloVe size of the models that read GloVe (50: the one offline; recorded "
+                             "as a deviation)")
+
+
+def _add_campaign(parser: argparse.ArgumentParser) -> None:
+    _add_grid(parser, arms_default="all")
+    parser.add_argument("--minutes", type=float, required=True, help="time budget; no unit starts that "
+                        "would overrun it")
+    parser.add_argument("--max-level", type=int, help="stop every arm at this pruning level")
+    _add_glove_dim(parser)
+    parser.add_argument("--bundle", metavar="OUT.tar.gz", help="then export the tables' bundle here")
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+                        help="deterministic CUDA kernels, so a killed unit resumes exactly (default: on)")
+    parser.add_argument("--progress", action="store_true", help="progress bars for every epoch")
+    parser.set_defaults(handler=_campaign)
+
+
+def _add_bundle(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write results/<profile>'s tables (no weights) to a .tar.gz")
+    export.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    export.add_argument("--out", required=True, metavar="OUT.tar.gz")
+    export.set_defaults(handler=_bundle)
+    load = actions.add_parser("import", help="merge a bundle's tables into results/<profile>")
+    load.add_argument("path", metavar="BUNDLE.tar.gz")
+    load.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    load.set_defaults(handler=_bundle)
+
+
+def _add_carry(parser: argparse.ArgumentParser) -> None:
+    _add_grid(parser, arms_default=None)
+    _add_glove_dim(parser)
+    parser.add_argument("--folder", default=".carry", help="where (default: %(default)s, git-ignored)")
+    parser.add_argument("--limit-mib", type=float, help="refuse above this size (default: 60)")
+    parser.set_defaults(handler=_carry)
 
 
 def main(argv: list[str] | None = None) -> int:

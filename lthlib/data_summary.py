@@ -113,13 +113,13 @@ def plot_lengths(prepared: Mapping[str, PreparedData]):
     fig.tight_layout()
     return fig
 
-def coverage_notes(summary: pd.DataFrame) -> list[str]:
+def describe_coverage(summary: pd.DataFrame) -> str:
     """Why a GloVe coverage is missing, one sentence per dataset and model."""
     notes = []
     for column in [c for c in summary.columns if c.startswith("coverage_note_")]:
         for name, note in summary.dropna(subset=[column]).groupby("dataset")[column].first().items():
             notes.append(f"{name} {column.removeprefix('coverage_note_')}: GloVe coverage missing: {note}")
-    return notes
+    return "\n".join(notes) or "No GloVe coverage is missing."
 
 
 def without_notes(summary: pd.DataFrame) -> pd.DataFrame:

@@ -258,3 +258,50 @@ def plot_training_curves(epochs: pd.DataFrame, level: int = 0, arm: str | None =
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     return fig
+
+
+def plot_mask_distance(distances: pd.DataFrame, epsilon: float | None = None,
+                       title: str = "Early-bird masks: distance between consecutive epochs",
+                       protocols: Protocols | None = None):
+    """Normalised Hamming distance between the magnitude masks of consecutive dense epochs
+    (mean over seeds), one line per target sparsity, one panel per dataset × model; dashed: ε."""
+    pairs = _pairs(distances)
+    if not pairs:
+        return _empty_figure(title, "no early-bird masks yet")
+    _, sns = _plt()
+    names = _labels(distances, protocols)
+    fig, axes = _panels(pairs, title)
+    for ax, (dataset, model) in zip(axes, pairs):
+        sub = _of_pair(distances, dataset, model).copy()
+        sub["kept"] = sub["remaining"].map(lambda r: f"{r:.3g}% kept")
+        sns.lineplot(data=sub, x="epoch", y="distance", hue="kept", marker="o", ax=ax, legend=True)
+        if epsilon is not None:
+            ax.axhline(epsilon, color="grey", ls="--", lw=1, label=f"ε = {epsilon:g}")
+        ax.set_xlabel("dense training epoch")
+        ax.set_ylabel("Hamming distance to the previous epoch's mask")
+        ax.set_title(pair_label(dataset, model, names))
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_price(price: pd.DataFrame, title: str = "Accuracy against the epochs spent on the ticket",
+               protocols: Protocols | None = None):
+    """Test accuracy (%) against the epochs spent finding the mask and training it (log x), one
+    line per arm through its levels, one panel per dataset × model."""
+    pairs = _pairs(price)
+    if not pairs:
+        return _empty_figure(title, "no pruned results yet")
+    names = _labels(price, protocols)
+    fig, axes = _panels(pairs, title)
+    for ax, (dataset, model) in zip(axes, pairs):
+        sub = _of_pair(price, dataset, model)
+        for arm, g in sub.groupby("arm", sort=False):
+            g = g.sort_values("level")
+            ax.plot(g["total_epochs"], g["test_acc"], marker="o", color=arm_color(arm), label=arm_label(arm))
+        ax.set_xscale("log")
+        ax.set_xlabel("epochs spent (finding the mask + training it)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(pair_label(dataset, model, names))
+    _shared_legend(fig, axes)
+    return fig

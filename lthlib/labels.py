@@ -66,9 +66,12 @@ def all_arms() -> tuple[str, ...]:
 def comparison(family: str | None = None) -> tuple[str, ...]:
     """The arms one comparison shows: the winning-ticket trunk, the reference of every
     comparison, then the arms of ``family``; every arm (:func:`all_arms`) when ``family`` is
-    'all'."""
+    'all'; every arm of the IMP study (all but the 'init' family, which notebook 06 reports
+    on its own) when it is 'imp'."""
     if family == "all":
         return all_arms()
+    if family == "imp":
+        return tuple(name for name in all_arms() if ARMS.get(name).family != "init")
     members = families(family) if family else ()
     return (TICKET, *[name for name in members if name != TICKET])
 

@@ -34,9 +34,9 @@ def model_summary(profile: str, dataset: str, model: str, **overrides) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def model_summaries(sel) -> tuple[pd.DataFrame, list[str]]:
-    """:func:`model_summary` for every dataset × model of a selection; a dataset whose data
-    cannot be had is a sentence instead."""
+def model_summaries(sel) -> tuple[pd.DataFrame, str]:
+    """:func:`model_summary` for every dataset × model of a selection, and a sentence on those
+    whose data cannot be had."""
     frames, notes = [], []
     for dataset in sel.datasets:
         for model in sel.models:
@@ -46,7 +46,7 @@ def model_summaries(sel) -> tuple[pd.DataFrame, list[str]]:
                 notes.append(f"{pair_label(dataset, model, sel.protocols)}: no model summary, "
                              f"the data is unavailable: {error}")
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SUMMARY_COLUMNS)
-    return table, notes
+    return table, "\n".join(notes) or "Every dataset × model of the selection has a model summary."
 
 
 def parameter_totals(summary: pd.DataFrame) -> pd.DataFrame:

@@ -197,3 +197,47 @@ def describe_overlap(overlap: pd.DataFrame, protocols: Protocols | None = None) 
                      f"{100 * last['remaining'].iloc[0]:.3g}% remaining: Jaccard "
                      f"{last['jaccard'].mean():.3f} against {last['random'].mean():.3f} for {reference}.")
     return "\n".join(lines)
+
+
+def describe_price(price: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """Per dataset × model, at the sparsest level every arm reached: each arm's accuracy and the
+    epochs its mask cost."""
+    if price.empty:
+        return "No pruned results yet."
+    lines = []
+    for (dataset, model), g in price.groupby(PAIR, sort=True):
+        level = int(g.groupby("arm")["level"].max().min())
+        at = g[g["level"] == level]
+        parts = [f"{arm_label(row.arm)} {row.test_acc_text}% for {row.search_epochs:.3g} epochs of search"
+                 for row in at.itertuples(index=False)]
+        lines.append(f"{pair_label(dataset, model, protocols)}, at {at['remaining'].mean():.3g}% of weights "
+                     f"remaining: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def describe_collapse(critical: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """Which arms collapse a layer, from which sparsity, and what goes first."""
+    if critical.empty:
+        return "No masks checked yet."
+    lines = []
+    for row in critical.itertuples(index=False):
+        state = (f"a layer collapses from {row.critical_sparsity:.1f}% sparsity" if not pd.isna(row.critical_sparsity)
+                 else f"no layer collapses up to {row.sparsest_checked:.1f}% sparsity")
+        first = f"; first pruned away entirely: {row.first_pruned_away}" if row.first_pruned_away else ""
+        lines.append(f"{pair_label(row.dataset, row.model, protocols)}, {arm_label(row.arm)}: {state}{first}.")
+    return "\n".join(lines)
+
+
+def describe_early_bird(table: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """When the early-bird masks settled, what they cost against IMP, and their accuracy."""
+    if table.empty:
+        return "No early-bird tickets yet."
+    lines = []
+    for (dataset, model), g in table.groupby(PAIR, sort=True):
+        last = g.sort_values("level").iloc[-1]
+        settled = (f"settled in {100 * last['settled_share']:.0f}% of seeds (mean epoch "
+                   f"{last['settled_epoch']:.1f})" if last["settled_share"] > 0 else "never settled")
+        lines.append(f"{pair_label(dataset, model, protocols)}, at {last['remaining']:.3g}% remaining: the mask "
+                     f"{settled}; it cost {last['early_bird_epochs']:.3g} epochs against IMP's "
+                     f"{last['imp_epochs']:.3g}; early bird minus IMP ticket: {last['diff_text']}.")
+    return "\n".join(lines)

@@ -26,7 +26,7 @@ CELL = ["dataset", "model", "arm", "seed"]
 EXPECTED_COLUMNS = [*CELL, "protocol", "config_hash", "levels_expected", "refused"]
 #: Notebook parameters that are overrides, and how a papermill string becomes their value.
 PARAMETER_TYPES = {"levels": int, "prune_fraction": float, "epochs": int, "rewind_point": str,
-                   "prunable": str}
+                   "prunable": str, "init_scope": str, "synflow_rounds": int, "early_bird_epsilon": float}
 
 
 @dataclass
@@ -56,6 +56,10 @@ class Selection:
         names = dict.fromkeys([*self.datasets, *PROFILES.get(self.profile).datasets])
         return {name: self.protocol(name) for name in names if name in DATASETS}
 
+    def config_value(self, name: str) -> Any:
+        """A top-level configuration field as this selection sets it (e.g. ``early_bird_epsilon``)."""
+        return getattr(self.config(self.datasets[0], self.models[0], TICKET, self.seeds[0]), name)
+
     def describe(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
         return (f"profile {self.profile!r}: datasets {self.datasets}, models {self.models}, "
@@ -67,11 +71,12 @@ def _given(value: Any) -> bool:
 
 
 def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, arms=None,
-              family: str | None = None, **parameters) -> Selection:
+              family: str | None = None, default_arms: Iterable[str] | None = None, **parameters) -> Selection:
     """Parse notebook parameters (None = the profile's value; '["imdb"]' or 'imdb,ag_news' work).
 
-    ``arms`` None means :func:`lthlib.labels.comparison` of ``family``: the winning ticket and
-    that family's arms ('all': every arm; no family: the winning ticket alone).  The other
+    ``arms`` None means ``default_arms`` when given, else :func:`lthlib.labels.comparison` of
+    ``family``: the winning ticket and that family's arms ('all': every arm; no family: the
+    winning ticket alone).  The other
     parameters are overrides (``levels``, ``epochs``, ``rewind_point``, ...); None leaves the
     profile's value.
     """
@@ -86,7 +91,7 @@ def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, ar
                      datasets=[DATASETS.get(name).name for name in as_list(datasets) or grid.datasets],
                      models=[MODELS.get(name).name for name in as_list(models) or grid.models],
                      seeds=list(grid.seeds) if chosen_seeds is None else chosen_seeds,
-                     arms=tuple(arm_names(as_list(arms) or comparison(family))),
+                     arms=tuple(arm_names(as_list(arms) or default_arms or comparison(family))),
                      overrides=overrides)
 
 
@@ -124,6 +129,8 @@ class Results:
     status: pd.DataFrame
     expected: pd.DataFrame
     store: Store
+    collapse: pd.DataFrame      # per masked tensor and level: what survives, what collapsed
+    early_bird: pd.DataFrame    # per early-bird level and dense epoch: the mask distance
 
 
 def _keep(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
@@ -145,4 +152,4 @@ def load_results(sel: Selection, arms: Iterable[str] | None = None) -> Results:
     if not status.empty:
         status = status.merge(expected[CELL], on=CELL, how="inner")
     return Results(_keep(st.runs(), levels), _keep(st.epochs(), levels), _keep(st.layers(), levels),
-                   status, expected, st)
+                   status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("early_bird"), levels))

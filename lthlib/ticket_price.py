@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .arms import TICKET, families
+from .arms import TICKET, families, with_mask_from
 from .stats import PAIR, confidence_interval, format_ci
 
 PRICE_COLUMNS = [*PAIR, "arm", "level", "remaining", "n", "test_acc", "test_acc_ci", "test_acc_text",
@@ -25,7 +25,7 @@ PRICE_COLUMNS = [*PAIR, "arm", "level", "remaining", "n", "test_acc", "test_acc_
 def cheap_arms() -> tuple[str, ...]:
     """The comparison of notebook 06: the IMP ticket, random pruning and every arm that finds
     its mask at (or near) initialisation."""
-    return (TICKET, "random_pruning", *families("init"))
+    return (TICKET, *with_mask_from("random"), *families("init"))
 
 
 def price_table(runs: pd.DataFrame, arms: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -94,7 +94,7 @@ def early_bird_table(runs: pd.DataFrame) -> pd.DataFrame:
     paired difference early bird − IMP ticket over seeds (points, 95% CI)."""
     if runs.empty:
         return pd.DataFrame()
-    bird = runs[(runs["arm"] == "early_bird") & (runs["level"] >= 1)]
+    bird = runs[runs["arm"].isin(with_mask_from("early_bird")) & (runs["level"] >= 1)]
     ticket = runs[(runs["arm"] == TICKET) & (runs["level"] >= 1)]
     both = bird.merge(ticket, on=[*PAIR, "seed", "level"], suffixes=("", "_ticket"))
     rows = []

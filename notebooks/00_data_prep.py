@@ -36,7 +36,7 @@ prepared = data_summary.prepare_all(sel.profile, sel.datasets, sel.models)
 summary = data_summary.summarise(prepared.data, prepared.model_info, prepared.unavailable)
 data_summary.save_summary(summary, profile)
 report.show_table(data_summary.without_notes(summary))
-print("\n".join(data_summary.coverage_notes(summary)))
+print(data_summary.describe_coverage(summary))
 
 # %% [markdown]
 # The table has one row per dataset × split: `shown_as` is how the dataset is named under its

@@ -85,7 +85,7 @@ report.show_figure(figures.plot_training_curves(results.epochs, level=0, protoco
 
 # %%
 summary, notes = model_summary.model_summaries(sel)
-print("\n".join(notes))
+print(notes)
 report.show_by_pair(summary, sel.protocols)
 report.save_table(summary, profile, "model_summary")
 report.show_table(model_summary.parameter_totals(summary), profile, "parameter_totals")

@@ -25,7 +25,7 @@ profile = "smoke"          # smoke | quick | paper
 datasets = None            # e.g. '["imdb"]'
 models = None              # e.g. 'cnn,lstm'
 seeds = None               # e.g. '[0, 1, 2]'
-arms = None                # None: every arm
+arms = None                # None: every arm of the IMP study (notebook 06 reports the cheap tickets)
 levels = None              # pruning levels after the dense level 0
 prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
@@ -34,7 +34,7 @@ prunable = None            # 'all' (weights and biases, as the study) or 'weight
 
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
-                       family="all", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
+                       family="imp", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
                        rewind_point=rewind_point, prunable=prunable)
 print(sel.describe())
 print(narrative.describe_left_out(sel))

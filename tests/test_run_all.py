@@ -19,12 +19,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["00_data_prep", "01_baselines", "02_random_pruning", "03_winning_tickets",
-             "04_late_rewinding", "05_analysis"]
+             "04_late_rewinding", "05_analysis", "06_tickets_without_the_full_price"]
 FIGURES = ["accuracy_controls", "accuracy_rewinding", "early_stopping", "layer_remaining",
-           "mask_overlap", "dense_training_curves", "data_lengths"]
+           "mask_overlap", "dense_training_curves", "data_lengths", "accuracy_cheap_tickets", "ticket_price",
+           "early_bird_distance"]
 TABLES = ["study_view", "sound_view", "dense_accuracy", "missing_cells", "accuracy_by_level",
           "paired_winning_ticket_vs_random_reinit", "paired_winning_ticket_vs_random_pruning",
-          "mask_overlap", "model_summary", "parameter_totals"]
+          "mask_overlap", "model_summary", "parameter_totals", "ticket_price", "early_bird", "critical_sparsity",
+          "layer_collapse", "paired_winning_ticket_vs_synflow"]
 
 
 def _copy_repo(dest: Path) -> None:
@@ -75,7 +77,7 @@ def test_run_all_smoke_builds_the_whole_report(tmp_path):
 
     reports = repo / "reports" / "smoke"
     expected = [n for n in NOTEBOOKS if (repo / "notebooks" / f"{n}.ipynb").exists()]
-    assert expected[1:] == NOTEBOOKS[1:], "notebooks 01-05 must all exist"
+    assert expected[1:] == NOTEBOOKS[1:], "notebooks 01-06 must all exist"
     for name in expected:
         executed = reports / f"{name}.ipynb"
         assert executed.exists(), f"{name} was not executed"
