@@ -5,7 +5,7 @@
 #   ./run_all.sh --profile smoke      synthetic data, minutes on a CPU
 #   ./run_all.sh --only 03,05         some notebooks only (by number or name)
 #   ./run_all.sh -p datasets '["imdb"]' -p seeds '[0]'   papermill parameters for every notebook
-#   ./run_all.sh --test [pytest args] set up the environment and run the tests
+#   ./run_all.sh --test [pytest args] set up the environment, lint with ruff, run the tests
 #
 # It uses the active virtual or conda environment when lthlib and papermill import there, and
 # otherwise creates .venv/ and installs the package into it.  Executed notebooks go to
@@ -52,8 +52,13 @@ setup_env() {
 
 setup_env
 export PYTHONUNBUFFERED=1
+# the notebooks run in notebooks/: a mirror given relative to here must still be found there
+if [ -n "${LTH_DATA_MIRROR:-}" ] && [ -d "$LTH_DATA_MIRROR" ]; then
+  LTH_DATA_MIRROR=$(cd "$LTH_DATA_MIRROR" && pwd); export LTH_DATA_MIRROR
+fi
 
 if [ "$mode" = test ]; then
+  "$PY" -m ruff check lthlib notebooks/*.py tests benchmarks || die "ruff found problems (above); fix them first"
   exec "$PY" -m pytest "$@"
 fi
 
