@@ -174,33 +174,30 @@ def pending(grid: Grid, unit: Unit, root: Path) -> list[Pending]:
 
 
 @dataclass
-class Meter:
-    """Seconds and samples this command measured, per (dataset, model)."""
-    wall: dict = field(default_factory=dict)
-    totals: dict = field(default_factory=dict)   # pair -> [epochs, train_seconds, samples, units]
+class Measured:
+    """What one command trained of one (dataset, model)."""
+    units: int = 0
+    epochs: int = 0
+    wall_seconds: float = 0.0    # the units' whole time: building, evaluating and saving included
+    train_seconds: float = 0.0   # the levels' own train_seconds (runs.csv)
+    samples: float = 0.0         # training examples seen: n_train x epochs_run
 
-    def add(self, pair: tuple[str, str], wall_seconds: float, rows: list[dict]) -> None:
-        self.wall[pair] = self.wall.get(pair, 0.0) + wall_seconds
-        total = self.totals.setdefault(pair, [0, 0.0, 0.0, 0])
+    def add(self, wall_seconds: float, rows: list[dict]) -> None:
+        self.units += 1
+        self.wall_seconds += wall_seconds
         for row in rows:
-            total[0] += int(row["epochs_run"])
-            total[1] += float(row["train_seconds"])
-            total[2] += float(row["n_train"]) * int(row["epochs_run"])
-        total[3] += 1
+            self.epochs += int(row["epochs_run"])
+            self.train_seconds += float(row["train_seconds"])
+            self.samples += float(row["n_train"]) * int(row["epochs_run"])
 
-    def wall_per_epoch(self, pair: tuple[str, str]) -> float | None:
-        epochs = self.totals.get(pair, [0])[0]
-        return self.wall[pair] / epochs if epochs else None
+    def wall_per_epoch(self) -> float | None:
+        return _ratio(self.wall_seconds, self.epochs)
 
-    def summary(self) -> list[dict]:
-        return [{"dataset": d, "model": m, "units": units, "epochs": epochs,
-                 "seconds_per_epoch": _ratio(seconds, epochs),
-                 "wall_seconds_per_epoch": _ratio(self.wall[(d, m)], epochs),
-                 "samples_per_second": _ratio(samples, seconds)}
-                for (d, m), (epochs, seconds, samples, units) in self.totals.items()]
-
-    def samples_per_second(self) -> float | None:
-        return _ratio(sum(t[2] for t in self.totals.values()), sum(t[1] for t in self.totals.values()))
+    def summary(self, dataset: str, model: str) -> dict:
+        return {"dataset": dataset, "model": model, "units": self.units, "epochs": self.epochs,
+                "seconds_per_epoch": _ratio(self.train_seconds, self.epochs),
+                "wall_seconds_per_epoch": self.wall_per_epoch(),
+                "samples_per_second": _ratio(self.samples, self.train_seconds)}
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -240,7 +237,7 @@ class Campaign:
         self.grid, self.store, self.budget, self.progress = grid, store, float(budget_seconds), progress
         self.start, self.started_at = time.monotonic(), _now()
         self.units = grid.units()
-        self.meter = Meter()
+        self.measured = {pair: Measured() for pair in grid.pairs()}
         self.priors = {pair: prior_seconds_per_epoch(store.runs(), pair) for pair in grid.pairs()}
         self.log: list[dict] = []
         self.skipped: dict[Unit, str] = {}
@@ -269,9 +266,11 @@ class Campaign:
             self.run_unit(unit, todo, estimate)
             self.save()
         self.state, self.stop_reason = "finished", "every unit is done"
+        if self.skipped:
+            self.stop_reason = f"every unit is done but {len(self.skipped)} skipped (see 'skipped' for why)"
 
     def estimate(self, unit: Unit, todo: list[Pending]) -> float | None:
-        rate = self.meter.wall_per_epoch(unit.pair) or self.priors.get(unit.pair)
+        rate = self.measured[unit.pair].wall_per_epoch() or self.priors.get(unit.pair)
         return None if rate is None else rate * sum(p.epochs for p in todo)
 
     def fits(self, estimate: float | None) -> bool:
@@ -300,7 +299,7 @@ class Campaign:
             return
         wall = time.monotonic() - began
         rows = [p.run.metrics(p.level)["row"] for p in todo if p.run.is_done(p.level)]
-        self.meter.add(unit.pair, wall, rows)
+        self.measured[unit.pair].add(wall, rows)
         epochs = sum(int(r["epochs_run"]) for r in rows)
         self.log.append({"unit": unit.name, "epochs": epochs, "wall_seconds": round(wall, 2),
                          "estimate_seconds": None if estimate is None else round(estimate, 2)})
@@ -322,7 +321,9 @@ class Campaign:
             "units": {"total": len(self.units), "done": done, "remaining": len(self.units) - done,
                       "run_now": len(self.log), "skipped": len(self.skipped)},
             "next_unit": self.next_unit.name if self.next_unit else None,
-            "measured": self.meter.summary(), "samples_per_second": self.meter.samples_per_second(),
+            "measured": [m.summary(*pair) for pair, m in self.measured.items() if m.units],
+            "samples_per_second": _ratio(sum(m.samples for m in self.measured.values()),
+                                         sum(m.train_seconds for m in self.measured.values())),
             "deviations": self.deviations(), "log": self.log,
             "skipped": [{"unit": unit.name, "reason": why} for unit, why in self.skipped.items()],
             "history": self.history,
@@ -333,6 +334,8 @@ class Campaign:
                 for row in deviations.deviations(self.grid.profile, self.grid.config(d, m, TICKET, self.grid.seeds[0]))]
 
     def save(self) -> dict:
+        """Write campaign.json and the grid's status rows; return the record."""
+        self.store.record_status(self.status_rows())
         record = self.record()
         save_json(record, self.store.root / PROGRESS_FILE)
         return record
@@ -394,7 +397,8 @@ def _device_settings(grid: Grid, deterministic: bool) -> dict:
     from .train import resolve_device
     device = resolve_device(grid.config(*grid.pairs()[0], TICKET, grid.seeds[0]).train.device)
     if device.type != "cuda":
-        return {"device": "cpu", "determinism": {"note": "CPU kernels here are deterministic; nothing set"}}
+        note = "none needed: on the CPU a resumed run is bit-identical (tests/test_train.py)"
+        return {"device": "cpu", "determinism": {"note": note}}
     settings = determinism.enable() if deterministic else determinism.settings()
     return {"device": f"cuda: {torch.cuda.get_device_name(device)}", "determinism": settings}
 
@@ -429,7 +433,6 @@ def run_campaign(profile: str, *, datasets: Iterable[str] | None = None, models:
         campaign.state, campaign.stop_reason = "failed", f"{type(error).__name__}: {error}"
         raise
     finally:
-        store.record_status(campaign.status_rows())
         record = campaign.save()
     print(f"campaign {campaign.state}: {campaign.stop_reason}; {record['units']['done']} of "
           f"{record['units']['total']} units done", flush=True)
