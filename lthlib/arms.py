@@ -8,7 +8,7 @@ An arm says two things (OpenLTH calls the branching ones *branches*):
     ``random``        a random mask with the ticket trunk's per-tensor counts at level L (a branch)
     ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to the ticket trunk's
                       sparsity at level L (a branch; the scores live in :mod:`lthlib.scores`)
-    ``early_bird``    the magnitude mask with the ticket trunk's per-tensor counts at level L,
+    ``early_magnitude`` the magnitude mask with the ticket trunk's per-tensor counts at level L,
                       from the first dense epoch after which those masks stopped moving (a branch)
 ``reset_to``   what the survivors start from
     ``theta0``       the dense network's initialisation θ0
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from .config import ConfigError, ExperimentConfig, parse_rewind_point
 from .registry import Registry
 
-MASK_SOURCES = ("own_trunk", "ticket_trunk", "random", "early_bird")
+MASK_SOURCES = ("own_trunk", "ticket_trunk", "random", "early_magnitude")
 RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init")
 #: The trunk every branch hangs off.
 TICKET = "winning_ticket"
@@ -107,7 +107,7 @@ for _arm in (
         "score:synflow", "theta0", "#aec7e8", _AT_INIT, reads=("init_scope", "synflow_rounds"), family="init"),
     Arm("early_bird", "early-bird ticket",
         "magnitude mask once dense training's masks settle (You et al. 2020), from θ0",
-        "early_bird", "theta0", "#98df8a", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
+        "early_magnitude", "theta0", "#98df8a", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
         family="init"),
 ):
     ARMS.register(_arm)

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .files import save_json
+
 #: Lines of a failed child's stderr quoted in the parent's error.
 TAIL_LINES = 20
 _POLL_SECONDS = 0.05
@@ -190,10 +192,7 @@ def run_payload(payload_path: Path | str) -> None:
     function = resolve(payload["fn"])
     _limit_torch_threads()
     result = function(**payload.get("kwargs", {}))
-    target = result_path(payload_path)
-    partial = target.with_suffix(".partial")
-    partial.write_text(json.dumps(result))
-    partial.replace(target)
+    save_json(result, result_path(payload_path))
 
 
 def main(argv: list[str] | None = None) -> int:

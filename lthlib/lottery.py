@@ -319,7 +319,7 @@ class Runner:
                    early_bird_epoch=search.pop("early_bird_epoch", math.nan),
                    collapsed=network_collapsed(skeleton, level.masks))
         metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),
-                   "collapse": collapse, "early_bird": search.pop("early_bird", []),
+                   "collapse": collapse, "mask_distance": search.pop("mask_distance", []),
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         save_json(metrics, run.file(level.index, "metrics.json"))
         run.file(level.index, "checkpoint.pt").unlink(missing_ok=True)

@@ -57,8 +57,8 @@ def early_bird_mask(runner: "Runner", index: int, ticket: Masks) -> tuple[Masks,
     return mask, {"mask_search_epochs": float(tracker.found_at if found else len(epochs)),
                   "mask_search_seconds": time.perf_counter() - start,
                   "early_bird_found": found, "early_bird_epoch": tracker.found_at or math.nan,
-                  "early_bird": [{**row, "target_remaining": tracker.target_remaining}
+                  "mask_distance": [{**row, "target_remaining": tracker.target_remaining}
                                  for row in tracker.distances]}
 
 
-SOURCES = {"score": score_mask, "early_bird": early_bird_mask}
+SOURCES = {"score": score_mask, "early_magnitude": early_bird_mask}

@@ -19,10 +19,12 @@ import pandas as pd
 
 from .arms import TICKET
 from .config import ConfigError, display_path, figures_dir, results_dir
+from .files import save_text
 from .labels import Protocols, comparison, pair_label
 from .narrative import describe_comparison, describe_status
 from .selection import Results, Selection, expected_cells, load_results, selection, store
 from .stats import PAIR, paired_difference
+from .store import save_csv
 
 __all__ = ["TICKET", "Results", "Selection", "comparison", "expected_cells", "load_results", "run_arms",
            "save_figure", "save_table", "selection", "show_by_pair", "show_figure",
@@ -103,8 +105,8 @@ def save_table(frame: pd.DataFrame, profile: str, name: str) -> Path:
     """Write ``frame`` to results/<profile>/tables/<name>.csv and .md; return the CSV path."""
     folder = results_dir(profile) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(folder / f"{name}.csv", index=False)
-    (folder / f"{name}.md").write_text(to_markdown(frame))
+    save_csv(frame, folder / f"{name}.csv")
+    save_text(to_markdown(frame), folder / f"{name}.md")
     return folder / f"{name}.csv"
 
 

@@ -130,7 +130,7 @@ class Results:
     expected: pd.DataFrame
     store: Store
     collapse: pd.DataFrame      # per masked tensor and level: what survives, what collapsed
-    early_bird: pd.DataFrame    # per early-bird level and dense epoch: the mask distance
+    mask_distance: pd.DataFrame  # per early-bird level and dense epoch: the mask distance
 
 
 def _keep(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
@@ -152,4 +152,4 @@ def load_results(sel: Selection, arms: Iterable[str] | None = None) -> Results:
     if not status.empty:
         status = status.merge(expected[CELL], on=CELL, how="inner")
     return Results(_keep(st.runs(), levels), _keep(st.epochs(), levels), _keep(st.layers(), levels),
-                   status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("early_bird"), levels))
+                   status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("mask_distance"), levels))

@@ -31,7 +31,7 @@ import torch
 from .config import ExperimentConfig, fingerprint
 from .files import atomic_write, load_torch, save_json
 
-TABLES = ("runs", "epochs", "layers", "collapse", "early_bird")
+TABLES = ("runs", "epochs", "layers", "collapse", "mask_distance")
 HASH_COLUMNS = {"config_hash": str, "trunk_hash": str, "shared_from": str}  # '0123' is no number
 ROW_KEYS = ("config_hash", "level")  # one runs.csv row per trained network
 

@@ -9,7 +9,7 @@ notebook 06 ("Tickets without the full price").
                              beside the IMP ticket at the same sparsity
 - :func:`mask_distances`     the early-bird mask distance over dense training, per level
 
-All read the store's tidy tables (``runs``, ``collapse``, ``early_bird``) only.
+All read the store's tidy tables (``runs``, ``collapse``, ``mask_distance``) only.
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def early_bird_table(runs: pd.DataFrame) -> pd.DataFrame:
     paired difference early bird − IMP ticket over seeds (points, 95% CI)."""
     if runs.empty:
         return pd.DataFrame()
-    bird = runs[runs["arm"].isin(with_mask_from("early_bird")) & (runs["level"] >= 1)]
+    bird = runs[runs["arm"].isin(with_mask_from("early_magnitude")) & (runs["level"] >= 1)]
     ticket = runs[(runs["arm"] == TICKET) & (runs["level"] >= 1)]
     both = bird.merge(ticket, on=[*PAIR, "seed", "level"], suffixes=("", "_ticket"))
     rows = []
@@ -112,12 +112,12 @@ def early_bird_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def mask_distances(early_bird: pd.DataFrame) -> pd.DataFrame:
+def mask_distances(mask_distance: pd.DataFrame) -> pd.DataFrame:
     """Mean (over seeds) normalised Hamming distance between consecutive epochs' masks, per
     dataset × model × level (its target sparsity) × epoch."""
-    if early_bird.empty:
+    if mask_distance.empty:
         return pd.DataFrame(columns=[*PAIR, "level", "remaining", "epoch", "distance"])
-    table = early_bird.groupby([*PAIR, "level", "step"], sort=True).agg(
+    table = mask_distance.groupby([*PAIR, "level", "step"], sort=True).agg(
         distance=("distance", "mean"), remaining=("target_remaining", "mean")).reset_index()
     table["remaining"] *= 100
     return table.rename(columns={"step": "epoch"})

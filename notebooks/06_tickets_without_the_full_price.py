@@ -99,8 +99,8 @@ report.show_figure(figures.plot_price(price, protocols=sel.protocols), profile, 
 # %%
 early = ticket_price.early_bird_table(results.runs)
 print(narrative.describe_early_bird(early, sel.protocols))
-report.show_table(early, profile, "early_bird")
-fig = figures.plot_mask_distance(ticket_price.mask_distances(results.early_bird),
+report.show_table(early, profile, "early_bird_timing")
+fig = figures.plot_mask_distance(ticket_price.mask_distances(results.mask_distance),
                                  epsilon=sel.config_value("early_bird_epsilon"), protocols=sel.protocols)
 report.show_figure(fig, profile, "early_bird_distance")
 

@@ -259,7 +259,7 @@ def test_cheap_tickets_prune_to_the_tickets_sparsity_from_theta0(tmp_path, arm):
 def test_collapse_and_search_cost_tables_are_recorded(tmp_path):
     store = Store(tmp_path / "results")
     lottery.run(smoke("early_bird", epochs=3, early_bird_window=2), store, progress=False)
-    collapse, early = store.table("collapse"), store.table("early_bird")
+    collapse, early = store.table("collapse"), store.table("mask_distance")
     assert set(collapse["level"]) == {0, 1, 2} and not collapse["collapsed"].any()
     assert {"tensor", "kind", "n_alive", "dead_units", "fully_pruned"} <= set(collapse.columns)
     assert set(early["level"]) == {1, 2} and early["distance"].between(0, 1).all()

@@ -25,7 +25,7 @@ FIGURES = ["accuracy_controls", "accuracy_rewinding", "early_stopping", "layer_r
            "early_bird_distance"]
 TABLES = ["study_view", "sound_view", "dense_accuracy", "missing_cells", "accuracy_by_level",
           "paired_winning_ticket_vs_random_reinit", "paired_winning_ticket_vs_random_pruning",
-          "mask_overlap", "model_summary", "parameter_totals", "ticket_price", "early_bird", "critical_sparsity",
+          "mask_overlap", "model_summary", "parameter_totals", "ticket_price", "early_bird_timing", "critical_sparsity",
           "layer_collapse", "paired_winning_ticket_vs_synflow"]
 
 
