@@ -295,7 +295,8 @@ for _source in (
     Source("ag_news", "train.csv", _AG + "train.csv", md5="b1a00f826fdfbd249f79597b59e1dc12",
            sha256="76a0a2d2f92b286371fe4d4044640910a04a803fdd2538e0f3f29a5c6f6b672e",
            note="AG News cannot be prepared under the 'official' protocol without it; offline, the "
-                "'test_resplit' protocol splits the official test.csv alone (-p protocol test_resplit)."),
+                "'test_resplit' protocol splits the official test.csv alone "
+                "(-p datasets '[\"ag_news\"]' -p protocol test_resplit)."),
     Source("ag_news", "test.csv", _AG + "test.csv", md5="d52ea96a97a2d943681189a97654912d",
            sha256="521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699"),
 ):
