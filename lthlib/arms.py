@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import ConfigError, ExperimentConfig, parse_rewind_point
+from .config import ConfigError, ExperimentConfig, fingerprint, parse_rewind_point, run_key
 from .registry import Registry
 
 MASK_SOURCES = ("own_trunk", "ticket_trunk", "random", "early_magnitude")
@@ -125,6 +125,12 @@ def families(family: str) -> tuple[str, ...]:
 def with_mask_from(source: str) -> tuple[str, ...]:
     """The names of the registered arms whose mask comes from ``source`` (see the module doc)."""
     return tuple(a.name for a in ARMS if a.mask_from == source)
+
+
+def run_hash(cfg: ExperimentConfig) -> str:
+    """The store's name for a configuration's run: the fingerprint of its key, with the fields
+    its arm reads."""
+    return fingerprint(run_key(cfg, arm(cfg.arm).reads))
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:

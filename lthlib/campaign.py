@@ -40,8 +40,8 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import deviations
-from .arms import ARMS, TICKET
-from .config import ConfigError, ExperimentConfig, dense_key, fingerprint, results_dir, run_key
+from .arms import ARMS, TICKET, run_hash
+from .config import ConfigError, ExperimentConfig, dense_key, results_dir, run_key
 from .datasets import DATASETS
 from .files import save_json
 from .models import MODELS
@@ -347,7 +347,7 @@ class Campaign:
         rows = []
         for (dataset, model), arm, seed in _product(self.grid.pairs(), self.grid.arms, self.grid.seeds):
             cfg = self.grid.config(dataset, model, arm, seed)
-            config_hash = fingerprint(run_key(cfg, ARMS.get(arm).reads))
+            config_hash = run_hash(cfg)
             expected, done = self.grid.levels(dataset, model) + 1, int(found.get(config_hash, 0))
             why = self.blocked.get((dataset, model)) or self.blocked.get((dataset, model, seed, arm))
             if why:

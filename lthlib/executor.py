@@ -13,7 +13,8 @@ in its environment and ``torch.set_num_threads`` when the job uses torch.  Child
 passed through as it comes; a child that fails is a :class:`RuntimeError` in the parent that
 names the job and quotes the end of its stderr.
 
-This module is generic: it imports nothing of lthlib, so it sits below every other module.
+This module is generic: of lthlib it imports only :mod:`lthlib.files` (results are written
+atomically like every other file), so it sits below the runner and never imports it.
 """
 from __future__ import annotations
 

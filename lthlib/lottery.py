@@ -15,6 +15,7 @@ stopped.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -25,7 +26,7 @@ from typing import Iterable
 import pandas as pd
 import torch
 
-from .arms import ARMS, TICKET, Arm, arm
+from .arms import ARMS, TICKET, Arm, arm, run_hash
 from .collapse import collapsed_layers, network_collapsed
 from .config import (
     ConfigError,
@@ -141,8 +142,7 @@ class Runner:
         return self.dense.file(0, f"epoch_{epoch:02d}.pt")
 
     def full_masks(self) -> Masks:
-        skeleton = self.skeleton()
-        return full_masks(skeleton, prunable_names(skeleton, self.cfg.prune))
+        return full_masks(self.shapes, prunable_names(self.shapes, self.cfg.prune))
 
     def ensure_dense(self) -> dict:
         """Train level 0 once per (data, model, training, seed); return its metrics."""
@@ -269,6 +269,11 @@ class Runner:
         raise ConfigError(f"arm {self.arm.name!r}: cannot reset to {reset!r}")
 
     # -- one level -------------------------------------------------------------------------
+    @functools.cached_property
+    def shapes(self) -> torch.nn.Module:
+        """One network of the right shape, for what reads names and shapes only (masks, collapse)."""
+        return self.skeleton()
+
     def skeleton(self) -> torch.nn.Module:
         """A network of the right shape, whose weights are about to be overwritten."""
         return build_model(self.cfg.model, len(self.data.vocab), self.data.n_classes, init_seed=0)
@@ -291,7 +296,7 @@ class Runner:
         return {"dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "model": cfg.model.name,
                 "arm": "dense" if dense else cfg.arm, "seed": cfg.seed, "level": index,
                 "config_hash": self.dense.hash if dense else self.run.hash,
-                "trunk_hash": "" if self.arm.is_trunk else fingerprint(run_key(self.trunk_config())),
+                "trunk_hash": "" if self.arm.is_trunk else run_hash(self.trunk_config()),
                 "prune_fraction": cfg.prune.fraction, "prune_scope": cfg.prune.scope,
                 "prunable": cfg.prune.prunable, "rewind_point": cfg.rewind_point,
                 "rewind_iteration": self.rewind_iteration}
@@ -311,13 +316,12 @@ class Runner:
         if keep_final:
             save_torch(final, run.file(level.index, "final.pt"))
         search = self._search(run, level.index)
-        skeleton = self.skeleton()
-        collapse = collapsed_layers(skeleton, level.masks)
+        collapse = collapsed_layers(self.shapes, level.masks)
         row.update(mask_search_epochs=search.pop("mask_search_epochs", math.nan),
                    mask_search_seconds=search.pop("mask_search_seconds", math.nan),
                    early_bird_found=float(search.pop("early_bird_found", math.nan)),
                    early_bird_epoch=search.pop("early_bird_epoch", math.nan),
-                   collapsed=network_collapsed(skeleton, level.masks))
+                   collapsed=network_collapsed(self.shapes, level.masks))
         metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),
                    "collapse": collapse, "mask_distance": search.pop("mask_distance", []),
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -391,7 +395,7 @@ def run_grid(profile: str, *, datasets: Iterable[str] | None = None,
 
 def _cell(cfg: ExperimentConfig, status: str, reason: str = "", levels_done: int = 0) -> dict:
     return {"dataset": cfg.data.dataset, "model": cfg.model.name, "arm": cfg.arm, "seed": cfg.seed,
-            "config_hash": fingerprint(run_key(cfg, arm(cfg.arm).reads)), "status": status,
+            "config_hash": run_hash(cfg), "status": status,
             "reason": reason, "levels_done": levels_done}
 
 

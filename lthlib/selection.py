@@ -14,8 +14,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .arms import ARMS, TICKET
-from .config import ConfigError, ExperimentConfig, as_list, fingerprint, results_dir, run_key
+from .arms import TICKET, run_hash
+from .config import ConfigError, ExperimentConfig, as_list, results_dir
 from .datasets import DATASETS
 from .labels import arm_names, comparison
 from .models import MODELS
@@ -97,7 +97,7 @@ def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, ar
 
 def config_hash(cfg: ExperimentConfig) -> str:
     """The store's name for a configuration's run: the fingerprint of its run key."""
-    return fingerprint(run_key(cfg, ARMS.get(cfg.arm).reads))
+    return run_hash(cfg)
 
 
 def expected_cells(sel: Selection, arms: Iterable[str] | None = None) -> pd.DataFrame:

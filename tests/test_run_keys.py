@@ -4,12 +4,12 @@ import dataclasses
 import pytest
 
 from lthlib import config, profiles
-from lthlib.arms import arm
+from lthlib.arms import run_hash
 from lthlib.config import DataConfig, ExperimentConfig, dense_key, fingerprint, non_default_fields, run_key
 
 
 def key_of(cfg: ExperimentConfig) -> str:
-    return fingerprint(run_key(cfg, arm(cfg.arm).reads))
+    return run_hash(cfg)
 
 
 # Pinned: a change that moves any of these orphans every stored run of that kind.  If a change
