@@ -195,7 +195,7 @@ def test_grid_skips_an_unavailable_dataset_and_says_why(tmp_path, monkeypatch):
     from lthlib import sources
     monkeypatch.setattr(sources, "download", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     status = lottery.run_grid("quick", datasets=["ag_news"], models=["cnn"], seeds=[0],
-                              store=Store(tmp_path), progress=False)
+                              store=Store(tmp_path), progress=False, protocol="official")
     assert (status["status"] == "skipped").all()
     assert "train.csv" in status["reason"].iloc[0]
 
