@@ -10,10 +10,11 @@ notebooks, the command line and scripts use; overrides are the papermill / ``--s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .arms import arm as arm_entry
+from .arms import families
 from .config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, PruneConfig, TrainConfig
 from .datasets import DATASETS, Dataset
 from .models import MODELS, ModelSpec
@@ -31,6 +32,11 @@ class Profile:
     seeds: tuple[int, ...]
     description: str
     build: Callable[[Dataset, ModelSpec], Parts]
+    #: arms this profile runs on fewer seeds than ``seeds``, to fit its time budget (arm -> seeds)
+    arm_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def seeds_for(self, arm: str) -> tuple[int, ...]:
+        return self.arm_seeds.get(arm, self.seeds)
 
 
 def paper_parts(ds: Dataset, model: ModelSpec) -> Parts:
@@ -57,8 +63,12 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     - **Levels.** 5 levels of 40%: 60, 36, 21.6, 13.0 and 7.8% of the weights remain, so the
       range where the study's tickets live (50-10%) has a level every 15 points or less, and one
       sits at 13%, where the paired intervals are read.
-    - **Seeds.** 4: with the paired winning-ticket - re-init differences' spread near 1 point, a
-      95% interval is about +-1.6 points wide (t = 3.18 at 3 degrees of freedom).
+    - **Seeds.** 4 for the winning ticket, its controls (random re-init, random pruning) and
+      the rewinding arms (θk, end of dense training): with the paired differences' spread near
+      1 point, a 95% interval is about +-1.6 points (t = 3.18 at 3 degrees of freedom).  LR
+      rewinding and fine-tuning run seeds 0-1, the study's own re-init variant and notebook
+      06's cheap tickets seed 0 only (:data:`QUICK_FEWER_SEEDS`): all 12 arms on 4 seeds would
+      take about 105 minutes.
     - **Late rewinding** goes to θk at iteration 50 (a seventh of IMDb's 423 iterations and of
       AG News' 335): "early in training", as Frankle et al. 2020 mean it.
     """
@@ -89,10 +99,14 @@ PROFILES: Registry[Profile] = Registry("profile")
 PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
                           "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
                           smoke_parts))
+#: quick's budget (90 minutes on 2 cores) buys 4 seeds of the study's IMP arms and controls; the
+#: others run on fewer seeds, and the report says so wherever it shows them.
+QUICK_FEWER_SEEDS = {**dict.fromkeys((*families("init"), "random_reinit_study"), (0,)),
+                     **dict.fromkeys(("lr_rewinding", "fine_tuning"), (0, 1))}
 PROFILES.register(Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2, 3),
                           "real data subsampled (AG News: its test set re-split), small GloVe models, "
                           "5 levels of 40%: the study's questions on a CPU",
-                          quick_parts))
+                          quick_parts, arm_seeds=QUICK_FEWER_SEEDS))
 PROFILES.register(Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
                           "the study's settings, on a GPU", paper_parts))
 

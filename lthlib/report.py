@@ -40,7 +40,7 @@ STATUS_COLUMNS = ["dataset", "model", "arm", "seed", "status", "reason", "levels
 def _refusal(sel: Selection, arm: str) -> str | None:
     """Why ``arm``'s configurations cannot run under the selection (None: they can)."""
     try:
-        for dataset, model, seed in itertools.product(sel.datasets, sel.models, sel.seeds):
+        for dataset, model, seed in itertools.product(sel.datasets, sel.models, sel.seeds_of(arm)):
             sel.config(dataset, model, arm, seed)
     except ConfigError as error:
         return f"configuration refused: {error}"
@@ -65,12 +65,15 @@ def run_arms(sel: Selection, arms: Sequence[str] | None = None, max_level: int |
             continue
         rows = [{"dataset": d, "model": m, "arm": arm, "seed": s, "config_hash": "", "status": "skipped",
                  "reason": reason, "levels_done": 0}
-                for d, m, s in itertools.product(sel.datasets, sel.models, sel.seeds)]
+                for d, m, s in itertools.product(sel.datasets, sel.models, sel.seeds_of(arm))]
         st.record_status(rows)
         frames.append(pd.DataFrame(rows))
-    if runnable:
-        frames.append(run_grid(sel.profile, datasets=sel.datasets, models=sel.models, arms=runnable,
-                               seeds=sel.seeds, max_level=max_level, store=st, progress=progress,
+    by_seeds: dict[tuple[int, ...], list[str]] = {}
+    for arm in runnable:  # arms the profile runs on fewer seeds train in a grid of their own
+        by_seeds.setdefault(tuple(sel.seeds_of(arm)), []).append(arm)
+    for seeds, group in by_seeds.items():
+        frames.append(run_grid(sel.profile, datasets=sel.datasets, models=sel.models, arms=group,
+                               seeds=list(seeds), max_level=max_level, store=st, progress=progress,
                                **sel.overrides))
     status = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STATUS_COLUMNS)
     print(describe_status(status, sel.protocols))

@@ -38,6 +38,11 @@ class Selection:
     seeds: list[int]
     arms: tuple[str, ...] = (TICKET,)
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: arms the profile runs on fewer seeds (only when the seeds were not chosen explicitly)
+    arm_seeds: dict[str, list[int]] = field(default_factory=dict)
+
+    def seeds_of(self, arm: str) -> list[int]:
+        return self.arm_seeds.get(arm, self.seeds)
 
     def config(self, dataset: str, model: str, arm: str, seed: int) -> ExperimentConfig:
         return experiment(self.profile, dataset, model, arm, seed, **self.overrides)
@@ -62,8 +67,9 @@ class Selection:
 
     def describe(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
+        fewer = "".join(f"; {arm} on seeds {self.seeds_of(arm)} only" for arm in self.arms if arm in self.arm_seeds)
         return (f"profile {self.profile!r}: datasets {self.datasets}, models {self.models}, "
-                f"seeds {self.seeds}, arms {list(self.arms)}; {extra}")
+                f"seeds {self.seeds}, arms {list(self.arms)}{fewer}; {extra}")
 
 
 def _given(value: Any) -> bool:
@@ -87,12 +93,14 @@ def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, ar
     if unknown:
         raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(OVERRIDES))}")
     chosen_seeds = as_list(seeds, int)
+    chosen_arms = tuple(arm_names(as_list(arms) or default_arms or comparison(family)))
+    fewer = {} if chosen_seeds is not None else {
+        arm: list(grid.seeds_for(arm)) for arm in chosen_arms if grid.seeds_for(arm) != grid.seeds}
     return Selection(profile=profile,
                      datasets=[DATASETS.get(name).name for name in as_list(datasets) or grid.datasets],
                      models=[MODELS.get(name).name for name in as_list(models) or grid.models],
                      seeds=list(grid.seeds) if chosen_seeds is None else chosen_seeds,
-                     arms=tuple(arm_names(as_list(arms) or default_arms or comparison(family))),
-                     overrides=overrides)
+                     arms=chosen_arms, overrides=overrides, arm_seeds=fewer)
 
 
 def config_hash(cfg: ExperimentConfig) -> str:
@@ -104,7 +112,9 @@ def expected_cells(sel: Selection, arms: Iterable[str] | None = None) -> pd.Data
     """One row per dataset × model × arm × seed the selection asks for, with its config hash
     and number of levels (0..levels); ``refused`` holds the reason a configuration is invalid."""
     rows = []
-    for dataset, model, arm, seed in itertools.product(sel.datasets, sel.models, arms or sel.arms, sel.seeds):
+    cells = [(d, m, arm, seed) for d, m, arm in itertools.product(sel.datasets, sel.models, arms or sel.arms)
+             for seed in sel.seeds_of(arm)]
+    for dataset, model, arm, seed in cells:
         row = {"dataset": dataset, "model": model, "arm": arm, "seed": int(seed),
                "protocol": sel.protocol(dataset)}
         try:

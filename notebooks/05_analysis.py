@@ -16,7 +16,7 @@
 
 # %%
 # %matplotlib inline
-from lthlib import figures, narrative, report, tables
+from lthlib import figures, narrative, report, tables, verdicts
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.
@@ -56,6 +56,28 @@ print(narrative.describe_status(results.status, sel.protocols))
 # could not be had), the configuration's refusal, or, for a cell nothing has tried yet, which
 # notebook trains it.  Missing cells are left out of every table and figure below, never imputed.
 #
+# ## Verdicts
+#
+# Per dataset × model and per IMP arm of the study: the sparsest level whose mean **validation**
+# accuracy is within one seed-std of dense (so the test set only reports), its test accuracy and
+# its paired difference from dense; there, the paired differences from random re-init and random
+# pruning (95% t-intervals over seeds: an interval that includes zero is *not resolved at this
+# scale*, not "no effect"); and the study's number with whether its conclusion holds here.
+
+# %%
+verdict = verdicts.verdict_table(results.runs)
+report.show_table(verdict, profile, "verdicts")
+print(verdicts.describe_verdicts(verdict, sel.protocols))
+
+# %% [markdown]
+# How precise this run is: the paired winning ticket − random re-init difference at each
+# dataset × model's level nearest 13% remaining (the report aims at a 95% half-width of 2.5
+# points or less; more seeds narrow it).
+
+# %%
+report.show_table(verdicts.reference_intervals(results.runs), profile, "reference_intervals")
+
+# %% [markdown]
 # ## As in the study
 #
 # The best pruned level chosen **on test accuracy**, per seed, then averaged over seeds; beside
