@@ -29,13 +29,13 @@ class Prepared:
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
-def prepare_all(profile: str, datasets: Sequence[str], models: Sequence[str]) -> Prepared:
+def prepare_all(profile: str, datasets: Sequence[str], models: Sequence[str], **overrides) -> Prepared:
     """Prepare every dataset for every model of a profile (a model may read it with another
     vocabulary), printing one line each; a dataset whose files cannot be had is noted, not raised."""
     out = Prepared()
     for name in datasets:
         for model in models:
-            cfg = experiment(profile, name, model)
+            cfg = experiment(profile, name, model, **overrides)
             try:
                 data = prepare(cfg.data)
             except DataUnavailable as error:

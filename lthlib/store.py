@@ -119,7 +119,10 @@ class Store:
         with self.locked():
             for name in TABLES:
                 rows = [row for m in all_metrics for row in _table_rows(m, name)]
-                save_csv(pd.DataFrame(rows), self.table_path(name))
+                if rows:
+                    save_csv(pd.DataFrame(rows), self.table_path(name))
+                else:  # a table no run has rows for yet is absent, as before any run
+                    self.table_path(name).unlink(missing_ok=True)
 
     def table(self, name: str) -> pd.DataFrame:
         path = self.table_path(name)

@@ -27,10 +27,11 @@ from lthlib.sources import require_prepared
 profile = "smoke"   # smoke | quick | paper
 datasets = None     # e.g. '["imdb"]'
 models = None       # e.g. 'cnn,lstm'
+protocol = None     # split protocol: one name, or dataset=protocol pairs (ag_news=test_resplit)
 
 # %%
-sel = report.selection(profile, datasets=datasets, models=models)
-prepared = data_summary.prepare_all(sel.profile, sel.datasets, sel.models)
+sel = report.selection(profile, datasets=datasets, models=models, protocol=protocol)
+prepared = data_summary.prepare_all(sel.profile, sel.datasets, sel.models, **sel.overrides)
 
 # %%
 summary = data_summary.summarise(prepared.data, prepared.model_info, prepared.unavailable)

@@ -31,11 +31,12 @@ prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
 rewind_point = None        # late rewinding's θk: '1ep' or '500it'
 prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+protocol = None            # split protocol: one name, or dataset=protocol pairs (ag_news=test_resplit)
 
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
                        family="imp", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
-                       rewind_point=rewind_point, prunable=prunable)
+                       rewind_point=rewind_point, prunable=prunable, protocol=protocol)
 print(sel.describe())
 print(narrative.describe_left_out(sel))
 controls, rewinding = report.comparison("control"), report.comparison("rewind")

@@ -43,6 +43,7 @@ levels = None              # pruning levels after the dense level 0
 prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
 prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+protocol = None            # split protocol: one name, or dataset=protocol pairs (ag_news=test_resplit)
 init_scope = None          # SNIP, GraSP, SynFlow: 'global' (their papers') or 'local'
 synflow_rounds = None      # SynFlow's pruning rounds (100 in the paper)
 early_bird_epsilon = None  # the early-bird masks count as settled at or below this distance
@@ -50,8 +51,8 @@ early_bird_epsilon = None  # the early-bird masks count as settled at or below t
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds,
                        arms=arms, default_arms=ticket_price.cheap_arms(), levels=levels, prune_fraction=prune_fraction,
-                       epochs=epochs, prunable=prunable, init_scope=init_scope, synflow_rounds=synflow_rounds,
-                       early_bird_epsilon=early_bird_epsilon)
+                       epochs=epochs, prunable=prunable, protocol=protocol, init_scope=init_scope,
+                       synflow_rounds=synflow_rounds, early_bird_epsilon=early_bird_epsilon)
 print(sel.describe())
 print(narrative.describe_left_out(sel))
 

@@ -260,6 +260,9 @@ def test_committed_quick_tables_re_render_with_the_same_numbers():
                 "sound_view_rewinding": tables.sound_view(of(rewinding), rewinding)}
     for arm in (RANDOM_REINIT, RANDOM_PRUNING):
         expected[f"paired_{TICKET}_vs_{arm}"] = stats.paired_difference(runs, TICKET, arm)
+    from lthlib import verdicts
+    expected["verdicts"] = verdicts.verdict_table(imp)
+    expected["reference_intervals"] = verdicts.reference_intervals(imp)
     for name, table in expected.items():
         committed = pd.read_csv(folder / "tables" / f"{name}.csv")
         rendered = pd.read_csv(io.StringIO(table.to_csv(index=False)))
