@@ -27,7 +27,7 @@ from lthlib.sources import require_prepared
 profile = "smoke"   # smoke | quick | paper
 datasets = None     # e.g. '["imdb"]'
 models = None       # e.g. 'cnn,lstm'
-protocol = None     # split protocol: one name, or dataset=protocol pairs (ag_news=test_resplit)
+protocol = None     # split protocol: one name, or per-dataset pairs as README shows
 
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, protocol=protocol)

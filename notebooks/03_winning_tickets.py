@@ -31,7 +31,7 @@ prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
 rewind_point = None        # late rewinding's θk: '1ep' or '500it'
 prunable = None            # 'all' (weights and biases, as the study) or 'weights'
-protocol = None            # split protocol: one name, or dataset=protocol pairs (ag_news=test_resplit)
+protocol = None            # split protocol: one name, or per-dataset pairs as README shows
 
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, levels=levels,

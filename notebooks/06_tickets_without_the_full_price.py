@@ -43,7 +43,7 @@ levels = None              # pruning levels after the dense level 0
 prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
 prunable = None            # 'all' (weights and biases, as the study) or 'weights'
-protocol = None            # split protocol: one name, or dataset=protocol pairs (ag_news=test_resplit)
+protocol = None            # split protocol: one name, or per-dataset pairs as README shows
 init_scope = None          # SNIP, GraSP, SynFlow: 'global' (their papers') or 'local'
 synflow_rounds = None      # SynFlow's pruning rounds (100 in the paper)
 early_bird_epsilon = None  # the early-bird masks count as settled at or below this distance

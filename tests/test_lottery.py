@@ -11,7 +11,7 @@ from lthlib.arms import ARMS
 from lthlib.config import ConfigError
 from lthlib.files import load_torch
 from lthlib.lottery import Runner
-from lthlib.store import Store
+from lthlib.store import TABLES, Store
 
 FAST = dict(epochs=2, levels=2)
 
@@ -188,6 +188,9 @@ def test_tables_rebuild_from_the_metrics_files(tmp_path):
     store.table_path("runs").unlink()
     store.rebuild_tables()
     pd.testing.assert_frame_equal(comparable(before), comparable(store.runs()), check_like=True)
+    for name in TABLES:  # a table without rows (the winning ticket has no mask distance) is absent
+        assert store.table_path(name).exists() == (not store.table(name).empty)
+        store.table(name)  # and reads back, empty or not
 
 
 def test_grid_skips_an_unavailable_dataset_and_says_why(tmp_path, monkeypatch):

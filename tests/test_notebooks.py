@@ -115,3 +115,15 @@ def test_a_lost_parameters_tag_is_out_of_sync(tmp_path):
     assert parameters_cells(notebook) == []
     notebook.unlink()
     assert pair_differences(script) == [f"{notebook.name} is missing"]
+
+
+@pytest.mark.parametrize("script", scripts(), ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(script):
+    """papermill's parser skips a line it cannot read (an '=' in its comment, say), and then
+    neither ``papermill --help-notebook`` nor type inference knows that parameter."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+    notebook = nbformat.read(script.with_suffix(".ipynb"), as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
+    assert [p.name for p in PythonTranslator.inspect(cell)] == assigned
