@@ -64,11 +64,12 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
       range where the study's tickets live (50-10%) has a level every 15 points or less, and one
       sits at 13%, where the paired intervals are read.
     - **Seeds.** 4 for the winning ticket, its controls (random re-init, random pruning) and
-      the rewinding arms (θk, end of dense training): with the paired differences' spread near
-      1 point, a 95% interval is about +-1.6 points (t = 3.18 at 3 degrees of freedom).  LR
+      the rewinding arms (θk, end of dense training): the paired winning-ticket - re-init
+      intervals at 13% came out +-0.6 to +-2.4 points, but +-3.6 for AG News' BiLSTM, whose
+      seeds disagree (t = 3.18 at 3 degrees of freedom; more seeds are the lever left).  LR
       rewinding and fine-tuning run seeds 0-1, the study's own re-init variant and notebook
       06's cheap tickets seed 0 only (:data:`QUICK_FEWER_SEEDS`): all 12 arms on 4 seeds would
-      take about 105 minutes.
+      take an estimated 105 minutes; this grid took 62.
     - **Late rewinding** goes to θk at iteration 50 (a seventh of IMDb's 423 iterations and of
       AG News' 335): "early in training", as Frankle et al. 2020 mean it.
     """
