@@ -28,7 +28,7 @@ import pandas as pd
 
 from .arms import ARMS
 from .labels import arm_label, pair_label
-from .stats import PAIR, confidence_interval, format_ci
+from .stats import PAIR, confidence_interval, format_ci, paired_difference
 from .tables import dense_runs, study_arms, study_table
 
 #: The level the issue's precision target reads: the one nearest this share remaining.
@@ -73,10 +73,10 @@ def matching_level(runs: pd.DataFrame, arm: str) -> tuple[int | None, bool]:
 
 
 def _paired_at(runs: pd.DataFrame, arm: str, other: str, level: int) -> tuple[float, float]:
-    a = runs[(runs["arm"] == arm) & (runs["level"] == level)]
-    b = runs[(runs["arm"] == other) & (runs["level"] == level)]
-    both = a.merge(b, on=[*PAIR, "seed"], suffixes=("_a", "_b"))
-    return confidence_interval(100 * (both["test_acc_a"] - both["test_acc_b"]))
+    """(mean, half-width) of :func:`lthlib.stats.paired_difference` at one level."""
+    diffs = paired_difference(runs, arm, other)
+    at = diffs[diffs["level"] == level]
+    return (float(at["diff"].iloc[0]), float(at["ci"].iloc[0])) if len(at) else (np.nan, np.nan)
 
 
 def interval_verdict(mean: float, half: float) -> str:
@@ -183,7 +183,6 @@ def reference_intervals(runs: pd.DataFrame, arm: str | None = None,
     """The paired ``arm`` − ``control`` test difference (default: winning ticket − random
     re-init) at each dataset × model's level nearest 13% remaining: the report's precision
     check (a 95% half-width of 2.5 points or less)."""
-    from .stats import paired_difference
     arm = arm or study_arms()[0][0]
     control = control or control_arms()[0]
     diffs = paired_difference(runs, arm, control)
