@@ -241,6 +241,8 @@ def _list_profiles(args: argparse.Namespace) -> int:
         print(f"{entry.name}: {entry.description}")
         print(f"    datasets {', '.join(entry.datasets)}; models {', '.join(entry.models)}; "
               f"seeds {', '.join(map(str, entry.seeds))}")
+        for dataset, seeds in entry.dataset_seeds.items():
+            print(f"    {dataset} on seeds {', '.join(map(str, seeds))}")
         for arm, seeds in entry.arm_seeds.items():
             print(f"    {arm} on seeds {', '.join(map(str, seeds))} only")
     return 0

@@ -358,7 +358,7 @@ def run_grid(profile: str, *, datasets: Iterable[str] | None = None,
              store: Store | None = None, progress: bool = True, workers: int | None = None,
              **overrides) -> pd.DataFrame:
     """Run a grid of (dataset, model, seed, arm) cells under a profile (``seeds`` None: each
-    arm's seeds under the profile, :meth:`lthlib.profiles.Profile.seeds_for`).
+    arm's seeds on each dataset under the profile, :meth:`lthlib.profiles.Profile.seeds_for`).
 
     A dataset whose files cannot be had is skipped, and its status rows say why.  Cells of one
     (dataset, model, seed) run in order (branches need their trunk); different ones run in
@@ -372,11 +372,11 @@ def run_grid(profile: str, *, datasets: Iterable[str] | None = None,
     grid = PROFILES.get(profile)
     store = store or Store(results_dir(profile))
     arms = [ARMS.get(a).name for a in arms]
-    seeds_of = {a: grid.seeds_for(a) if seeds is None else list(seeds) for a in arms}
-    all_seeds = sorted({s for a in arms for s in seeds_of[a]})
-    groups = [[experiment(profile, d, m, a, s, **overrides) for a in arms if s in seeds_of[a]]
-              for d in (datasets or grid.datasets) for m in (models or grid.models) for s in all_seeds]
-    groups = [group for group in groups if group]
+    datasets = list(datasets or grid.datasets)
+    seeds_of = {(a, d): grid.seeds_for(a, d) if seeds is None else list(seeds) for a in arms for d in datasets}
+    groups = [[experiment(profile, d, m, a, s, **overrides) for a in arms if s in seeds_of[a, d]]
+              for d in datasets for m in (models or grid.models)
+              for s in sorted({s for a in arms for s in seeds_of[a, d]})]
     status, runnable = [], []
     for group in groups:
         try:  # prepares (and caches) the data once, here, before any worker needs it

@@ -40,8 +40,9 @@ STATUS_COLUMNS = ["dataset", "model", "arm", "seed", "status", "reason", "levels
 def _refusal(sel: Selection, arm: str) -> str | None:
     """Why ``arm``'s configurations cannot run under the selection (None: they can)."""
     try:
-        for dataset, model, seed in itertools.product(sel.datasets, sel.models, sel.seeds_of(arm)):
-            sel.config(dataset, model, arm, seed)
+        for dataset, model in itertools.product(sel.datasets, sel.models):
+            for seed in sel.seeds_of(arm, dataset):
+                sel.config(dataset, model, arm, seed)
     except ConfigError as error:
         return f"configuration refused: {error}"
     return None
@@ -65,16 +66,13 @@ def run_arms(sel: Selection, arms: Sequence[str] | None = None, max_level: int |
             continue
         rows = [{"dataset": d, "model": m, "arm": arm, "seed": s, "config_hash": "", "status": "skipped",
                  "reason": reason, "levels_done": 0}
-                for d, m, s in itertools.product(sel.datasets, sel.models, sel.seeds_of(arm))]
+                for d, m in itertools.product(sel.datasets, sel.models) for s in sel.seeds_of(arm, d)]
         st.record_status(rows)
         frames.append(pd.DataFrame(rows))
-    by_seeds: dict[tuple[int, ...], list[str]] = {}
-    for arm in runnable:  # arms the profile runs on fewer seeds train in a grid of their own
-        by_seeds.setdefault(tuple(sel.seeds_of(arm)), []).append(arm)
-    for seeds, group in by_seeds.items():
-        frames.append(run_grid(sel.profile, datasets=sel.datasets, models=sel.models, arms=group,
-                               seeds=list(seeds), max_level=max_level, store=st, progress=progress,
-                               **sel.overrides))
+    if runnable:  # seeds None: each arm on each dataset gets the profile's seeds, as the selection does
+        frames.append(run_grid(sel.profile, datasets=sel.datasets, models=sel.models, arms=runnable,
+                               seeds=None if sel.profile_seeds else sel.seeds, max_level=max_level,
+                               store=st, progress=progress, **sel.overrides))
     status = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STATUS_COLUMNS)
     print(describe_status(status, sel.protocols))
     return status[STATUS_COLUMNS]

@@ -38,11 +38,14 @@ class Selection:
     seeds: list[int]
     arms: tuple[str, ...] = (TICKET,)
     overrides: dict[str, Any] = field(default_factory=dict)
-    #: arms the profile runs on fewer seeds (only when the seeds were not chosen explicitly)
-    arm_seeds: dict[str, list[int]] = field(default_factory=dict)
+    #: the seeds were left to the profile, which may run some arms or datasets on other seeds
+    profile_seeds: bool = False
 
-    def seeds_of(self, arm: str) -> list[int]:
-        return self.arm_seeds.get(arm, self.seeds)
+    def seeds_of(self, arm: str, dataset: str) -> list[int]:
+        """The seeds of one arm on one dataset: the profile's for them, unless seeds were given."""
+        if not self.profile_seeds:
+            return self.seeds
+        return list(PROFILES.get(self.profile).seeds_for(arm, dataset))
 
     def config(self, dataset: str, model: str, arm: str, seed: int) -> ExperimentConfig:
         return experiment(self.profile, dataset, model, arm, seed, **self.overrides)
@@ -67,9 +70,13 @@ class Selection:
 
     def describe(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
-        fewer = "".join(f"; {arm} on seeds {self.seeds_of(arm)} only" for arm in self.arms if arm in self.arm_seeds)
+        grid = PROFILES.get(self.profile)
+        other = {} if not self.profile_seeds else {
+            "": [f"{d} on seeds {list(grid.dataset_seeds[d])}" for d in self.datasets if d in grid.dataset_seeds],
+            " only": [f"{a} on seeds {list(grid.arm_seeds[a])}" for a in self.arms if a in grid.arm_seeds]}
+        exceptions = "".join(f"; {text}{tail}" for tail, texts in other.items() for text in texts)
         return (f"profile {self.profile!r}: datasets {self.datasets}, models {self.models}, "
-                f"seeds {self.seeds}, arms {list(self.arms)}{fewer}; {extra}")
+                f"seeds {self.seeds}, arms {list(self.arms)}{exceptions}; {extra}")
 
 
 def _given(value: Any) -> bool:
@@ -94,13 +101,11 @@ def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, ar
         raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(OVERRIDES))}")
     chosen_seeds = as_list(seeds, int)
     chosen_arms = tuple(arm_names(as_list(arms) or default_arms or comparison(family)))
-    fewer = {} if chosen_seeds is not None else {
-        arm: list(grid.seeds_for(arm)) for arm in chosen_arms if grid.seeds_for(arm) != grid.seeds}
     return Selection(profile=profile,
                      datasets=[DATASETS.get(name).name for name in as_list(datasets) or grid.datasets],
                      models=[MODELS.get(name).name for name in as_list(models) or grid.models],
                      seeds=list(grid.seeds) if chosen_seeds is None else chosen_seeds,
-                     arms=chosen_arms, overrides=overrides, arm_seeds=fewer)
+                     arms=chosen_arms, overrides=overrides, profile_seeds=chosen_seeds is None)
 
 
 def config_hash(cfg: ExperimentConfig) -> str:
@@ -113,7 +118,7 @@ def expected_cells(sel: Selection, arms: Iterable[str] | None = None) -> pd.Data
     and number of levels (0..levels); ``refused`` holds the reason a configuration is invalid."""
     rows = []
     cells = [(d, m, arm, seed) for d, m, arm in itertools.product(sel.datasets, sel.models, arms or sel.arms)
-             for seed in sel.seeds_of(arm)]
+             for seed in sel.seeds_of(arm, d)]
     for dataset, model, arm, seed in cells:
         row = {"dataset": dataset, "model": model, "arm": arm, "seed": int(seed),
                "protocol": sel.protocol(dataset)}

@@ -29,7 +29,7 @@ def test_arms_on_fewer_seeds_follow_the_profile_unless_seeds_are_given():
     from lthlib.selection import expected_cells
     quick = profiles.PROFILES.get("quick")
     fewer = next(iter(quick.arm_seeds))
-    cells = expected_cells(report.selection("quick", arms=f"winning_ticket,{fewer}"))
+    cells = expected_cells(report.selection("quick", datasets="imdb", arms=f"winning_ticket,{fewer}"))
     per_arm = cells.groupby("arm")["seed"].apply(lambda s: sorted(set(s))).to_dict()
     assert per_arm == {"winning_ticket": list(quick.seeds), fewer: list(quick.arm_seeds[fewer])}
     explicit = expected_cells(report.selection("quick", arms=f"winning_ticket,{fewer}", seeds="[1, 2]"))
@@ -49,3 +49,26 @@ def test_run_grid_gives_each_arm_its_profile_seeds(monkeypatch, tmp_path):
                      store=Store(tmp_path), workers=1)
     assert sorted(s for a, s in seen if a == fewer) == list(quick.arm_seeds[fewer])
     assert sorted(s for a, s in seen if a == "winning_ticket") == list(quick.seeds)
+
+
+def test_a_dataset_with_its_own_seeds_gets_them_for_every_arm_without_fewer(monkeypatch, tmp_path):
+    from lthlib import lottery, report
+    from lthlib.selection import expected_cells
+    from lthlib.store import Store
+    quick = profiles.PROFILES.get("quick")
+    dataset, more = next(iter(quick.dataset_seeds.items()))
+    other = next(d for d in quick.datasets if d != dataset)
+    fewer = next(iter(quick.arm_seeds))
+    assert set(more) > set(quick.seeds)
+    cells = expected_cells(report.selection("quick", datasets=f"{dataset},{other}", models="cnn",
+                                           arms=f"winning_ticket,{fewer}"))
+    seeds = cells.groupby(["dataset", "arm"])["seed"].apply(sorted).to_dict()
+    assert seeds == {(dataset, "winning_ticket"): list(more), (other, "winning_ticket"): list(quick.seeds),
+                     (dataset, fewer): list(quick.arm_seeds[fewer]), (other, fewer): list(quick.arm_seeds[fewer])}
+    seen = []
+    monkeypatch.setattr(lottery, "load_data", lambda cfg, progress: None)
+    monkeypatch.setattr(lottery, "run_group", lambda group, root, max_level, progress:
+                        seen.extend((c.data.dataset, c.arm, c.seed) for c in group) or [])
+    lottery.run_grid("quick", datasets=[dataset, other], models=["cnn"], arms=["winning_ticket", fewer],
+                     store=Store(tmp_path), workers=1)
+    assert sorted(seen) == sorted((d, a, s) for (d, a), ss in seeds.items() for s in ss)
