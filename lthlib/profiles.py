@@ -67,13 +67,15 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     - **Levels.** 5 levels of 40%: 60, 36, 21.6, 13.0 and 7.8% of the weights remain, so the
       range where the study's tickets live (50-10%) has a level every 15 points or less, and one
       sits at 13%, where the paired intervals are read.
-    - **Seeds.** 4 for the winning ticket, its controls (random re-init, random pruning) and
-      the rewinding arms (θk, end of dense training): the paired winning-ticket - re-init
-      intervals at 13% came out +-0.6 to +-2.4 points, but +-3.6 for AG News' BiLSTM, whose
-      seeds disagree (t = 3.18 at 3 degrees of freedom; more seeds are the lever left).  LR
-      rewinding and fine-tuning run seeds 0-1, the study's own re-init variant and notebook
-      06's cheap tickets seed 0 only (:data:`QUICK_FEWER_SEEDS`): all 12 arms on 4 seeds would
-      take an estimated 105 minutes; this grid took 62.
+    - **Seeds.** The winning ticket, its controls (random re-init, random pruning) and the
+      rewinding arms (θk, end of dense training) run 4 seeds of IMDb and 8 of AG News
+      (:data:`QUICK_DATASET_SEEDS`): on 4 seeds the paired winning-ticket - re-init intervals at
+      13% came out +-0.6 to +-2.4 points but +-3.6 for AG News' BiLSTM, whose seeds disagree
+      (t = 3.18 at 3 degrees of freedom); AG News trains in a third of IMDb's time, so its seeds
+      are the cheap lever (8 took that interval to +-1.4).  LR rewinding and fine-tuning run
+      seeds 0-1, the study's own re-init variant and notebook 06's cheap tickets seed 0 only
+      (:data:`QUICK_FEWER_SEEDS`): all 12 arms on every seed would take an estimated 130
+      minutes; this grid took 57 (from an empty store and data cache).
     - **Late rewinding** goes to θk at iteration 50 (a seventh of IMDb's 423 iterations and of
       AG News' 335): "early in training", as Frankle et al. 2020 mean it.
     """
@@ -104,7 +106,7 @@ PROFILES: Registry[Profile] = Registry("profile")
 PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
                           "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
                           smoke_parts))
-#: quick's budget (90 minutes on 2 cores) buys 4 seeds of the study's IMP arms and controls; the
+#: quick's budget (90 minutes on 2 cores) buys 4 seeds (AG News 8) of the study's IMP arms and controls; the
 #: others run on fewer seeds, and the report says so wherever it shows them.
 QUICK_FEWER_SEEDS = {**dict.fromkeys((*families("init"), "random_reinit_study"), (0,)),
                      **dict.fromkeys(("lr_rewinding", "fine_tuning"), (0, 1))}

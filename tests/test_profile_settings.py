@@ -36,22 +36,7 @@ def test_arms_on_fewer_seeds_follow_the_profile_unless_seeds_are_given():
     assert set(explicit.loc[explicit["arm"] == fewer, "seed"]) == {1, 2}
 
 
-def test_run_grid_gives_each_arm_its_profile_seeds(monkeypatch, tmp_path):
-    from lthlib import lottery
-    from lthlib.store import Store
-    quick = profiles.PROFILES.get("quick")
-    fewer = next(iter(quick.arm_seeds))
-    seen = []
-    monkeypatch.setattr(lottery, "load_data", lambda cfg, progress: None)
-    monkeypatch.setattr(lottery, "run_group", lambda group, root, max_level, progress:
-                        seen.extend((c.arm, c.seed) for c in group) or [])
-    lottery.run_grid("quick", datasets=["imdb"], models=["cnn"], arms=["winning_ticket", fewer],
-                     store=Store(tmp_path), workers=1)
-    assert sorted(s for a, s in seen if a == fewer) == list(quick.arm_seeds[fewer])
-    assert sorted(s for a, s in seen if a == "winning_ticket") == list(quick.seeds)
-
-
-def test_a_dataset_with_its_own_seeds_gets_them_for_every_arm_without_fewer(monkeypatch, tmp_path):
+def test_run_grid_gives_each_arm_its_seeds_on_each_dataset(monkeypatch, tmp_path):
     from lthlib import lottery, report
     from lthlib.selection import expected_cells
     from lthlib.store import Store
