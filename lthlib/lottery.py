@@ -38,6 +38,7 @@ from .config import (
     run_key,
 )
 from .data import PreparedData, prepare
+from .determinism import cpu_threads
 from .executor import run_in_processes
 from .files import cpu_state, load_torch, save_json, save_torch
 from .mask_sources import SOURCES as MASK_SOURCES
@@ -54,7 +55,7 @@ from .models import build_model
 from .profiles import PROFILES, experiment, validate
 from .sources import DataUnavailable
 from .store import RunDir, Store
-from .train import TrainResult, train_model
+from .train import TrainResult, resolve_device, train_model
 
 _DATA_CACHE: dict[str, PreparedData] = {}
 _EMBEDDING_CACHE: dict[tuple, torch.Tensor] = {}
@@ -348,8 +349,10 @@ class Runner:
 
 def run(cfg: ExperimentConfig, store: Store, *, max_level: int | None = None,
         progress: bool = True) -> pd.DataFrame:
-    """Train every level of one configuration that the store lacks; return its runs.csv rows."""
-    return Runner(cfg, store, progress).run_levels(max_level)
+    """Train every level of one configuration that the store lacks; return its runs.csv rows
+    (on the CPU on one thread, so the numbers do not depend on the machine's cores)."""
+    with cpu_threads(resolve_device(cfg.train.device)):
+        return Runner(cfg, store, progress).run_levels(max_level)
 
 
 def run_grid(profile: str, *, datasets: Iterable[str] | None = None,

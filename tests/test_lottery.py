@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lthlib import lottery, profiles
+from lthlib import determinism, lottery, profiles
 from lthlib.arms import ARMS
 from lthlib.config import ConfigError
 from lthlib.files import load_torch
@@ -137,6 +137,25 @@ def test_a_killed_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     monkeypatch.setattr(lottery, "train_model", real_train)
     resumed = lottery.run(smoke(), Store(tmp_path / "b"), progress=False)
     pd.testing.assert_frame_equal(comparable(reference), comparable(resumed))
+
+
+def test_cpu_training_runs_on_one_thread_whatever_the_process_has(tmp_path, monkeypatch):
+    """Sums split by thread count: a store filled by 2-thread and 1-thread processes would mix
+    numbers that differ in their last bits (and, trained on, in their accuracies)."""
+    real_train, threads = lottery.train_model, []
+    monkeypatch.setattr(lottery, "train_model", lambda *a, **k: threads.append(torch.get_num_threads())
+                        or real_train(*a, **k))
+    before = torch.get_num_threads()
+    runs = {}
+    try:
+        for n in (2, 1):
+            torch.set_num_threads(n)
+            runs[n] = lottery.run(smoke(model="lstm"), Store(tmp_path / str(n)), progress=False)
+            assert torch.get_num_threads() == n  # the caller's setting comes back
+    finally:
+        torch.set_num_threads(before)
+    assert threads and set(threads) == {determinism.CPU_TRAINING_THREADS}
+    pd.testing.assert_frame_equal(comparable(runs[2]), comparable(runs[1]))
 
 
 @pytest.mark.parametrize("overrides, message", [
