@@ -106,8 +106,8 @@ PROFILES: Registry[Profile] = Registry("profile")
 PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
                           "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
                           smoke_parts))
-#: quick's budget (90 minutes on 2 cores) buys 4 seeds (AG News 8) of the study's IMP arms and controls; the
-#: others run on fewer seeds, and the report says so wherever it shows them.
+#: quick's budget (90 minutes on 2 cores) buys 4 seeds (AG News 8) of the study's IMP arms and
+#: controls; the others run on fewer seeds, and the report says so wherever it shows them.
 QUICK_FEWER_SEEDS = {**dict.fromkeys((*families("init"), "random_reinit_study"), (0,)),
                      **dict.fromkeys(("lr_rewinding", "fine_tuning"), (0, 1))}
 #: AG News trains in a third of IMDb's time and its BiLSTM's seeds disagree most: 8 seeds there

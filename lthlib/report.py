@@ -10,7 +10,6 @@ from :mod:`lthlib.figures`, the sentences from :mod:`lthlib.narrative`.
 """
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Sequence
 
@@ -40,9 +39,8 @@ STATUS_COLUMNS = ["dataset", "model", "arm", "seed", "status", "reason", "levels
 def _refusal(sel: Selection, arm: str) -> str | None:
     """Why ``arm``'s configurations cannot run under the selection (None: they can)."""
     try:
-        for dataset, model in itertools.product(sel.datasets, sel.models):
-            for seed in sel.seeds_of(arm, dataset):
-                sel.config(dataset, model, arm, seed)
+        for dataset, model, seed in sel.cells(arm):
+            sel.config(dataset, model, arm, seed)
     except ConfigError as error:
         return f"configuration refused: {error}"
     return None
@@ -66,7 +64,7 @@ def run_arms(sel: Selection, arms: Sequence[str] | None = None, max_level: int |
             continue
         rows = [{"dataset": d, "model": m, "arm": arm, "seed": s, "config_hash": "", "status": "skipped",
                  "reason": reason, "levels_done": 0}
-                for d, m in itertools.product(sel.datasets, sel.models) for s in sel.seeds_of(arm, d)]
+                for d, m, s in sel.cells(arm)]
         st.record_status(rows)
         frames.append(pd.DataFrame(rows))
     if runnable:  # seeds None: each arm on each dataset gets the profile's seeds, as the selection does

@@ -47,6 +47,10 @@ class Selection:
             return self.seeds
         return list(PROFILES.get(self.profile).seeds_for(arm, dataset))
 
+    def cells(self, arm: str) -> list[tuple[str, str, int]]:
+        """(dataset, model, seed) of every configuration of ``arm`` the selection names."""
+        return [(d, m, s) for d, m in itertools.product(self.datasets, self.models) for s in self.seeds_of(arm, d)]
+
     def config(self, dataset: str, model: str, arm: str, seed: int) -> ExperimentConfig:
         return experiment(self.profile, dataset, model, arm, seed, **self.overrides)
 
@@ -70,11 +74,12 @@ class Selection:
 
     def describe(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
-        grid = PROFILES.get(self.profile)
-        other = {} if not self.profile_seeds else {
-            "": [f"{d} on seeds {list(grid.dataset_seeds[d])}" for d in self.datasets if d in grid.dataset_seeds],
-            " only": [f"{a} on seeds {list(grid.arm_seeds[a])}" for a in self.arms if a in grid.arm_seeds]}
-        exceptions = "".join(f"; {text}{tail}" for tail, texts in other.items() for text in texts)
+        grid, exceptions = PROFILES.get(self.profile), ""
+        if self.profile_seeds:
+            exceptions += "".join(f"; {d} on seeds {list(grid.dataset_seeds[d])}"
+                                  for d in self.datasets if d in grid.dataset_seeds)
+            exceptions += "".join(f"; {a} on seeds {list(grid.arm_seeds[a])} only"
+                                  for a in self.arms if a in grid.arm_seeds)
         return (f"profile {self.profile!r}: datasets {self.datasets}, models {self.models}, "
                 f"seeds {self.seeds}, arms {list(self.arms)}{exceptions}; {extra}")
 
