@@ -64,7 +64,7 @@ fi
 
 # -- the profile -------------------------------------------------------------------------------
 if [ -z "$profile" ]; then
-  profile=$("$PY" -c 'from lthlib.profiles import default_profile; print(default_profile())')
+  profile=$("$PY" -c 'from lthlib.experiment.profiles import default_profile; print(default_profile())')
   if [ "$profile" = quick ]; then
     echo "run_all: no CUDA GPU found, so the 'quick' profile runs (--profile paper to force the study's settings)"
   else

@@ -3,7 +3,7 @@
     python benchmarks/bench_data.py                       # imdb + ag_news, writes into results/bench/cpu.json
     python benchmarks/bench_data.py --datasets imdb --repeats 2 --device-name cpu
 
-Each timing runs ``lthlib.data.prepare`` in a fresh Python process (so no in-memory cache can
+Each timing runs ``lthlib.data.prepare.prepare`` in a fresh Python process (so no in-memory cache can
 help) with ``LTH_DATA_DIR`` pointed at a temporary folder:
 
 - cold:   a new empty folder, so the raw files come from ``LTH_DATA_MIRROR`` (or the network)
@@ -34,12 +34,12 @@ DEFAULT_MIRROR = str(Path(__file__).resolve().parents[2] / "shared" / "data")  #
 
 _CHILD = r"""
 import json, sys, time
-from lthlib.config import DataConfig
-from lthlib.profiles import experiment
+from lthlib.core.config import DataConfig
+from lthlib.experiment.profiles import experiment
 cfg = experiment(sys.argv[1], sys.argv[2], "cnn").data
 t0 = time.perf_counter()
 try:
-    from lthlib.data import prepare
+    from lthlib.data.prepare import prepare
     data = prepare(cfg, progress=False)
 except Exception as exc:
     print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))

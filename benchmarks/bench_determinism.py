@@ -5,8 +5,8 @@
 
 Each (model, mode) runs in a fresh process, because ``CUBLAS_WORKSPACE_CONFIG`` is read when
 cuBLAS starts: ``default`` runs with the variable unset and PyTorch's defaults, ``deterministic``
-after :func:`lthlib.determinism.enable`.  A process trains ``--warmup`` batches, then times
-``--batches`` batches of masked training as ``lthlib.train.train_model`` runs it (Batcher, fused
+after :func:`lthlib.machine.platform.enable`.  A process trains ``--warmup`` batches, then times
+``--batches`` batches of masked training as ``lthlib.experiment.train.train_model`` runs it (Batcher, fused
 Adam, MaskApplier, 80%-sparse magnitude masks, bf16 autocast on CUDA) on random tokens at
 IMDb-like lengths.  ``determinism.<model>`` in ``results/bench/<device>.json`` holds both
 throughputs and ``deterministic_over_default`` (below 1: what determinism costs).
@@ -27,11 +27,11 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 import torch  # noqa: E402
 from bench_training import build, device_name, load_train_split, magnitude_masks, merge_json, sync  # noqa: E402
 
-from lthlib import determinism  # noqa: E402
-from lthlib.config import PruneConfig  # noqa: E402
-from lthlib.masks import MaskApplier  # noqa: E402
-from lthlib.models import flatten_rnns  # noqa: E402
-from lthlib.train import Batcher, make_optimizer, train_epoch  # noqa: E402
+from lthlib.core.config import PruneConfig  # noqa: E402
+from lthlib.experiment.train import Batcher, make_optimizer, train_epoch  # noqa: E402
+from lthlib.machine import platform as determinism  # noqa: E402
+from lthlib.nets.masks import MaskApplier  # noqa: E402
+from lthlib.nets.models import flatten_rnns  # noqa: E402
 
 MODES = ("default", "deterministic")
 BATCH = 64

@@ -47,11 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import baselines as B  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lthlib import baselines as B  # noqa: E402
-from lthlib.config import DataConfig, ModelConfig, PruneConfig  # noqa: E402
+from lthlib.core.config import DataConfig, ModelConfig, PruneConfig  # noqa: E402
 
 METHODS = ("dense", "masked", "masked_prebatched", "torch_prune", "study")
 LABELS = {"dense": "(a) dense", "masked": "(b) lthlib masked", "masked_prebatched": "(b') masked, pre-made batches",
@@ -184,7 +184,7 @@ def load_train_split(dataset: str, size: str, model_name: str, n_examples: int):
     """(split, n_classes, data vocab size, description) for the benchmark's batches."""
     spec = SIZES[size][model_name]
     if dataset == "imdb":
-        from lthlib.data import prepare
+        from lthlib.data.prepare import prepare
         os.environ.setdefault("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
         vocab = spec["vocab"] - 2
         cfg = DataConfig(dataset="imdb", protocol="study", max_vocab=vocab, max_len=spec["max_len"])
@@ -202,22 +202,22 @@ def load_train_split(dataset: str, size: str, model_name: str, n_examples: int):
 # ---------------------------------------------------------------------------------------------
 
 def build(size: str, model_name: str, vocab: int, n_classes: int, device: torch.device, seed: int = 0):
-    from lthlib.models import build_model
+    from lthlib.nets.models import build_model
     spec = SIZES[size][model_name]
     model = build_model(spec["model"], max(spec["vocab"], vocab), n_classes, init_seed=seed)
     return model.to(device)
 
 
 def magnitude_masks(model: torch.nn.Module, sparsity: float, prune_cfg: PruneConfig):
-    from lthlib.masks import full_masks, magnitude_prune, prunable_names
+    from lthlib.nets.masks import full_masks, magnitude_prune, prunable_names
     names = prunable_names(model, prune_cfg)
     state = {k: v.detach() for k, v in model.state_dict().items()}
     return magnitude_prune(state, full_masks(model, names), sparsity, prune_cfg.scope)
 
 
 def lthlib_masked_pass(model, optimizer, apply, batches, device, use_bf16):
-    """One epoch of lthlib.train.train_model: its own train_epoch, read back once."""
-    from lthlib.train import train_epoch
+    """One epoch of lthlib.experiment.train.train_model: its own train_epoch, read back once."""
+    from lthlib.experiment.train import train_epoch
     loss_sum, _ = train_epoch(model, optimizer, apply, batches, use_bf16)
     return loss_sum.item()
 
@@ -232,9 +232,9 @@ class Method:
 
 
 def make_methods(args, model_name: str, device: torch.device, split, n_classes: int, vocab: int):
-    from lthlib.masks import MaskApplier
-    from lthlib.models import flatten_rnns
-    from lthlib.train import Batcher, make_optimizer
+    from lthlib.experiment.train import Batcher, make_optimizer
+    from lthlib.nets.masks import MaskApplier
+    from lthlib.nets.models import flatten_rnns
 
     spec = SIZES[args.size][model_name]
     torch.manual_seed(0)
@@ -419,7 +419,7 @@ def bench_model(args, model_name: str, device: torch.device) -> dict:
     settings = {"size": args.size, "dataset": args.dataset, "data": data_desc, "batch_size": args.batch_size,
                 "batches": args.batches, "repeats": args.repeats, "warmup_passes": 1,
                 "sparsity": args.sparsity, "bf16": bool(args.bf16 and device.type == "cuda"),
-                "optimizer": "Adam lr 1e-3, fused (lthlib.train.make_optimizer)",
+                "optimizer": "Adam lr 1e-3, fused (lthlib.experiment.train.make_optimizer)",
                 "threads": torch.get_num_threads(), "flush_denormal": bool(args.flush_denormal),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2), **info}
     print_table(model_name, out, ratios, extra)

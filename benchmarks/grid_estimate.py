@@ -15,7 +15,7 @@ Pruning does not make a level faster: masked weights are multiplied by zero insi
 so every level costs a dense epoch (plus the mask step, included in what is measured).
 
 Seconds per epoch come from ``epoch_seconds`` in ``results/bench/<device>.json``.  ``--measure``
-fills it in: it trains 1 epoch (train + validation and test passes, through ``lthlib.train.train_model``
+fills it in: it trains 1 epoch (train + validation and test passes, through ``lthlib.experiment.train.train_model``
 with 80%-sparse magnitude masks) at the paper shapes on a ``--fraction`` of the training and
 validation data, and divides by the fraction.  AG News has only its test file offline, so its
 epoch is *estimated* from IMDb's: the measured time per token times AG News's tokens per epoch
@@ -42,8 +42,8 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 import torch  # noqa: E402
 from bench_training import device_name, merge_json, sync  # noqa: E402
 
-from lthlib import profiles  # noqa: E402
-from lthlib.arms import ARMS  # noqa: E402
+from lthlib.experiment import profiles  # noqa: E402
+from lthlib.experiment.arms import ARMS  # noqa: E402
 
 PAIRS = (("imdb", "cnn"), ("imdb", "lstm"), ("ag_news", "cnn"), ("ag_news", "lstm"))
 # training examples per epoch under the paper profile (30% of train held out for validation)
@@ -58,7 +58,7 @@ def schedule(dataset: str, model: str) -> dict:
     arms = {}
     for arm in ARMS.names():
         cfg = profiles.experiment("paper", dataset, model, arm)
-        per_level = cfg.finetune_epochs if arm == "fine_tuning" else cfg.train.epochs
+        per_level = ARMS.get(arm).epochs(cfg)
         arms[arm] = per_level * cfg.prune.levels
     base = profiles.experiment("paper", dataset, model)
     dense = base.train.epochs
@@ -81,17 +81,17 @@ def _subset(split, n: int, seed: int = 0):
 
 
 def measure_pair(dataset: str, model_name: str, device: str, fraction: float, seed: int = 0) -> dict:
-    from lthlib.data import prepare
-    from lthlib.masks import MaskApplier, full_masks, magnitude_prune, prunable_names
-    from lthlib.models import build_model
-    from lthlib.train import train_model
+    from lthlib.data.prepare import prepare
+    from lthlib.experiment.train import train_model
+    from lthlib.nets.masks import MaskApplier, full_masks, magnitude_prune, prunable_names
+    from lthlib.nets.models import build_model
 
     os.environ.setdefault("LTH_DATA_MIRROR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     cfg = profiles.experiment("paper", dataset, model_name)
     model_cfg = replace(cfg.model, embedding="random")  # GloVe 100d is not offline; same shapes
     try:
         data = prepare(cfg.data, progress=False)
-        data_source = f"{dataset} via lthlib.data.prepare"
+        data_source = f"{dataset} via lthlib.data.prepare.prepare"
         n_train, n_val = len(data.train), len(data.val)
         if fraction < 1.0:
             data = replace(data, train=_subset(data.train, max(cfg.train.batch_size, int(n_train * fraction))),
@@ -166,7 +166,7 @@ def ag_news_mean_len() -> tuple[float, str]:
     """Mean tokens per AG News example (title + description), from the offline test file."""
     default_mirror = Path(__file__).resolve().parents[2] / "shared" / "data"
     mirror = Path(os.environ.get("LTH_DATA_MIRROR", str(default_mirror))) / "ag_news" / "test.csv"
-    from lthlib.data import tokenize
+    from lthlib.data.prepare import tokenize
     if not mirror.exists():
         return 43.0, "assumed (no AG News file found)"
     lengths = []

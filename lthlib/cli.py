@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
-import json
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .config import ROOT, ConfigError, as_list
-from .executor import JobFailed
+from .core.config import ConfigError
+from .core.parameters import as_list, is_parameter
+from .core.parameters import parse as parse_parameter
+from .machine.executor import JobFailed
+from .machine.platform import ROOT
 
 NOTEBOOK_PATTERN = "0*_*.ipynb"
 
@@ -45,11 +46,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _profiles() -> ModuleType:
-    """:mod:`lthlib.profiles`: ``PROFILES`` (a Registry of entries with ``.name .datasets .models
+    """:mod:`lthlib.experiment.profiles`: ``PROFILES`` (a Registry of entries with ``.name .datasets .models
     .seeds .description``), ``experiment(profile, dataset, model, arm, seed, **overrides)`` and
     ``default_profile()``.  Every profile lookup here goes through this one function.
     """
-    from . import profiles
+    from .experiment import profiles
     return profiles
 
 
@@ -66,26 +67,25 @@ def _profile(name: str | None):
 def parse_settings(pairs: list[str] | None) -> dict[str, Any]:
     """``['epochs=3', 'rewind_point=500it']`` -> ``{'epochs': 3, 'rewind_point': '500it'}``.
 
-    A value is JSON when it parses as JSON (3, 0.5, true, null, [1, 2]), else the text itself.
+    Each value is parsed by :func:`lthlib.core.parameters.parse`, typed by its parameter's
+    declaration (3, 0.5, true, [3, 4], text; null: unset); an unknown name or a value of the wrong
+    type is a ConfigError naming it.
     """
     settings = {}
     for pair in pairs or []:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set needs key=value, got {pair!r}")
-        settings[key.strip()] = _json_or_text(text.strip())
+        settings[key.strip()] = parse_parameter(key.strip(), text)
     return settings
 
 
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def papermill_value(text: str) -> Any:
-    """A ``-p`` value as ``papermill -p`` reads it: True, False, None, an int, a float or text."""
+def papermill_value(text: str, name: str | None = None) -> Any:
+    """A ``-p`` value: a configuration parameter's (``name``: epochs, rewind_point, ...) as
+    :func:`lthlib.core.parameters.parse` reads it (None: unset); any other (datasets, seeds, arms,
+    ...) as ``papermill -p`` reads it: True, False, None, an int, a float or text."""
+    if name is not None and is_parameter(name):
+        return parse_parameter(name, text)
     named = {"True": True, "False": False, "None": None}
     if text in named:
         return named[text]
@@ -104,7 +104,7 @@ def _seed_list(text: str | None) -> list[int] | None:
 
 def _arm_names(text: str) -> list[str]:
     """'all' -> every registered arm; else the listed ones, each checked against the registry."""
-    from .arms import ARMS
+    from .experiment.arms import ARMS
     if text.strip() == "all":
         return list(ARMS.names())
     names = as_list(text) or []
@@ -118,31 +118,22 @@ def _arm_names(text: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    grid, settings = _grid(args), parse_settings(args.set)
-    _check_cells(grid, settings)
-    from . import lottery
+    grid = _grid(args)
+    grid.check()  # every cell's configuration, cheap and without data: bad input fails here
     try:
-        table = lottery.run_grid(**grid, max_level=args.max_level, workers=args.workers, **settings)
+        table = grid.run(max_level=args.max_level, workers=args.workers, progress=True)
     except JobFailed as error:
         raise CommandFailed(str(error)) from None
     return _report_status(table)
 
 
-def _grid(args: argparse.Namespace) -> dict[str, Any]:
-    """The grid's arguments of lottery.run_grid, every name checked (ConfigError if one is bad)."""
-    profile = _profile(args.profile)
-    return {"profile": profile.name, "datasets": as_list(args.datasets), "models": as_list(args.models),
-            "arms": _arm_names(args.arms), "seeds": _seed_list(args.seeds)}
-
-
-def _check_cells(grid: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Build every cell's configuration (cheap, no data) so bad input fails before any training."""
-    profiles = _profiles()
-    entry = profiles.PROFILES.get(grid["profile"])
-    datasets, models = grid["datasets"] or entry.datasets, grid["models"] or entry.models
-    seed = (grid["seeds"] or entry.seeds or [0])[0]
-    for dataset, model, arm in itertools.product(datasets, models, grid["arms"]):
-        profiles.experiment(entry.name, dataset, model, arm, seed, **settings)
+def _grid(args: argparse.Namespace, **extra: Any):
+    """The :class:`~lthlib.experiment.grid.Grid` of a command's arguments, every name checked
+    (ConfigError if one is bad)."""
+    from .experiment.grid import Grid
+    arms = _arm_names(args.arms) if getattr(args, "arms", None) else None
+    return Grid.of(_profile(args.profile).name, as_list(args.datasets), as_list(args.models), arms,
+                   _seed_list(args.seeds), **extra, **parse_settings(args.set))
 
 
 def _report_status(table) -> int:
@@ -185,7 +176,7 @@ def _notebook_parameters(profile: str, pairs: list[list[str]] | None) -> dict[st
     for name, text in pairs or []:
         if name == "profile":
             raise ConfigError("choose the profile with --profile, not -p profile")
-        parameters[name] = papermill_value(text)
+        parameters[name] = papermill_value(text, name)
     return parameters
 
 
@@ -248,31 +239,41 @@ def _list_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_parameters(args: argparse.Namespace) -> int:
+    """Every parameter (``--set name=value``, ``-p name value``): its type, default and field."""
+    from .core.parameters import PARAMETERS
+    for entry in PARAMETERS.values():
+        where = entry.field if entry.section is None else f"{entry.section}.{entry.field}"
+        print(f"{entry.name:20} {entry.type_name:22} default {entry.default!r:10} ({where})")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # lth campaign, lth bundle, lth carry
 # ---------------------------------------------------------------------------------------------
 
 def _campaign(args: argparse.Namespace) -> int:
-    grid, settings = _grid(args), parse_settings(args.set)
-    from .campaign import run_campaign
+    grid = _grid(args)
+    from .run.campaign import run_campaign
     try:
-        run_campaign(grid["profile"], datasets=grid["datasets"], models=grid["models"], seeds=grid["seeds"],
-                     arms=grid["arms"], minutes=args.minutes, glove_dim=args.glove_dim, max_level=args.max_level,
-                     deterministic=args.deterministic, progress=args.progress, **settings)
+        run_campaign(grid.profile, datasets=grid.datasets, models=grid.models,
+                     seeds=None if grid.profile_seeds else grid.seeds, arms=grid.arms, minutes=args.minutes,
+                     glove_dim=args.glove_dim, max_level=args.max_level,
+                     deterministic=args.deterministic, progress=args.progress, **grid.overrides)
     except ConfigError:
         raise
     except BaseException:
         if args.bundle:  # what was trained before the failure still comes back
             with contextlib.suppress(Exception):
-                _export(grid["profile"], args.bundle)
+                _export(grid.profile, args.bundle)
         raise
     if args.bundle:
-        _export(grid["profile"], args.bundle)
+        _export(grid.profile, args.bundle)
     return 0
 
 
 def _export(profile: str, out: str) -> None:
-    from .bundle import export_bundle
+    from .run.bundle import export_bundle
     path = export_bundle(profile, out)
     print(f"lth: bundle {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
@@ -282,15 +283,15 @@ def _bundle(args: argparse.Namespace) -> int:
     if args.action == "export":
         _export(profile, args.out)
         return 0
-    from .bundle import import_bundle
+    from .run.bundle import import_bundle
     written = import_bundle(args.path, profile)
     print(f"lth: imported {', '.join(written)} into results/{profile}")
     return 0
 
 
 def _carry(args: argparse.Namespace) -> int:
-    from .carry import DEFAULT_LIMIT_MIB, prepare_carry
-    from .sources import DataUnavailable
+    from .data.sources import DataUnavailable
+    from .run.carry import DEFAULT_LIMIT_MIB, prepare_carry
     profile = _profile(args.profile).name
     limit = DEFAULT_LIMIT_MIB if args.limit_mib is None else args.limit_mib
     try:
@@ -319,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(commands.add_parser("report", help="execute the notebooks into reports/<profile>/"))
     commands.add_parser("profiles", help="list the profiles and their grids").set_defaults(
         handler=_list_profiles)
+    commands.add_parser("parameters", help="list the parameters --set and -p take, with types and defaults"
+                        ).set_defaults(handler=_list_parameters)
     _add_campaign(commands.add_parser("campaign", help="train a grid in priority order within a time budget"))
     _add_bundle(commands.add_parser("bundle", help="export or import the store's tables as a .tar.gz"))
     _add_carry(commands.add_parser("carry", help="prepare the data a GPU machine without internet needs"))

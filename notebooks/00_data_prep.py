@@ -15,23 +15,26 @@
 #
 # Sources are the official files (or the offline mirror named by `LTH_DATA_MIRROR`), checked
 # against pinned checksums; a dataset whose files cannot be had is reported as not prepared, with
-# the reason.  All logic lives in `lthlib.data_summary`, `lthlib.data` and `lthlib.embeddings`.
+# the reason.  All logic lives in `lthlib.report.data_summary`, `lthlib.data.prepare` and `lthlib.data.embeddings`.
 
 # %%
 # %matplotlib inline
-from lthlib import data_summary, report
-from lthlib.sources import require_prepared
+from lthlib.data.sources import require_prepared
+from lthlib.report import data_summary
+from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.
+# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 profile = "smoke"   # smoke | quick | paper
 datasets = None     # e.g. '["imdb"]'
 models = None       # e.g. 'cnn,lstm'
 protocol = None     # split protocol: one name, or per-dataset pairs as README shows
 
 # %%
-sel = report.selection(profile, datasets=datasets, models=models, protocol=protocol)
-prepared = data_summary.prepare_all(sel.profile, sel.datasets, sel.models, **sel.overrides)
+sel = report.selection(profile, datasets=datasets, models=models,
+                       **report.parameters(globals()))
+prepared = data_summary.prepare_all(sel)
 
 # %%
 summary = data_summary.summarise(prepared.data, prepared.model_info, prepared.unavailable)

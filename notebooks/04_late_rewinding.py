@@ -22,10 +22,12 @@
 
 # %%
 # %matplotlib inline
-from lthlib import figures, narrative, report, tables
+from lthlib.report import figures, narrative, tables
+from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.
+# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
 datasets = None            # e.g. '["imdb"]'
@@ -40,9 +42,8 @@ prunable = None            # 'all' (weights and biases, as the study) or 'weight
 protocol = None            # split protocol: one name, or per-dataset pairs as README shows
 
 # %%
-sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
-                       family="rewind", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
-                       rewind_point=rewind_point, prunable=prunable, protocol=protocol)
+sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms, family="rewind",
+                       **report.parameters(globals()))
 print(sel.describe())
 print(narrative.describe_left_out(sel))
 

@@ -16,10 +16,13 @@
 
 # %%
 # %matplotlib inline
-from lthlib import figures, narrative, report, tables, verdicts
+from lthlib.experiment.overlap import mask_overlap
+from lthlib.report import figures, narrative, tables, verdicts
+from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.
+# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
 datasets = None            # e.g. '["imdb"]'
@@ -34,9 +37,8 @@ prunable = None            # 'all' (weights and biases, as the study) or 'weight
 protocol = None            # split protocol: one name, or per-dataset pairs as README shows
 
 # %%
-sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
-                       family="imp", levels=levels, prune_fraction=prune_fraction, epochs=epochs,
-                       rewind_point=rewind_point, prunable=prunable, protocol=protocol)
+sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms, family="imp",
+                       **report.parameters(globals()))
 print(sel.describe())
 print(narrative.describe_left_out(sel))
 controls, rewinding = report.comparison("control"), report.comparison("rewind")
@@ -158,7 +160,7 @@ print(narrative.describe_layers(results.layers, protocols=sel.protocols))
 # seeds at the same level, and between consecutive levels of one seed.
 
 # %%
-overlap = tables.mask_overlap(results.runs, results.store.load_mask)
+overlap = mask_overlap(results.runs, results.store.load_mask)
 report.save_table(overlap, profile, "mask_overlap")
 report.show_figure(figures.plot_mask_overlap(overlap, protocols=sel.protocols), profile, "mask_overlap")
 print(narrative.describe_overlap(overlap, sel.protocols))

@@ -25,14 +25,16 @@
 # Each is pruned to the winning ticket's sparsity at every level and trained from θ0 like the
 # ticket; random pruning at the same per-tensor sparsity is the floor.  How an embedding lookup
 # and an LSTM's gates are read for SynFlow (the embedding as a linear map on one-hot inputs; the
-# gates' nonlinearities kept) is documented in `lthlib/scores.py`.
+# gates' nonlinearities kept) is documented in `lthlib/nets/scores.py`.
 
 # %%
 # %matplotlib inline
-from lthlib import figures, narrative, report, ticket_price
+from lthlib.report import figures, narrative, ticket_price
+from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.
+# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
 datasets = None            # e.g. '["imdb"]'
@@ -49,10 +51,8 @@ synflow_rounds = None      # SynFlow's pruning rounds (100 in the paper)
 early_bird_epsilon = None  # the early-bird masks count as settled at or below this distance
 
 # %%
-sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds,
-                       arms=arms, default_arms=ticket_price.cheap_arms(), levels=levels, prune_fraction=prune_fraction,
-                       epochs=epochs, prunable=prunable, protocol=protocol, init_scope=init_scope,
-                       synflow_rounds=synflow_rounds, early_bird_epsilon=early_bird_epsilon)
+sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
+                       default_arms=ticket_price.cheap_arms(), **report.parameters(globals()))
 print(sel.describe())
 print(narrative.describe_left_out(sel))
 
@@ -130,5 +130,5 @@ report.show_table(collapse, profile, "layer_collapse")
 # The critical sparsity is the smallest share of weights pruned at which any seed's mask leaves a
 # layer unreachable; "no layer collapses up to X%" means none did at any level checked.
 # Reachability is necessary for signal, not sufficient: SynFlow's scores on an LSTM can vanish
-# (all-positive weights saturate the gates; see `lthlib/scores.py`), so a mask can stay connected
+# (all-positive weights saturate the gates; see `lthlib/nets/scores.py`), so a mask can stay connected
 # and still train no better than chance.  The accuracy figure above shows whether it did.

@@ -109,7 +109,7 @@ def no_network(monkeypatch):
     """Make every download fail as it does offline."""
     import urllib.error
 
-    from lthlib import sources
+    from lthlib.data import sources
 
     def fail(url, out, progress=True):
         raise urllib.error.URLError("[Errno -2] Name or service not known")

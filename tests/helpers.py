@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lthlib.config import DataConfig, ModelConfig, TrainConfig
-from lthlib.data import EncodedSplit
+from lthlib.core.config import DataConfig, ModelConfig, TrainConfig
+from lthlib.data.prepare import EncodedSplit
 
 N_SIGNAL = 3  # signal tokens per class
 

@@ -9,12 +9,18 @@ import pandas as pd
 import pytest
 import torch
 
-from lthlib import cli, data, embeddings, lottery, profiles
-from lthlib.bundle import BundleError, export_bundle, import_bundle
-from lthlib.campaign import PRIORITY, PROGRESS_FILE, Grid, run_campaign
-from lthlib.carry import CarryTooLarge, data_env, prepare_carry
-from lthlib.config import derive_seed
-from lthlib.store import Store
+from lthlib import cli
+from lthlib.core.config import derive_seed
+from lthlib.data import embeddings
+from lthlib.data import prepare as data
+from lthlib.data.prepare import forget_prepared
+from lthlib.experiment import profiles
+from lthlib.experiment import runner as lottery
+from lthlib.experiment.grid import Grid
+from lthlib.experiment.store import Store
+from lthlib.run.bundle import BundleError, export_bundle, import_bundle
+from lthlib.run.campaign import PRIORITY, PROGRESS_FILE, arm_order, run_campaign, units
+from lthlib.run.carry import CarryTooLarge, data_env, prepare_carry
 
 from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
@@ -26,7 +32,7 @@ SMALL = dict(datasets=["synthetic"], models=["cnn"], seeds=[0], epochs=1, levels
 @pytest.fixture(autouse=True)
 def _tmp_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LTH_DATA_DIR", str(tmp_path / "data"))
-    lottery._DATA_CACHE.clear()
+    forget_prepared()
 
 
 def comparable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -37,17 +43,17 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
 # -- the campaign --------------------------------------------------------------------------------
 
 def test_units_come_seed_by_seed_dense_first_then_level_by_level_in_arm_priority():
-    grid = Grid.of("smoke", ["synthetic"], ["cnn", "lstm"], [0, 1], None, overrides={"levels": 2})
-    units = grid.units()
-    assert [(u.model, u.arm) for u in units[:2]] == [("cnn", "dense"), ("lstm", "dense")]
-    level_1_cnn = [u.arm for u in units if u.seed == 0 and u.level == 1 and u.model == "cnn"]
+    grid = Grid.of("smoke", ["synthetic"], ["cnn", "lstm"], arm_order(None), [0, 1], levels=2)
+    work = units(grid)
+    assert [(u.model, u.arm) for u in work[:2]] == [("cnn", "dense"), ("lstm", "dense")]
+    level_1_cnn = [u.arm for u in work if u.seed == 0 and u.level == 1 and u.model == "cnn"]
     assert level_1_cnn[:len(PRIORITY)] == list(PRIORITY)
     assert set(level_1_cnn[len(PRIORITY):]) == {"snip", "grasp", "synflow", "early_bird", "random_reinit_study"}
-    seeds = [u.seed for u in units]
+    seeds = [u.seed for u in work]
     assert seeds == sorted(seeds)  # every unit of seed 0 before any of seed 1
-    seed_0 = [u.level for u in units if u.seed == 0]
+    seed_0 = [u.level for u in work if u.seed == 0]
     assert seed_0 == sorted(seed_0)  # level 1 of every arm before level 2 of any
-    assert len(units) == 2 * (2 + 2 * 2 * 12)
+    assert len(work) == 2 * (2 + 2 * 2 * 12)
 
 
 def test_campaign_stops_at_its_budget_says_why_and_resumes_to_the_uninterrupted_numbers(tmp_path):
@@ -62,7 +68,7 @@ def test_campaign_stops_at_its_budget_says_why_and_resumes_to_the_uninterrupted_
     status = store.table("status")
     assert set(status["status"]) == {"partial", "pending"} and status["reason"].str.contains("again").all()
 
-    lottery._DATA_CACHE.clear()
+    forget_prepared()
     resumed = run_campaign("smoke", minutes=10, store=store, **SMALL)
     assert resumed.state == "finished" and len(resumed.units_run) == 6
     reference_store = Store(tmp_path / "reference" / "smoke")
@@ -138,7 +144,7 @@ def test_a_store_fills_from_the_carry_without_reading_sources(tmp_path, monkeypa
     assert all(item["included"] for item in manifest["items"])
     monkeypatch.setenv("LTH_DATA_DIR", str(carry / "data"))
     monkeypatch.setattr(data, "load_examples", lambda *a, **k: pytest.fail("a source was read"))
-    lottery._DATA_CACHE.clear()
+    forget_prepared()
     cfg = profiles.experiment("smoke", "synthetic", "cnn", "winning_ticket", 0, epochs=1, levels=1)
     rows = lottery.run(cfg, Store(tmp_path / "results" / "smoke"), progress=False)
     assert list(rows["level"]) == [0, 1]

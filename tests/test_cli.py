@@ -1,48 +1,59 @@
-"""The ``lth`` command: arguments into lottery.run_grid, notebooks into reports, bad input refused.
+"""The ``lth`` command: arguments into a Grid, notebooks into reports, bad input refused.
 
-Nothing trains here: lottery.run_grid and (except in one test) papermill are replaced by recorders.
+Nothing trains here: Grid.run and (except in one test) papermill are replaced by recorders.
 """
 from __future__ import annotations
+
+import re
 
 import nbformat
 import pandas as pd
 import pytest
 
-from lthlib import cli, lottery, profiles
-from lthlib.arms import ARMS
-from lthlib.executor import JobFailed
+from lthlib import cli
+from lthlib.core.config import ConfigError
+from lthlib.experiment import grid as grids
+from lthlib.experiment import profiles
+from lthlib.experiment.arms import ARMS
+from lthlib.machine.executor import JobFailed
 
 
 @pytest.fixture
 def grid_calls(monkeypatch) -> list[dict]:
-    """lottery.run_grid replaced by a recorder whose cells are all done."""
+    """Grid.run replaced by a recorder (the grid's cells and the run's arguments) whose cells are
+    all done."""
     calls = []
 
-    def run_grid(profile, **kwargs):
-        calls.append({"profile": profile, **kwargs})
+    def run(grid, arms=None, **kwargs):
+        calls.append({"profile": grid.profile, "datasets": grid.datasets, "models": grid.models,
+                      "arms": list(grid.arms), "seeds": None if grid.profile_seeds else grid.seeds,
+                      **grid.overrides, **kwargs})
         return pd.DataFrame([{"dataset": "imdb", "model": "cnn", "arm": "winning_ticket", "seed": 0,
                               "status": "done", "reason": "", "levels_done": 5}])
-    monkeypatch.setattr(lottery, "run_grid", run_grid)
+    monkeypatch.setattr(grids.Grid, "run", run)
     return calls
 
 
 # -- lth run -----------------------------------------------------------------------------------
 
-def test_run_passes_the_grid_to_run_grid(grid_calls, capsys):
+def test_run_passes_the_grid_to_grid_run(grid_calls, capsys):
     code = cli.main(["run", "--profile", "quick", "--datasets", "imdb", "--models", "cnn,lstm",
                      "--arms", "winning_ticket,random_reinit", "--seeds", "0,1", "--max-level", "2",
                      "--workers", "3", "--set", "epochs=3", "rewind_point=500it", "--set", "prune_fraction=0.5"])
     assert code == 0
     assert grid_calls == [{"profile": "quick", "datasets": ["imdb"], "models": ["cnn", "lstm"],
                            "arms": ["winning_ticket", "random_reinit"], "seeds": [0, 1], "max_level": 2,
-                           "workers": 3, "epochs": 3, "rewind_point": "500it", "prune_fraction": 0.5}]
+                           "workers": 3, "progress": True, "epochs": 3, "rewind_point": "500it",
+                           "prune_fraction": 0.5}]
     assert "winning_ticket" in capsys.readouterr().out  # the status table
 
 
 def test_run_defaults_leave_the_grid_to_the_profile(grid_calls):
     assert cli.main(["run", "--profile", "smoke"]) == 0
-    assert grid_calls == [{"profile": "smoke", "datasets": None, "models": None, "arms": ["winning_ticket"],
-                           "seeds": None, "max_level": None, "workers": None}]
+    smoke = profiles.PROFILES.get("smoke")
+    assert grid_calls == [{"profile": "smoke", "datasets": list(smoke.datasets), "models": list(smoke.models),
+                           "arms": ["winning_ticket"], "seeds": None, "max_level": None, "workers": None,
+                           "progress": True}]
 
 
 def test_run_takes_json_lists(grid_calls):
@@ -52,19 +63,29 @@ def test_run_takes_json_lists(grid_calls):
 
 def test_all_arms_means_every_registered_arm(grid_calls, monkeypatch):
     checked = []
-    monkeypatch.setattr(profiles, "experiment", lambda *args, **kwargs: checked.append(args[3]))
+    monkeypatch.setattr(grids, "experiment", lambda *args, **kwargs: checked.append(args[3]))
     assert cli.main(["run", "--profile", "smoke", "--arms", "all"]) == 0
     assert grid_calls[0]["arms"] == list(ARMS.names())
-    assert set(checked) == set(ARMS.names())  # every cell checked before run_grid
+    assert set(checked) == set(ARMS.names())  # every cell checked before Grid.run
 
 
-def test_set_values_are_json_when_they_can_be():
-    settings = cli.parse_settings(["epochs=3", "prune_fraction=0.5", "rewind_point=500it",
+def test_set_values_are_typed_by_their_parameter():
+    settings = cli.parse_settings(["epochs=3", "prune_fraction=1", "rewind_point=500it",
                                    "include_output=false", "patience=null", "prunable= weights ",
-                                   "datasets=[\"imdb\"]", "protocol=a=b"])
-    assert settings == {"epochs": 3, "prune_fraction": 0.5, "rewind_point": "500it",
+                                   "filter_sizes=[2, 3]", "protocol=a=b"])
+    assert settings == {"epochs": 3, "prune_fraction": 1.0, "rewind_point": "500it",
                         "include_output": False, "patience": None, "prunable": "weights",
-                        "datasets": ["imdb"], "protocol": "a=b"}
+                        "filter_sizes": (2, 3), "protocol": "a=b"}
+    assert isinstance(settings["prune_fraction"], float)
+
+
+@pytest.mark.parametrize("pair, words", [("epochs=three", "parameter epochs='three': expected int"),
+                                         ("epochs=2.5", "parameter epochs='2.5': expected int"),
+                                         ("include_output=1", "expected bool"),
+                                         ("datasets=[\"imdb\"]", "unknown parameter 'datasets'; valid: ")])
+def test_set_values_of_the_wrong_type_are_refused_by_name(pair, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        cli.parse_settings([pair])
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -76,6 +97,7 @@ def test_set_values_are_json_when_they_can_be():
     (["run", "--profile", "smoke", "--set", "=3"], "--set needs key=value"),
     (["run", "--profile", "smoke", "--set", "bogus=1"], "unknown parameter 'bogus'"),
     (["run", "--profile", "smoke", "--set", "epochs=0"], "epochs and batch_size must be positive"),
+    (["run", "--profile", "smoke", "--set", "epochs=x"], "parameter epochs='x': expected int"),
     (["run", "--profile", "smoke", "--set", "workers=2"], "unknown parameter 'workers'"),
     (["run", "--profile", "smoke", "--seeds", "one"], "--seeds takes whole numbers"),
     (["run", "--profile", "smoke", "--max-level", "x"], "argument --max-level: invalid int value"),
@@ -93,15 +115,15 @@ def test_bad_input_is_one_line_and_exit_code_2_before_any_training(grid_calls, c
 def test_cells_that_did_not_run_give_exit_code_1(monkeypatch, capsys):
     table = pd.DataFrame([{"dataset": "imdb", "status": "done", "reason": ""},
                           {"dataset": "ag_news", "status": "skipped", "reason": "data unavailable"}])
-    monkeypatch.setattr(lottery, "run_grid", lambda profile, **kwargs: table)
+    monkeypatch.setattr(grids.Grid, "run", lambda grid, **kwargs: table)
     assert cli.main(["run", "--profile", "quick"]) == 1
     assert "1 of 2 cells did not run" in capsys.readouterr().err
 
 
 def test_a_failed_worker_is_exit_code_1_with_its_message(monkeypatch, capsys):
-    def run_grid(profile, **kwargs):
+    def run(grid, **kwargs):
         raise JobFailed("imdb/cnn seed 0 failed (exit code 1); the end of its stderr:\n    OSError: disk full")
-    monkeypatch.setattr(lottery, "run_grid", run_grid)
+    monkeypatch.setattr(grids.Grid, "run", run)
     assert cli.main(["run", "--profile", "quick"]) == 1
     assert "lth: imdb/cnn seed 0 failed" in capsys.readouterr().err
 
@@ -111,7 +133,16 @@ def test_help_exits_cleanly(capsys):
     assert "--arms" in capsys.readouterr().out
 
 
-# -- lth profiles ------------------------------------------------------------------------------
+# -- lth profiles, lth parameters -------------------------------------------------------------
+
+def test_parameters_lists_every_parameter_with_its_type_and_default(capsys):
+    from lthlib.core.parameters import PARAMETERS
+    assert cli.main(["parameters"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(PARAMETERS)
+    epochs = next(line for line in lines if line.startswith("epochs "))
+    assert " int " in epochs and "(train.epochs)" in epochs
+
 
 def test_profiles_lists_each_grid(capsys):
     assert cli.main(["profiles"]) == 0
@@ -156,6 +187,15 @@ def test_report_runs_the_chosen_notebooks_with_parameters(repo, executed):
     assert (repo / "reports" / "smoke").is_dir()
 
 
+def test_report_parameters_are_typed_by_their_parameter_and_others_as_papermill_reads_them(repo, executed):
+    assert cli.main(["report", "--profile", "smoke", "--only", "03", "-p", "datasets", "imdb",
+                     "-p", "prune_fraction", "1", "-p", "include_output", "false", "-p", "epochs", "None",
+                     "-p", "rewind_point", "500it", "-p", "filter_sizes", "[2, 3]"]) == 0
+    assert executed[0][2] == {"profile": "smoke", "datasets": "imdb", "prune_fraction": 1.0,
+                              "include_output": False, "epochs": None, "rewind_point": "500it",
+                              "filter_sizes": (2, 3)}
+
+
 def test_report_without_only_runs_every_numbered_notebook(repo, executed):
     assert cli.main(["report", "--profile", "smoke"]) == 0
     assert [call[0] for call in executed if call[0] != "html"] == [
@@ -166,6 +206,7 @@ def test_report_without_only_runs_every_numbered_notebook(repo, executed):
     (["--only", "07"], "--only 07 matches no notebook; have: 00_data_prep, 03_winning_tickets, 05_analysis"),
     (["-p", "profile", "paper"], "choose the profile with --profile"),
     (["-p", "seeds"], "argument -p: expected 2 arguments"),
+    (["-p", "levels", "many"], "parameter levels='many': expected int"),
 ])
 def test_report_bad_input_is_exit_code_2(repo, executed, capsys, argv, words):
     assert cli.main(["report", "--profile", "smoke", *argv]) == 2

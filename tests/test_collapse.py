@@ -4,10 +4,10 @@ import math
 import pandas as pd
 import pytest
 
-from lthlib.collapse import collapsed_layers, critical_sparsity, network_collapsed
-from lthlib.config import ModelConfig, PruneConfig
-from lthlib.masks import full_masks, prunable_names
-from lthlib.models import build_model
+from lthlib.core.config import ModelConfig, PruneConfig
+from lthlib.nets.collapse import collapsed_layers, critical_sparsity, network_collapsed
+from lthlib.nets.masks import full_masks, prunable_names
+from lthlib.nets.models import build_model
 
 from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 

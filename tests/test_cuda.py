@@ -16,7 +16,7 @@ Tolerances, stated here and asserted below:
   as training evaluates (cuDNN's default TF32 RNN math, bf16 autocast), ≤ 2e-2 + 2e-2·|logit|.
 - Pruned weights: exactly zero after every optimiser step (no tolerance).
 - A training killed (SIGKILL) and resumed: bit-identical to the uninterrupted one, with
-  :func:`lthlib.determinism.enable` (deterministic kernels, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``).
+  :func:`lthlib.machine.platform.enable` (deterministic kernels, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``).
 """
 import contextlib
 import copy
@@ -30,15 +30,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from lthlib import determinism, lottery, profiles
-from lthlib.arms import ARMS
-from lthlib.config import DataConfig, PruneConfig, TrainConfig
-from lthlib.lottery import Runner
-from lthlib.masks import MaskApplier, full_masks, magnitude_prune, prunable_names
-from lthlib.models import MODELS, build_model, flatten_rnns
-from lthlib.sources import files_missing
-from lthlib.store import Store
-from lthlib.train import Batcher, evaluate, make_optimizer, train_epoch, train_model
+from lthlib.core.config import DataConfig, PruneConfig, TrainConfig
+from lthlib.data.sources import files_missing
+from lthlib.experiment import profiles
+from lthlib.experiment import runner as lottery
+from lthlib.experiment.arms import ARMS
+from lthlib.experiment.runner import Runner
+from lthlib.experiment.store import Store
+from lthlib.experiment.train import Batcher, evaluate, make_optimizer, train_epoch, train_model
+from lthlib.machine import platform as determinism
+from lthlib.nets.masks import MaskApplier, full_masks, magnitude_prune, prunable_names
+from lthlib.nets.models import MODELS, build_model, flatten_rnns
 
 from helpers import TinyData, make_split
 

@@ -8,12 +8,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from lthlib import data, data_summary, datasets, sources
-from lthlib.config import ConfigError, DataConfig
-from lthlib.data import PAD, UNK, EncodedSplit, Vocab, prepare, tokenize
-from lthlib.datasets import clean_ag_news
-from lthlib.registry import Registry
-from lthlib.sources import ChecksumError, CorruptSource, DataUnavailable
+from lthlib.core.config import ConfigError, DataConfig
+from lthlib.core.registry import Registry
+from lthlib.data import datasets, sources
+from lthlib.data import prepare as data
+from lthlib.data.datasets import clean_ag_news
+from lthlib.data.prepare import PAD, UNK, EncodedSplit, Vocab, prepare, tokenize
+from lthlib.data.sources import ChecksumError, CorruptSource, DataUnavailable
+from lthlib.report import data_summary
 
 from conftest import AG_TRAIN, IMDB_REVIEWS, SHARED_DATA, imdb_targz, write_mirror
 
@@ -312,7 +314,7 @@ def test_synthetic_is_deterministic_sized_and_learnable(data_home, n_classes):
 def test_summarise_and_plot_lengths(data_home):
     import matplotlib
     matplotlib.use("Agg")
-    from lthlib.config import ModelConfig
+    from lthlib.core.config import ModelConfig
     prepared = prepare(DataConfig(dataset="synthetic", protocol="default", val_fraction=0.2), progress=False)
     info = {"synthetic": data_summary.model_columns("cnn", prepared, ModelConfig(name="cnn", embed_dim=16))}
     table = data_summary.summarise({"synthetic": prepared}, info, {"ag_news": "no train.csv"})

@@ -1,10 +1,11 @@
-"""Early-bird mask distance on constructed masks and the stopping rule on a constructed run."""
+"""Early-bird mask distance on constructed masks, the stopping rule and the search on
+constructed runs."""
 import math
 
 import pytest
 import torch
 
-from lthlib.early_bird import EarlyBirdTracker, mask_distance
+from lthlib.nets.early_bird import EarlyBirdTracker, early_bird_search, mask_distance
 
 from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
 
@@ -81,3 +82,19 @@ def test_steps_can_be_named_and_scope_matters():
     assert [int(m.sum()) for m in tracker.mask.values()] == [2, 2]
     glob = EarlyBirdTracker(0.5, "global").magnitude_mask(params, template)
     assert glob["big"].all() and not glob["small"].any()
+
+
+def test_the_search_returns_the_found_mask_or_the_last_and_what_it_cost():
+    epochs = [(e, params_keeping(kept)) for e, kept in enumerate([B, A, A_SWAP, A, A, B, A], start=1)]
+    mask, search = early_bird_search(epochs, TEMPLATE, 0.5, "global", epsilon=0.2, window=3)
+    assert torch.nonzero(mask["w"]).flatten().tolist() == A
+    assert list(search) == ["mask_search_epochs", "early_bird_found", "early_bird_epoch", "mask_distance"]
+    assert search["mask_search_epochs"] == 4.0 and search["early_bird_found"] and search["early_bird_epoch"] == 4
+    assert [row["step"] for row in search["mask_distance"]] == [2, 3, 4, 5, 6, 7]
+    assert all(row["target_remaining"] == 0.5 for row in search["mask_distance"])
+    mask, search = early_bird_search(epochs, TEMPLATE, 0.5, "global", epsilon=0.1, window=3)
+    assert torch.nonzero(mask["w"]).flatten().tolist() == A          # never settled: the last epoch's
+    assert search["mask_search_epochs"] == 7.0 and not search["early_bird_found"]
+    assert math.isnan(search["early_bird_epoch"])
+    with pytest.raises(ValueError, match="at least one dense epoch"):
+        early_bird_search([], TEMPLATE, 0.5, "global")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from lthlib import embeddings
-from lthlib.data import PAD, UNK, Vocab
-from lthlib.embeddings import glove_matrix, parse_glove_lines
-from lthlib.sources import DataUnavailable
+from lthlib.data import embeddings
+from lthlib.data.embeddings import glove_matrix, parse_glove_lines
+from lthlib.data.prepare import PAD, UNK, Vocab
+from lthlib.data.sources import DataUnavailable
 
 from conftest import write_mirror
 

@@ -14,11 +14,11 @@ import copy
 import pytest
 import torch
 
-from lthlib import baselines as B
-from lthlib.config import PruneConfig, derive_seed
-from lthlib.masks import full_masks, magnitude_prune, prunable_names
-from lthlib.models import build_model
-from lthlib.train import Batcher, train_model
+from benchmarks import baselines as B
+from lthlib.core.config import PruneConfig, derive_seed
+from lthlib.experiment.train import Batcher, train_model
+from lthlib.nets.masks import full_masks, magnitude_prune, prunable_names
+from lthlib.nets.models import build_model
 
 from helpers import tiny_data, tiny_model_config, tiny_train_config
 

@@ -1,4 +1,5 @@
 """The arms, rewinding, resumability and the store, on the synthetic dataset."""
+import json
 import math
 import multiprocessing
 
@@ -6,12 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from lthlib import determinism, lottery, profiles
-from lthlib.arms import ARMS
-from lthlib.config import ConfigError
-from lthlib.files import load_torch
-from lthlib.lottery import Runner
-from lthlib.store import TABLES, Store
+from lthlib.core.config import ConfigError
+from lthlib.data.prepare import forget_prepared
+from lthlib.experiment import profiles
+from lthlib.experiment import runner as lottery
+from lthlib.experiment.arms import ARMS, Arm
+from lthlib.experiment.runner import Runner
+from lthlib.experiment.store import TABLES, Store
+from lthlib.machine import platform as determinism
+from lthlib.machine.files import load_torch
 
 FAST = dict(epochs=2, levels=2)
 
@@ -19,7 +23,7 @@ FAST = dict(epochs=2, levels=2)
 @pytest.fixture(autouse=True)
 def _tmp_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LTH_DATA_DIR", str(tmp_path / "data"))
-    lottery._DATA_CACHE.clear()
+    forget_prepared()
 
 
 def smoke(arm="winning_ticket", model="cnn", seed=0, **overrides):
@@ -212,30 +216,10 @@ def test_tables_rebuild_from_the_metrics_files(tmp_path):
         store.table(name)  # and reads back, empty or not
 
 
-def test_grid_skips_an_unavailable_dataset_and_says_why(tmp_path, monkeypatch):
-    monkeypatch.delenv("LTH_DATA_MIRROR", raising=False)
-    from lthlib import sources
-    monkeypatch.setattr(sources, "download", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-    status = lottery.run_grid("quick", datasets=["ag_news"], models=["cnn"], seeds=[0],
-                              store=Store(tmp_path), progress=False, protocol="official")
-    assert (status["status"] == "skipped").all()
-    assert "train.csv" in status["reason"].iloc[0]
-
-
 def test_recurrent_arm_runs(tmp_path):
     rows = lottery.run(smoke("winning_ticket", "lstm", levels=1), Store(tmp_path), progress=False)
     assert list(rows["level"]) == [0, 1]
     assert math.isfinite(rows["test_acc"].iloc[-1])
-
-
-def test_grid_in_two_worker_processes_fills_the_store(tmp_path):
-    store = Store(tmp_path / "results")
-    status = lottery.run_grid("smoke", models=["cnn"], seeds=[0, 1], arms=["winning_ticket", "random_reinit"],
-                              store=store, progress=False, workers=2, epochs=1, levels=1)
-    assert list(status["status"].unique()) == ["done"] and len(status) == 4
-    runs = store.runs()
-    assert len(runs) == 8 and set(runs["seed"]) == {0, 1}
-    assert len(store.table("status")) == 4
 
 
 def test_theta_k_for_another_rewind_point_is_replayed_exactly(tmp_path):
@@ -276,6 +260,9 @@ def test_cheap_tickets_prune_to_the_tickets_sparsity_from_theta0(tmp_path, arm):
     assert all(torch.equal(level.start[n][masks[n]], theta0[n][masks[n]]) for n in masks)
     search = rows.query("level == 1").iloc[0]["mask_search_epochs"]
     assert search == (0 if arm != "early_bird" else pytest.approx(search)) and search <= 3
+    saved = json.loads(runner.run.file(1, "mask_search.json").read_text())  # the stored tables' keys
+    bird = {"early_bird_found", "early_bird_epoch", "mask_distance"} if arm == "early_bird" else set()
+    assert set(saved) == {"mask_search_epochs", "mask_search_seconds", *bird}
 
 
 def test_collapse_and_search_cost_tables_are_recorded(tmp_path):
@@ -289,3 +276,11 @@ def test_collapse_and_search_cost_tables_are_recorded(tmp_path):
     assert ticket["mask_search_epochs"] == 6          # IMP paid the dense run and level 1: 3 + 3 epochs
     bird = store.runs().query("arm == 'early_bird' and level == 2").iloc[0]
     assert 2 <= bird["mask_search_epochs"] <= 3
+
+
+@pytest.mark.parametrize("field, value", [("reset_to", "theta_1"), ("mask_from", "own_trunc")])
+def test_an_arm_entry_with_an_unknown_reset_or_mask_source_is_refused(field, value):
+    fields = dict(name="odd", display="odd", description="", mask_from="own_trunk", reset_to="theta0",
+                  color="#000000", notebook="03_winning_tickets")
+    with pytest.raises(ConfigError, match=field):
+        Arm(**{**fields, field: value})

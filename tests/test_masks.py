@@ -1,21 +1,24 @@
-"""Prunable sets, magnitude and random masks, fused application, summaries."""
+"""Prunable sets, masks from scores (magnitude among them), random masks, fused application,
+summaries."""
 import pytest
 import torch
 
-from lthlib.config import PruneConfig
-from lthlib.masks import (
+from lthlib.core.config import PruneConfig
+from lthlib.nets.masks import (
     MaskApplier,
     apply_masks,
     full_masks,
     jaccard,
     layer_table,
     magnitude_prune,
+    magnitudes,
+    masks_from_scores,
     n_nonzero,
     prunable_names,
     random_masks_like,
     remaining_fraction,
 )
-from lthlib.models import build_model
+from lthlib.nets.models import build_model
 
 from helpers import one_torch_thread, tiny_model_config  # noqa: F401 (autouse fixture)
 
@@ -88,6 +91,88 @@ def test_already_pruned_weights_never_come_back():
     masks = {"w": torch.tensor([True] * 5 + [False] * 5)}  # the large ones are pruned
     new = magnitude_prune(params, masks, 0.4, "global")
     assert new["w"].tolist() == [False, False, True, True, True] + [False] * 5
+
+
+def test_masks_from_scores_keeps_exact_counts_among_survivors_with_ties_by_position():
+    scores = {"a": torch.tensor([5.0, 1.0, 1.0, 1.0, 9.0]), "b": torch.tensor([[2.0, 2.0], [0.0, 7.0]])}
+    masks = {"a": torch.tensor([True, True, True, True, False]), "b": torch.ones(2, 2, dtype=torch.bool)}
+    local = masks_from_scores(scores, masks, "local", remaining=0.5)
+    # a: round(2.5) = 3 kept of its 4 survivors (9.0 is already pruned): the tie of 1.0s loses
+    # its first entry; b: 2 kept, the two 2.0s tie and the earlier goes.
+    assert local["a"].tolist() == [True, False, True, True, False]
+    assert local["b"].tolist() == [[False, True], [False, True]]
+    glob = masks_from_scores(scores, masks, "global", remaining=0.5)
+    assert sum(int(m.sum()) for m in glob.values()) == 5  # round(0.5 * 9) = 5 (half up)
+    assert glob["a"].tolist() == [True, False, False, True, False]
+    assert glob["b"].tolist() == [[True, True], [False, True]]
+    with pytest.raises(ValueError, match="only 4 survive"):
+        masks_from_scores(scores, masks, "local", remaining=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        masks_from_scores({**scores, "a": torch.tensor([1.0, float("nan"), 0, 0, 0])}, masks, remaining=0.5)
+
+
+def test_the_two_counts_are_fractions_of_the_survivors_and_of_the_whole():
+    g = torch.Generator().manual_seed(0)
+    shapes = {"a": (37, 11), "b": (101,), "c": (3, 5, 7)}
+    scores = {n: torch.randn(s, generator=g, dtype=torch.float64) for n, s in shapes.items()}
+    masks = {n: torch.rand(s, generator=g) < 0.7 for n, s in shapes.items()}
+    alive = {n: int(m.sum()) for n, m in masks.items()}
+    size = {n: m.numel() for n, m in masks.items()}
+    half_up = lambda x: int(x + 0.5)  # noqa: E731 (x >= 0)
+    local = masks_from_scores(scores, masks, "local", prune_fraction=0.3)
+    assert {n: int(m.sum()) for n, m in local.items()} == {n: alive[n] - half_up(0.3 * alive[n]) for n in masks}
+    glob = masks_from_scores(scores, masks, "global", prune_fraction=0.3)
+    assert sum(int(m.sum()) for m in glob.values()) == sum(alive.values()) - half_up(0.3 * sum(alive.values()))
+    local = masks_from_scores(scores, masks, "local", remaining=0.4)
+    assert {n: int(m.sum()) for n, m in local.items()} == {n: half_up(0.4 * size[n]) for n in masks}
+    glob = masks_from_scores(scores, masks, "global", remaining=0.4)
+    assert sum(int(m.sum()) for m in glob.values()) == half_up(0.4 * sum(size.values()))
+    for new in (local, glob):  # pruned entries never come back, and the lowest survivors went
+        assert not any(bool((new[n] & ~masks[n]).any()) for n in masks)
+    dropped = torch.cat([scores[n][masks[n] & ~glob[n]] for n in masks])
+    kept = torch.cat([scores[n][glob[n]] for n in masks])
+    assert dropped.max() <= kept.min()
+
+
+def test_magnitude_pruning_is_masks_from_scores_on_magnitudes():
+    g = torch.Generator().manual_seed(1)
+    shapes = {"a": (37, 11), "b": (101,), "c": (3, 5, 7), "d": (2,)}
+    params = {n: torch.randint(-3, 4, s, generator=g).float() for n, s in shapes.items()}  # many ties
+    masks = {n: torch.rand(s, generator=g) < 0.8 for n, s in shapes.items()}
+    for scope in ("local", "global"):
+        for fraction in (0.2, 0.4):
+            mag = magnitude_prune(params, masks, fraction, scope)
+            by_scores = masks_from_scores({n: p.abs() for n, p in params.items()}, masks, scope,
+                                          prune_fraction=fraction)
+            assert all(torch.equal(mag[n], by_scores[n]) for n in masks), (scope, fraction)
+    assert all(s.dtype == torch.float64 and torch.equal(s, params[n].abs().double())
+               for n, s in magnitudes(params, masks).items())
+    with pytest.raises(ValueError, match="finite"):
+        magnitude_prune({**params, "d": torch.tensor([1.0, float("inf")])}, masks, 0.2)
+
+
+def test_every_pruner_goes_through_masks_from_scores():
+    from lthlib.nets import early_bird, masks, scores
+    assert scores.masks_from_scores is masks.masks_from_scores
+    assert early_bird.masks_from_scores is masks.masks_from_scores
+    assert not any(hasattr(scores, f) for f in ("_keep_highest", "_n_keep"))
+    assert not any(hasattr(masks, f) for f in ("_prune_smallest", "_keep_highest"))
+
+
+def test_masks_from_scores_checks_its_arguments():
+    scores, masks = {"w": torch.arange(4.0)}, {"w": torch.ones(4, dtype=torch.bool)}
+    with pytest.raises(ValueError, match="exactly one"):
+        masks_from_scores(scores, masks)
+    with pytest.raises(ValueError, match="exactly one"):
+        masks_from_scores(scores, masks, remaining=0.5, prune_fraction=0.5)
+    with pytest.raises(ValueError, match="remaining"):
+        masks_from_scores(scores, masks, remaining=1.5)
+    with pytest.raises(ValueError, match="fraction"):
+        masks_from_scores(scores, masks, prune_fraction=1.0)
+    with pytest.raises(ValueError, match="scope"):
+        masks_from_scores(scores, masks, "layer", remaining=0.5)
+    with pytest.raises(ValueError, match="shape"):
+        masks_from_scores({"w": torch.arange(4.0).reshape(2, 2)}, masks, remaining=0.5)
 
 
 def test_random_masks_keep_per_tensor_counts_and_differ():

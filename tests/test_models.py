@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from lthlib.config import ConfigError, ModelConfig
-from lthlib.data import PAD, UNK
-from lthlib.models import MODELS, KimCNN, RecurrentClassifier, build_model, count_parameters
+from lthlib.core.config import ConfigError, ModelConfig
+from lthlib.data.prepare import PAD, UNK
+from lthlib.nets.models import MODELS, KimCNN, RecurrentClassifier, build_model, count_parameters
 
 from helpers import one_torch_thread, tiny_model_config  # noqa: F401 (autouse fixture)
 

@@ -16,12 +16,21 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
-from lthlib import figures, labels, narrative, report, selection, stats, tables  # noqa: E402
-from lthlib.arms import ARMS, TICKET, families  # noqa: E402
-from lthlib.config import ConfigError, fingerprint, run_key  # noqa: E402
-from lthlib.datasets import DATASETS  # noqa: E402
-from lthlib.models import MODELS  # noqa: E402
-from lthlib.profiles import PROFILES, experiment  # noqa: E402
+from lthlib.core.config import ConfigError, fingerprint, run_key  # noqa: E402
+from lthlib.data.datasets import DATASETS  # noqa: E402
+from lthlib.experiment import arms  # noqa: E402
+from lthlib.experiment import overlap as mask_overlaps  # noqa: E402
+from lthlib.experiment.arms import ARMS, TICKET, families  # noqa: E402
+from lthlib.experiment.profiles import PROFILES, experiment  # noqa: E402
+from lthlib.nets.models import MODELS  # noqa: E402
+from lthlib.report import (
+    figures,
+    labels,
+    narrative,
+    stats,
+    tables,  # noqa: E402
+)
+from lthlib.report import notebook as report
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = (0, 1, 2)
@@ -245,13 +254,13 @@ def test_committed_quick_tables_re_render_with_the_same_numbers():
     folder = ROOT / "results" / "quick"
     if not (folder / "runs.csv").exists():
         pytest.skip("no committed quick results")
-    from lthlib.store import read_csv
+    from lthlib.experiment.store import read_csv
     runs = read_csv(folder / "runs.csv")
 
     def of(arms):
         return runs[runs["arm"].isin(arms)].reset_index(drop=True)
 
-    rewinding, imp = labels.comparison("rewind"), of(labels.comparison("imp"))   # notebook 05's arms
+    rewinding, imp = arms.comparison("rewind"), of(arms.comparison("imp"))   # notebook 05's arms
     expected = {"dense_accuracy": tables.dense_table(imp), "study_view": tables.study_view(imp),
                 "sound_view": tables.sound_view(imp), "accuracy_by_level": tables.level_table(imp),
                 "study_view_winning_ticket": tables.study_view(of([TICKET])),
@@ -260,7 +269,7 @@ def test_committed_quick_tables_re_render_with_the_same_numbers():
                 "sound_view_rewinding": tables.sound_view(of(rewinding), rewinding)}
     for arm in (RANDOM_REINIT, RANDOM_PRUNING):
         expected[f"paired_{TICKET}_vs_{arm}"] = stats.paired_difference(runs, TICKET, arm)
-    from lthlib import verdicts
+    from lthlib.report import verdicts
     expected["verdicts"] = verdicts.verdict_table(imp)
     expected["reference_intervals"] = verdicts.reference_intervals(imp)
     for name, table in expected.items():
@@ -285,11 +294,11 @@ def test_labels_come_from_the_registries_and_name_the_protocol():
 
 
 def test_comparisons_are_the_ticket_and_a_family():
-    assert labels.comparison() == (TICKET,)
-    assert labels.comparison("control") == (TICKET, *[a for a in families("control") if a != TICKET])
-    assert labels.comparison("rewind")[1:] == families("rewind")
-    assert set(labels.comparison("all")) == set(ARMS.names())
-    assert [ARMS.get(a).is_trunk for a in labels.all_arms()] == sorted(
+    assert arms.comparison() == (TICKET,)
+    assert arms.comparison("control") == (TICKET, *[a for a in families("control") if a != TICKET])
+    assert arms.comparison("rewind")[1:] == families("rewind")
+    assert set(arms.comparison("all")) == set(ARMS.names())
+    assert [ARMS.get(a).is_trunk for a in arms.all_arms()] == sorted(
         (ARMS.get(a).is_trunk for a in ARMS.names()), reverse=True)
 
 
@@ -311,13 +320,13 @@ def test_results_are_labelled_under_their_protocol():
 def test_no_report_module_spells_out_a_registered_name():
     """Datasets, models and arms are looked up in their registries, never written out."""
     names = set(DATASETS.names()) | set(MODELS.names()) | set(ARMS.names())
-    modules = ["stats", "labels", "selection", "tables", "figures", "narrative", "report", "model_summary",
-               "data_summary", "ticket_price", "verdicts"]
+    modules = sorted((ROOT / "lthlib" / "report").glob("*.py")) + [ROOT / "lthlib" / "experiment" / "grid.py"]
+    assert len(modules) > 10
     for module in modules:
-        tree = ast.parse((ROOT / "lthlib" / f"{module}.py").read_text())
+        tree = ast.parse(module.read_text())
         spelled = {node.value for node in ast.walk(tree)
                    if isinstance(node, ast.Constant) and isinstance(node.value, str)} & names
-        assert not spelled, f"lthlib/{module}.py spells out {sorted(spelled)}"
+        assert not spelled, f"{module.relative_to(ROOT)} spells out {sorted(spelled)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,7 +346,7 @@ def test_mask_overlap_across_seeds_and_levels():
             m[2 * (seed == 2): 6 + 2 * (seed == 2)] = True
         return {"w": m, "b": torch.ones(2, dtype=torch.bool)}
 
-    overlap = tables.mask_overlap(runs, load_mask)
+    overlap = mask_overlaps.mask_overlap(runs, load_mask)
     seeds1 = overlap[(overlap["kind"] == "across seeds") & (overlap["level"] == 1)].set_index("pair")
     assert seeds1.loc["seeds 0-1", "jaccard"] == pytest.approx(1.0)
     assert seeds1.loc["seeds 0-2", "jaccard"] == pytest.approx((6 + 2) / (10 + 2))
@@ -347,12 +356,12 @@ def test_mask_overlap_across_seeds_and_levels():
     assert consecutive["jaccard"].iloc[0] == pytest.approx((6 + 2) / (8 + 2))
     assert consecutive["random"].iloc[0] == pytest.approx(0.8)  # nested: the size ratio
     assert "Jaccard" in narrative.describe_overlap(overlap)
-    assert tables.mask_overlap(runs.iloc[:0], load_mask).empty
+    assert mask_overlaps.mask_overlap(runs.iloc[:0], load_mask).empty
 
 
 def test_random_jaccard():
-    assert tables.random_jaccard(1.0) == 1.0
-    assert tables.random_jaccard(0.5) == pytest.approx(1 / 3)
+    assert mask_overlaps.random_jaccard(1.0) == 1.0
+    assert mask_overlaps.random_jaccard(0.5) == pytest.approx(1 / 3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,11 +404,11 @@ def test_figures_render_and_save(out_dirs):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
     runs = _all_arms_runs()
-    overlap = tables.mask_overlap(runs, lambda h, lvl: {"w": torch.arange(10) < int(10 * 0.8 ** lvl)})
+    overlap = mask_overlaps.mask_overlap(runs, lambda h, lvl: {"w": torch.arange(10) < int(10 * 0.8 ** lvl)})
     made = {
-        "controls": figures.plot_accuracy_vs_remaining(runs, labels.comparison("control")),
-        "rewinding": figures.plot_accuracy_vs_remaining(runs, labels.comparison("rewind")),
-        "early_stopping": figures.plot_early_stopping(runs, labels.comparison("control")),
+        "controls": figures.plot_accuracy_vs_remaining(runs, arms.comparison("control")),
+        "rewinding": figures.plot_accuracy_vs_remaining(runs, arms.comparison("rewind")),
+        "early_stopping": figures.plot_early_stopping(runs, arms.comparison("control")),
         "layers": figures.plot_layer_remaining(_layers(runs)),
         "overlap": figures.plot_mask_overlap(overlap),
         "curves": figures.plot_training_curves(_epochs(runs)),
@@ -415,7 +424,7 @@ def test_figures_render_and_save(out_dirs):
     assert ax.get_xscale() == "log"
     left, right = ax.get_xlim()
     assert left > right  # dense on the left, sparser to the right
-    assert len(ax.collections) >= len(labels.comparison("control"))  # a CI band per arm
+    assert len(ax.collections) >= len(arms.comparison("control"))  # a CI band per arm
     legend = [t.get_text() for t in made["controls"].legends[0].get_texts()]
     assert legend[:2] == [ARMS.get(TICKET).display, ARMS.get(RANDOM_REINIT).display]
 
@@ -452,7 +461,7 @@ def test_selection_parses_papermill_strings():
     assert sel.arms == (TICKET,)
     default = report.selection("smoke")
     assert default.seeds == list(PROFILES.get("smoke").seeds) and default.overrides == {}
-    assert report.selection("smoke", family="control").arms == labels.comparison("control")
+    assert report.selection("smoke", family="control").arms == arms.comparison("control")
     assert report.selection("smoke", arms=f"{TICKET},{RANDOM_PRUNING}", family="rewind").arms == (
         TICKET, RANDOM_PRUNING)
     assert report.selection("smoke").protocols == {"synthetic": DATASETS.get("synthetic").default_protocol}
@@ -463,7 +472,7 @@ def test_selection_parses_papermill_strings():
 
 def test_expected_cells_use_the_stores_hashes_and_note_refusals():
     sel = report.selection("smoke", seeds="[0]", models="cnn", rewind_point="5ep")
-    cells = selection.expected_cells(sel, [TICKET, LATE_REWINDING])
+    cells = sel.expected([TICKET, LATE_REWINDING])
     wt = cells[cells["arm"] == TICKET].iloc[0]
     cfg = experiment("smoke", "synthetic", "cnn", seed=0, rewind_point="5ep")
     assert wt["config_hash"] == fingerprint(run_key(cfg, ARMS.get(TICKET).reads))
@@ -474,7 +483,7 @@ def test_expected_cells_use_the_stores_hashes_and_note_refusals():
 
 def test_load_results_keeps_the_selections_runs_and_levels(out_dirs):
     sel = report.selection("smoke", models="cnn", seeds="[0]", levels=1)
-    wanted = selection.expected_cells(sel).iloc[0]["config_hash"]
+    wanted = sel.expected().iloc[0]["config_hash"]
     runs = make_runs({TICKET: {1: [(0.8, 0.8)], 2: [(0.7, 0.7)]}}, [(0.9, 0.9)], seeds=(0,),
                      dataset="synthetic")
     runs["config_hash"] = wanted
@@ -491,7 +500,7 @@ def test_load_results_keeps_the_selections_runs_and_levels(out_dirs):
 def test_missing_cells_say_why():
     sel = report.selection("smoke", models="cnn,lstm", seeds="[0,1]")
     arms = [TICKET, RANDOM_REINIT, LATE_REWINDING]
-    expected = selection.expected_cells(sel, arms)
+    expected = sel.expected(arms)
     n_levels = int(expected["levels_expected"].iloc[0])
     h = expected.set_index(["model", "arm", "seed"])["config_hash"]
     rows = []
@@ -545,8 +554,8 @@ def test_describe_left_out_says_whether_the_files_are_here(monkeypatch):
 
 
 def test_describe_arms_uses_the_registry():
-    text = narrative.describe_arms(labels.comparison("control"))
-    assert all(ARMS.get(a).description in text for a in labels.comparison("control"))
+    text = narrative.describe_arms(arms.comparison("control"))
+    assert all(ARMS.get(a).description in text for a in arms.comparison("control"))
 
 
 def test_sentences_with_one_seed_say_there_is_no_interval():

@@ -3,9 +3,10 @@ import dataclasses
 
 import pytest
 
-from lthlib import config, profiles
-from lthlib.arms import run_hash
-from lthlib.config import DataConfig, ExperimentConfig, dense_key, fingerprint, non_default_fields, run_key
+from lthlib.core import config
+from lthlib.core.config import DataConfig, ExperimentConfig, dense_key, fingerprint, non_default_fields, run_key
+from lthlib.experiment import profiles
+from lthlib.experiment.arms import run_hash
 
 
 def key_of(cfg: ExperimentConfig) -> str:

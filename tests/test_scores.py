@@ -7,13 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from lthlib.config import ModelConfig, PruneConfig
-from lthlib.masks import full_masks, prunable_names
-from lthlib.models import build_model
-from lthlib.scores import (
+from lthlib.core.config import ModelConfig, PruneConfig
+from lthlib.nets.masks import full_masks, masks_from_scores, prunable_names
+from lthlib.nets.models import build_model
+from lthlib.nets.scores import (
     METHODS,
     grasp_scores,
-    masks_from_scores,
     prune_at_init,
     snip_scores,
     synflow_masks,
@@ -112,7 +111,7 @@ def test_snip_and_grasp_on_a_scalar_product_by_hand():
     grasp = grasp_scores(model, masks, batch, squared_error, temperature=1.0)
     assert grasp["a"].item() == pytest.approx(2 * 245.0) and grasp["b"].item() == pytest.approx(3 * 205.0)
     # GraSP removes the largest -θ⊙Hg (the paper), i.e. the smallest θ⊙Hg: a goes, b stays.
-    kept = masks_from_scores(grasp, masks, 0.5, "global")
+    kept = masks_from_scores(grasp, masks, "global", remaining=0.5)
     assert not kept["a"].item() and kept["b"].item()
 
 
@@ -200,26 +199,8 @@ def test_synflow_conserves_the_total_score_through_a_kim_cnn(n_classes):
 
 
 # ---------------------------------------------------------------------------------------------
-# Masks from scores
+# Masks (by lthlib.nets.masks.masks_from_scores, tested in test_masks.py)
 # ---------------------------------------------------------------------------------------------
-
-def test_masks_from_scores_keeps_exact_counts_among_survivors_with_ties_by_position():
-    scores = {"a": torch.tensor([5.0, 1.0, 1.0, 1.0, 9.0]), "b": torch.tensor([[2.0, 2.0], [0.0, 7.0]])}
-    masks = {"a": torch.tensor([True, True, True, True, False]), "b": torch.ones(2, 2, dtype=torch.bool)}
-    local = masks_from_scores(scores, masks, 0.5, "local")
-    # a: round(2.5) = 3 kept of its 4 survivors (9.0 is already pruned): the tie of 1.0s loses
-    # its first entry; b: 2 kept, the two 2.0s tie and the earlier goes.
-    assert local["a"].tolist() == [True, False, True, True, False]
-    assert local["b"].tolist() == [[False, True], [False, True]]
-    glob = masks_from_scores(scores, masks, 0.5, "global")
-    assert sum(int(m.sum()) for m in glob.values()) == 5  # round(0.5 * 9) = 5 (half up)
-    assert glob["a"].tolist() == [True, False, False, True, False]
-    assert glob["b"].tolist() == [[True, True], [False, True]]
-    with pytest.raises(ValueError, match="only 4 survive"):
-        masks_from_scores(scores, masks, 1.0, "local")
-    with pytest.raises(ValueError, match="finite"):
-        masks_from_scores({**scores, "a": torch.tensor([1.0, float("nan"), 0, 0, 0])}, masks, 0.5)
-
 
 @pytest.mark.parametrize("name", ["cnn", "lstm"])
 @pytest.mark.parametrize("method", METHODS)
@@ -241,7 +222,7 @@ def test_prune_at_init_hits_the_requested_counts_on_real_models(name, method, sc
 def test_synflow_masks_from_a_pruned_start_stay_inside_it_with_exact_counts():
     model = tiny("cnn", 4)
     start = masks_from_scores({n: torch.rand(m.shape, generator=torch.Generator().manual_seed(0))
-                               for n, m in all_masks(model).items()}, all_masks(model), 0.6, "local")
+                               for n, m in all_masks(model).items()}, all_masks(model), "local", remaining=0.6)
     new = synflow_masks(model, start, 0.2, rounds=10, scope="local")
     for n, m in new.items():
         assert int(m.sum()) == half_up(0.2 * m.numel()) and not bool((m & ~start[n]).any()), n

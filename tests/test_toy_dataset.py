@@ -12,14 +12,14 @@ import sys
 
 import pytest
 
-from lthlib.datasets import DATASETS
-from lthlib.sources import SOURCES
+from lthlib.data.datasets import DATASETS
+from lthlib.data.sources import SOURCES
 
 PLUGIN = '''
 from pathlib import Path
 
-from lthlib.datasets import DATASETS, Dataset, Protocol, RawExample, given_split, read_files
-from lthlib.sources import SOURCES, Source
+from lthlib.data.datasets import DATASETS, Dataset, Protocol, RawExample, given_split, read_files
+from lthlib.data.sources import SOURCES, Source
 
 
 def read_toy(path: Path, split: str) -> list[RawExample]:
@@ -76,15 +76,15 @@ def toy_plugin(tmp_path, monkeypatch):
 
 
 def test_a_registered_dataset_runs_through_the_library(toy_plugin, tmp_path):
-    from lthlib import lottery
-    from lthlib.registry import load_plugins
-    from lthlib.store import Store
-    load_plugins()
+    from lthlib.core.registry import load_plugins
+    from lthlib.experiment.grid import Grid
+    from lthlib.experiment.store import Store
+    from lthlib.machine.platform import plugin_modules
+    load_plugins(plugin_modules())
     assert "toy" in DATASETS
     store = Store(tmp_path / "results")
-    status = lottery.run_grid("smoke", datasets=["toy"], models=["cnn"], seeds=[0],
-                              arms=["winning_ticket", "random_reinit"], store=store, progress=False,
-                              workers=1, epochs=2, levels=1)
+    grid = Grid.of("smoke", ["toy"], ["cnn"], ["winning_ticket", "random_reinit"], [0], epochs=2, levels=1)
+    status = grid.run(store=store, progress=False, workers=1)
     assert status["status"].tolist() == ["done", "done"]
     runs = store.runs()
     assert set(runs["dataset"]) == {"toy"} and len(runs) == 4

@@ -4,11 +4,11 @@ import math
 import pytest
 import torch
 
-import lthlib.train as T
-from lthlib.config import PruneConfig, derive_seed
-from lthlib.masks import full_masks, magnitude_prune, prunable_names
-from lthlib.models import PAD, build_model
-from lthlib.train import Batcher, TrainResult, evaluate, loss_and_correct, make_optimizer, train_model
+import lthlib.experiment.train as T
+from lthlib.core.config import PruneConfig, derive_seed
+from lthlib.experiment.train import Batcher, TrainResult, evaluate, loss_and_correct, make_optimizer, train_model
+from lthlib.nets.masks import full_masks, magnitude_prune, prunable_names
+from lthlib.nets.models import PAD, build_model
 
 from helpers import one_torch_thread, tiny_data, tiny_model_config, tiny_train_config  # noqa: F401 (autouse fixture)
 

@@ -3,8 +3,8 @@ and an interval that includes zero is reported as not resolved."""
 import pandas as pd
 import pytest
 
-from lthlib import verdicts
-from lthlib.arms import TICKET
+from lthlib.experiment.arms import TICKET
+from lthlib.report import verdicts
 from tests.test_report import DENSE, make_runs
 
 REINIT, RANDOM = verdicts.control_arms()

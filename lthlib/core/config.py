@@ -1,0 +1,244 @@
+"""Typed hyper-parameters, run keys, stable fingerprints and derived seeds.
+
+Every experiment is an :class:`ExperimentConfig`: data, model, training and pruning
+hyper-parameters plus the arm (how survivors are reset) and the seed.  Its
+:func:`fingerprint` names its folder in the results store, so a finished run is found again
+whatever process asks for it.
+
+Every field of the four parts (data, model, train, prune) and every top-level field is a
+*parameter* that notebooks, ``lth --set``, ``run_all.sh -p`` and profiles may set, under its
+field name, unless the field says otherwise with :func:`param` (another public name, or not a
+parameter at all); :mod:`lthlib.core.parameters` derives the table and parses the values.
+
+Only what defines a result enters a run's key (:func:`run_key`): fields at their defaults are
+left out, so adding a field with a default changes no existing key.  Profiles and the names of
+datasets, models and arms live in their registries (:mod:`lthlib.experiment.profiles`,
+:mod:`lthlib.data.datasets`, :mod:`lthlib.nets.models`, :mod:`lthlib.experiment.arms`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
+
+EMBEDDINGS = ("random", "glove")
+PRUNABLE_SETS = ("all", "weights")
+PRUNE_SCOPES = ("local", "global")
+
+#: ``field.metadata`` key: the field's public parameter name, or False for a field that is not a
+#: parameter (absent: a parameter under the field's own name).  Set it with :func:`param`.
+PARAMETER = "parameter"
+
+
+def param(default: Any, *, name: str | None = None, parameter: bool = True) -> Any:
+    """A dataclass field whose parameter differs from the rule "every field is a parameter under
+    its own name": ``name`` is its public name (``prune.fraction`` is ``prune_fraction``);
+    ``parameter=False`` keeps it from being one (``data.dataset``, ``arm``, ``seed``: the grid
+    names them, not an override)."""
+    if name is not None and not parameter:
+        raise TypeError("a field that is not a parameter has no parameter name")
+    return field(default=default, metadata={PARAMETER: name if parameter else False})
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; raised before any training starts."""
+
+
+def _choice(name: str, value: Any, valid: tuple) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = param("imdb", parameter=False)   # the grid's, not a parameter
+    protocol: str = "study"            # imdb: study (40k/10k pooled) | canonical (25k/25k)
+    max_vocab: int = 50_000            # most frequent training words; <pad> and <unk> come on top
+    val_fraction: float = 0.3          # seeded share of train held out for validation
+    split_seed: int = 0
+    max_len: int | None = None         # truncate token ids at batch time (None: full length)
+    train_subsample: int | None = None  # keep this many training examples (seeded); quick profile
+    eval_subsample: int | None = None   # and at most this many validation and test examples
+    synthetic_classes: int = 2         # synthetic only: 2 or 4 classes
+
+    def validate(self) -> None:
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
+        if self.max_vocab < 1:
+            raise ConfigError(f"max_vocab must be positive, got {self.max_vocab}")
+        if self.synthetic_classes not in (2, 4):
+            raise ConfigError(f"synthetic_classes must be 2 or 4, got {self.synthetic_classes}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = param("cnn", parameter=False)  # cnn | lstm | gru | rnn: the grid's, not a parameter
+    embed_dim: int = 100
+    embedding: str = "random"          # random N(0,1) | glove (GloVe 6B, dim = embed_dim)
+    n_filters: int = 100               # cnn
+    filter_sizes: tuple[int, ...] = (3, 4, 5)
+    hidden_dim: int = 256              # recurrent
+    n_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.5
+
+    def validate(self) -> None:
+        _choice("embedding", self.embedding, EMBEDDINGS)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 10
+    patience: int | None = None        # stop after this many epochs without a better val loss
+    eval_batch_size: int = 1024
+    bf16: bool = True                  # autocast on CUDA only; CPU always trains in fp32
+    device: str = "auto"               # auto | cpu | cuda
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be positive")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be None or >= 1, got {self.patience}")
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    fraction: float = param(0.2, name="prune_fraction")  # of the remaining weights, per level
+    levels: int = 20                   # pruning rounds after the dense level 0
+    scope: str = param("local", name="prune_scope")      # local (per tensor) | global (one threshold)
+    prunable: str = "all"              # all (weights and biases, as the study) | weights
+    include_embedding: bool = True
+    include_output: bool = True
+
+    def validate(self) -> None:
+        if not 0.0 < self.fraction < 1.0:
+            raise ConfigError(f"prune fraction must lie in (0, 1), got {self.fraction}")
+        if self.levels < 0:
+            raise ConfigError(f"levels must be >= 0, got {self.levels}")
+        _choice("prune scope", self.scope, PRUNE_SCOPES)
+        _choice("prunable set", self.prunable, PRUNABLE_SETS)
+
+
+def parse_rewind_point(point: str) -> tuple[int, str]:
+    """'1ep' -> (1, 'ep'); '500it' -> (500, 'it')."""
+    match = re.fullmatch(r"(\d+)(ep|it)", str(point).strip())
+    if not match:
+        raise ConfigError(f"rewind point {point!r} must look like '1ep' or '500it'")
+    return int(match.group(1)), match.group(2)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    arm: str = param("winning_ticket", parameter=False)  # the grid's, not parameters
+    seed: int = param(0, parameter=False)
+    rewind_point: str = "1ep"          # late_rewinding: θk after k epochs ('1ep') or iterations ('500it')
+    finetune_epochs: int = 2           # fine_tuning: epochs of retraining at the final learning rate
+    init_scope: str = "global"         # snip, grasp, synflow: one threshold (their papers') | local
+    score_batches: int = 4             # snip, grasp: training batches the score averages over
+    synflow_rounds: int = 100          # synflow: pruning rounds (exponential schedule)
+    early_bird_epsilon: float = 0.1    # early_bird: masks count as settled below this distance
+    early_bird_window: int = 5         # early_bird: ... for this many consecutive epochs
+
+    def validate(self) -> "ExperimentConfig":
+        """Ranges and formats; names (dataset, model, arm) are checked against the registries
+        by :func:`lthlib.experiment.profiles.validate`."""
+        for part in (self.data, self.model, self.train, self.prune):
+            part.validate()
+        parse_rewind_point(self.rewind_point)
+        _choice("init_scope", self.init_scope, PRUNE_SCOPES)
+        for name in ("finetune_epochs", "score_batches", "synflow_rounds", "early_bird_window"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.early_bird_epsilon < 1.0:
+            raise ConfigError(f"early_bird_epsilon must lie in (0, 1), got {self.early_bird_epsilon}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentConfig":
+        model = dict(d["model"])
+        model["filter_sizes"] = tuple(model["filter_sizes"])
+        return cls(data=DataConfig(**d["data"]), model=ModelConfig(**model),
+                   train=TrainConfig(**d["train"]), prune=PruneConfig(**d["prune"]),
+                   **{k: v for k, v in d.items() if k not in ("data", "model", "train", "prune")})
+
+
+def fingerprint(obj: Any, length: int = 12) -> str:
+    """A stable short hash of a dataclass or JSON-able object."""
+    if dataclasses.is_dataclass(obj):
+        obj = dataclasses.asdict(obj)
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def derive_seed(seed: int, purpose: str, *extra: Any) -> int:
+    """Independent seeds per purpose ('init', 'data_order', 'dropout', 'mask', 'reinit', ...)."""
+    text = json.dumps([seed, purpose, *extra], default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") % (2**63)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run keys: what defines a result
+# ---------------------------------------------------------------------------------------------
+
+#: Fields that change how a run is executed, or how far it goes, but not the numbers of any
+#: level it trains: never part of a run key (a run extended to more levels keeps its folder).
+NOT_DEFINING = {"train": ("device", "eval_batch_size"), "prune": ("levels",)}
+#: The parts of an :class:`ExperimentConfig` (its dataclass-typed fields): data, model, train, prune.
+SECTIONS = tuple(name for name, tp in get_type_hints(ExperimentConfig).items() if dataclasses.is_dataclass(tp))
+#: Top-level fields that only some arms read (every top-level parameter: all but the parts, the
+#: arm and the seed); an arm's ``reads`` names the ones that enter its key.
+ARM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
+                   if f.name not in SECTIONS and f.metadata.get(PARAMETER, True) is not False)
+
+
+def non_default_fields(part: Any, skip: tuple[str, ...] = ()) -> dict:
+    """The fields of a dataclass that differ from their defaults (OpenLTH's rule: a field added
+    later with a default leaves every existing key as it was)."""
+    out = {}
+    for f in fields(part):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        value = getattr(part, f.name)
+        if value != default:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def run_key(cfg: "ExperimentConfig", reads: tuple[str, ...] = ()) -> dict:
+    """What defines one run's results: the non-default data, model, training and pruning fields
+    (not ``device``, ``eval_batch_size`` or the number of ``levels``), the arm, the arm-specific
+    fields it ``reads``, and
+    the seed.  Its :func:`fingerprint` names the run's folder in the store."""
+    key: dict[str, Any] = {section: non_default_fields(getattr(cfg, section), NOT_DEFINING.get(section, ()))
+                           for section in ("data", "model", "train", "prune")}
+    key["data"]["dataset"] = cfg.data.dataset   # always named, so a stored key reads on its own
+    key["model"]["name"] = cfg.model.name
+    key.update(arm=cfg.arm, seed=cfg.seed)
+    defaults = ExperimentConfig()
+    key.update({name: getattr(cfg, name) for name in reads
+                if name in ARM_FIELDS and getattr(cfg, name) != getattr(defaults, name)})
+    return key
+
+
+def dense_key(cfg: "ExperimentConfig") -> dict:
+    """The dense network every arm of one (data, model, training, seed) shares."""
+    key = run_key(cfg)
+    del key["prune"], key["arm"]
+    return {"kind": "dense", **key}

@@ -1,0 +1,9 @@
+"""The data wing: from official files to token ids and embedding matrices.
+
+    sources     official files: checksums, the offline mirror, the download cache, downloads
+    datasets    one registry entry per dataset: files, parser, classes, split protocols, study numbers
+    prepare     tokenizer, vocabulary, encoded splits, the fingerprinted processed cache
+    embeddings  GloVe 6B vectors -> a matrix for a vocabulary
+
+May import: :mod:`lthlib.core`, :mod:`lthlib.machine`.
+"""

@@ -1,0 +1,323 @@
+"""Text to tensors: tokenizer, vocabulary, encoded splits, and the fingerprinted cache.
+
+Tokenizer (version :data:`TOKENIZER_VERSION`)
+    Lower-case; IMDb's ``<br />`` tags become spaces; then one compiled regex,
+    ``\\w+(?:'\\w+)*|[^\\w\\s]``: runs of word characters with inner apostrophes kept
+    (``don't``, ``o'neill``), and every other non-space character as a token of its own
+    (``!``, ``.``, ``(``).  No stemming, no stop words.
+
+Vocabulary and encoding
+    Counted on the training split only (after the validation hold-out), most frequent first,
+    ties broken by the word, capped at ``max_vocab``; ids ``<pad>`` = 0 and ``<unk>`` = 1 come on
+    top (so 50,002 / 25,002 for the study).  An example with no tokens becomes one ``<unk>``.
+
+Processed cache
+    ``data/processed/<corpus fingerprint>/`` holds every split encoded with the *full* training
+    vocabulary in frequency order (written to a temporary folder, renamed atomically).  The cap
+    is then a clamp at load time (ids >= max_vocab + 2 -> ``<unk>``), so the CNN's 50,000 and
+    the LSTM's 25,000 vocabularies share one tokenisation; the corpus fingerprint covers
+    dataset, protocol, val_fraction, split_seed, synthetic_classes, tokenizer version and the
+    source checksums.  :attr:`PreparedData.fingerprint` adds ``max_vocab``.  ``max_len``
+    (truncation), ``train_subsample`` and ``eval_subsample`` (seeded subsets, compute reductions
+    for the quick profile; the vocabulary is still that of the full training split) are applied
+    on load and are in neither fingerprint.
+
+Where the examples come from (files, parsers, split protocols) is :mod:`lthlib.data.datasets`.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+
+from ..core.config import ConfigError, DataConfig, derive_seed, fingerprint
+from ..machine import platform
+from ..machine.files import atomic_folder
+from .datasets import RawExample, dataset, load_examples, permutation
+from .sources import source_identity
+
+PAD, UNK = 0, 1
+SPECIALS = ("<pad>", "<unk>")
+TOKENIZER_VERSION = "regex-v1"
+CACHE_VERSION = 2
+
+
+def processed_dir() -> Path:
+    return platform.data_dir() / "processed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizer and vocabulary
+# ---------------------------------------------------------------------------------------------
+
+_BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words (inner apostrophes kept) and single punctuation characters."""
+    return _TOKEN.findall(_BR_TAG.sub(" ", text).lower())
+
+
+@dataclass
+class Vocab:
+    itos: list[str]
+    _stoi: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def stoi(self) -> dict[str, int]:
+        if self._stoi is None:
+            self._stoi = {word: i for i, word in enumerate(self.itos)}
+        return self._stoi
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        get = self.stoi.get
+        return [get(token, UNK) for token in tokens]
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256("\n".join(self.itos).encode()).hexdigest()[:16]
+
+    @classmethod
+    def build(cls, counts: Counter, max_vocab: int | None = None) -> "Vocab":
+        """Most frequent first, ties broken by the word, capped at ``max_vocab``; specials on top."""
+        words = sorted((w for w in counts if w not in SPECIALS), key=lambda w: (-counts[w], w))
+        if max_vocab is not None:
+            words = words[:max_vocab]
+        return cls(list(SPECIALS) + words)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoded splits
+# ---------------------------------------------------------------------------------------------
+
+def _gather(tokens: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    offsets = torch.zeros(len(lengths) + 1, dtype=torch.int64)
+    torch.cumsum(lengths, 0, out=offsets[1:])
+    total = int(offsets[-1])
+    shift = torch.repeat_interleave(starts - offsets[:-1], lengths, output_size=total)
+    return tokens[torch.arange(total, dtype=torch.int64) + shift], offsets
+
+
+@dataclass
+class EncodedSplit:
+    tokens: torch.Tensor   # int32, all examples' token ids concatenated
+    offsets: torch.Tensor  # int64 (n+1,), example i is tokens[offsets[i]:offsets[i+1]]
+    labels: torch.Tensor   # int64 (n,), classes 0..C-1
+
+    def __len__(self) -> int:
+        return int(self.labels.numel())
+
+    def lengths(self) -> torch.Tensor:
+        return self.offsets[1:] - self.offsets[:-1]
+
+    def example(self, i: int) -> torch.Tensor:
+        return self.tokens[int(self.offsets[i]):int(self.offsets[i + 1])]
+
+    def subset(self, index: torch.Tensor) -> "EncodedSplit":
+        index = torch.as_tensor(index, dtype=torch.int64)
+        tokens, offsets = _gather(self.tokens, self.offsets[:-1][index], self.lengths()[index])
+        return EncodedSplit(tokens, offsets, self.labels[index].clone())
+
+    def truncated(self, max_len: int | None) -> "EncodedSplit":
+        if max_len is None or len(self) == 0 or int(self.lengths().max()) <= max_len:
+            return self
+        if max_len < 1:
+            raise ValueError(f"max_len must be >= 1, got {max_len}")
+        tokens, offsets = _gather(self.tokens, self.offsets[:-1], self.lengths().clamp(max=max_len))
+        return EncodedSplit(tokens, offsets, self.labels)
+
+    def capped(self, n_ids: int) -> "EncodedSplit":
+        """Ids >= ``n_ids`` become ``<unk>`` (a smaller vocabulary in the same frequency order)."""
+        if len(self.tokens) == 0 or int(self.tokens.max()) < n_ids:
+            return self
+        tokens = torch.where(self.tokens >= n_ids, torch.tensor(UNK, dtype=self.tokens.dtype), self.tokens)
+        return EncodedSplit(tokens, self.offsets, self.labels)
+
+    def class_counts(self, n_classes: int) -> list[int]:
+        return torch.bincount(self.labels, minlength=n_classes).tolist()
+
+    @classmethod
+    def encode(cls, docs: Sequence[list[str]], labels: Sequence[int], vocab: Vocab) -> "EncodedSplit":
+        get = vocab.stoi.get
+        lengths = [max(1, len(doc)) for doc in docs]
+        flat = [get(t, UNK) for doc in docs for t in (doc or ("",))]  # "" is never a word -> <unk>
+        offsets = torch.zeros(len(docs) + 1, dtype=torch.int64)
+        torch.cumsum(torch.tensor(lengths, dtype=torch.int64), 0, out=offsets[1:])
+        return cls(torch.tensor(flat, dtype=torch.int32), offsets, torch.tensor(list(labels), dtype=torch.int64))
+
+    def to_dict(self) -> dict:
+        return {"tokens": self.tokens, "offsets": self.offsets, "labels": self.labels}
+
+
+@dataclass
+class PreparedData:
+    config: DataConfig
+    train: EncodedSplit
+    val: EncodedSplit
+    test: EncodedSplit
+    vocab: Vocab
+    class_names: list[str]
+    fingerprint: str
+    corpus_fingerprint: str = ""
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def splits(self) -> dict[str, EncodedSplit]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare
+
+# ---------------------------------------------------------------------------------------------
+# prepare
+# ---------------------------------------------------------------------------------------------
+
+def corpus_key(cfg: DataConfig) -> dict:
+    """Everything that fixes the cached encoding (not max_vocab, max_len, subsamples)."""
+    entry = dataset(cfg.dataset)
+    files = {relpath: source_identity(relpath) for relpath in entry.files(cfg.protocol)}
+    key = {"cache_version": CACHE_VERSION, "dataset": cfg.dataset, "protocol": cfg.protocol,
+           "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
+           "synthetic_classes": cfg.synthetic_classes if entry.version else None,
+           "synthetic_version": entry.version or None,
+           "tokenizer": TOKENIZER_VERSION, "sources": files}
+    return key
+
+
+def data_fingerprint(cfg: DataConfig) -> str:
+    return fingerprint({**corpus_key(cfg), "max_vocab": cfg.max_vocab}, length=16)
+
+
+def split_indices(examples: Sequence[RawExample], cfg: DataConfig) -> dict[str, list[int]]:
+    """Indices of train / val / test under the config's protocol (disjoint, seeded)."""
+    pool, test = dataset(cfg.dataset).protocol(cfg.protocol).split(examples, cfg)
+    order = permutation(len(pool), derive_seed(cfg.split_seed, "val_split", cfg.dataset, cfg.protocol))
+    n_val = int(round(cfg.val_fraction * len(pool)))
+    val = sorted(pool[i] for i in order[:n_val].tolist())
+    train = sorted(pool[i] for i in order[n_val:].tolist())
+    return {"train": train, "val": val, "test": test}
+
+
+# the number of source parses; tests read it to see that a cache hit parses nothing
+PARSE_COUNT = 0
+
+
+def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, EncodedSplit], list[str], dict]:
+    global PARSE_COUNT
+    PARSE_COUNT += 1
+    timings = {}
+    t0 = time.perf_counter()
+    examples = load_examples(cfg, progress=progress)
+    timings["read_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    index = split_indices(examples, cfg)
+    docs = [tokenize(e.text) for e in examples]
+    timings["tokenize_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    counts = Counter(itertools.chain.from_iterable(docs[i] for i in index["train"]))
+    vocab = Vocab.build(counts)            # full training vocabulary; capped at load time
+    splits = {name: EncodedSplit.encode([docs[i] for i in idx], [examples[i].label for i in idx], vocab)
+              for name, idx in index.items()}
+    timings["encode_s"] = time.perf_counter() - t2
+    return splits, vocab.itos, timings
+
+
+def _write_cache(folder: Path, splits: dict[str, EncodedSplit], itos: list[str], key: dict) -> None:
+    def fill(tmp: Path) -> None:
+        # tensors in data.pt; the vocabulary as text (tokens hold no whitespace), which loads far
+        # faster than a pickled list through torch's weights-only unpickler
+        torch.save({k: v.to_dict() for k, v in splits.items()}, tmp / "data.pt")
+        (tmp / "vocab.txt").write_text("\n".join(itos), encoding="utf-8")
+        (tmp / "meta.json").write_text(json.dumps({"key": key, "n": {k: len(v) for k, v in splits.items()},
+                                                   "vocab_full": len(itos)}, indent=1))
+    atomic_folder(folder, fill)
+
+
+def _read_cache(folder: Path) -> tuple[dict[str, EncodedSplit], list[str]]:
+    blob = torch.load(folder / "data.pt", weights_only=True)
+    splits = {k: EncodedSplit(**v) for k, v in blob.items()}
+    itos = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    return splits, itos
+
+
+def subsample(split: EncodedSplit, n: int | None, seed: int, purpose: str = "train_subsample"
+              ) -> EncodedSplit:
+    """A seeded random ``n`` examples of ``split`` in their original order (all if n is None)."""
+    if n is None or n >= len(split):
+        return split
+    if n < 1:
+        raise ConfigError(f"{purpose} must be positive, got {n}")
+    keep = permutation(len(split), derive_seed(seed, purpose, n))[:n].sort().values
+    return split.subset(keep)
+
+
+_PREPARED: dict[str, PreparedData] = {}
+
+
+def prepared(cfg: DataConfig, progress: bool = True) -> PreparedData:
+    """:func:`prepare`, once per process for each data configuration."""
+    key = fingerprint(cfg)
+    if key not in _PREPARED:
+        _PREPARED[key] = prepare(cfg, progress=progress)
+    return _PREPARED[key]
+
+
+def forget_prepared() -> None:
+    """Empty :func:`prepared`'s cache (after ``LTH_DATA_DIR`` moved)."""
+    _PREPARED.clear()
+
+
+def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
+    """The encoded train / val / test splits and vocabulary for ``cfg`` (cached on disk)."""
+    cfg.validate()
+    entry = dataset(cfg.dataset)
+    entry.protocol(cfg.protocol)   # an unknown protocol is refused before anything is read
+    t0 = time.perf_counter()
+    key = corpus_key(cfg)
+    corpus_fp = fingerprint(key, length=16)
+    folder = processed_dir() / corpus_fp
+    timings: dict[str, float] = {}
+    if (folder / "data.pt").is_file():
+        splits, itos = _read_cache(folder)
+        timings["cached"] = True
+    else:
+        splits, itos, timings = _build(cfg, progress)
+        _write_cache(folder, splits, itos, key)
+        timings["cached"] = False
+    n_ids = min(len(itos), cfg.max_vocab + len(SPECIALS))
+    vocab = Vocab(itos[:n_ids])
+    out = {name: split.capped(n_ids).truncated(cfg.max_len) for name, split in splits.items()}
+    out["train"] = subsample(out["train"], cfg.train_subsample, cfg.split_seed, "train_subsample")
+    for name in ("val", "test"):  # the quick profile evaluates on a seeded share
+        out[name] = subsample(out[name], cfg.eval_subsample, cfg.split_seed, f"{name}_subsample")
+    timings["total_s"] = time.perf_counter() - t0
+    return PreparedData(cfg, out["train"], out["val"], out["test"], vocab, entry.classes(cfg),
+                        fingerprint=data_fingerprint(cfg), corpus_fingerprint=corpus_fp, timings=timings)
+
+
+if __name__ == "__main__":  # python -m lthlib.data.prepare [dataset] [protocol]: prepare and time it
+    import sys
+    args = sys.argv[1:]
+    name = args[0] if args else "imdb"
+    cfg = DataConfig(dataset=name, protocol=args[1] if len(args) > 1 else dataset(name).default_protocol)
+    for attempt in ("first", "second"):
+        start = time.perf_counter()
+        data = prepare(cfg)
+        print(f"{attempt} prepare: {time.perf_counter() - start:.2f} s {data.timings}; "
+              f"train/val/test {len(data.train)}/{len(data.val)}/{len(data.test)}, vocab {len(data.vocab)}")

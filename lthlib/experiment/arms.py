@@ -1,0 +1,184 @@
+"""The arms: how one level's pruned network is made, each one named entry of :data:`ARMS`.
+
+An arm says two things (OpenLTH calls the branching ones *branches*):
+
+``mask_from``  where its mask at level L comes from
+    ``own_trunk``     magnitude-prune its own level L - 1 trained weights (a trunk: IMP)
+    ``ticket_trunk``  the winning-ticket trunk's mask at level L (a branch)
+    ``random``        a random mask with the ticket trunk's per-tensor counts at level L (a branch)
+    ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to the ticket trunk's
+                      sparsity at level L (a branch; the scores live in :mod:`lthlib.nets.scores`)
+    ``early_magnitude`` the magnitude mask with the ticket trunk's per-tensor counts at level L,
+                      from the first dense epoch after which those masks stopped moving (a branch)
+``reset_to``   what the survivors start from
+    ``theta0``       the dense network's initialisation θ0
+    ``theta_k``      θk, the dense weights after ``rewind_point`` of training
+    ``dense_final``  the end of dense training (what the study called "late rewinding")
+    ``trained``      the previous level's trained weights (LR rewinding, fine-tuning)
+    ``fresh_init``   a new random initialisation, seeded per level
+
+``reads`` names the :class:`~lthlib.core.config.ExperimentConfig` fields an arm reads beyond the
+shared ones: only those enter its run key, so a field an arm ignores cannot split its results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..core.config import ConfigError, ExperimentConfig, fingerprint, parse_rewind_point, run_key
+from ..core.registry import Registry
+
+MASK_SOURCES = ("own_trunk", "ticket_trunk", "random", "early_magnitude")  # and "score:<name>"
+RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init")
+#: The trunk every branch hangs off.
+TICKET = "winning_ticket"
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    display: str                 # label in tables and figures
+    description: str             # one sentence for the reader
+    mask_from: str
+    reset_to: str
+    color: str
+    notebook: str                # the notebook that trains it (named when a cell is missing)
+    reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
+    family: str = "rewind"       # control | rewind | init (cheaper tickets): its comparison
+
+    def __post_init__(self) -> None:
+        if self.reset_to not in RESETS:
+            raise ConfigError(f"arm {self.name!r}: reset_to {self.reset_to!r}; valid: {', '.join(RESETS)}")
+        if self.mask_from not in MASK_SOURCES and not self.mask_from.startswith("score:"):
+            raise ConfigError(f"arm {self.name!r}: mask_from {self.mask_from!r}; valid: "
+                              f"{', '.join(MASK_SOURCES)} or score:<name>")
+
+    @property
+    def is_trunk(self) -> bool:
+        return self.mask_from == "own_trunk"
+
+    @property
+    def score(self) -> str | None:
+        """The pruning-at-initialisation score it prunes by, if any."""
+        return self.mask_from.split(":", 1)[1] if self.mask_from.startswith("score:") else None
+
+    def epochs(self, cfg: ExperimentConfig) -> int:
+        return cfg.finetune_epochs if "finetune_epochs" in self.reads else cfg.train.epochs
+
+    def validate(self, cfg: ExperimentConfig) -> None:
+        """Refuse what this arm cannot run, before any training."""
+        if "rewind_point" in self.reads:
+            rewind_iteration(cfg)
+        if "finetune_epochs" in self.reads and cfg.finetune_epochs < 1:
+            raise ConfigError("finetune_epochs must be >= 1")
+
+
+ARMS: Registry[Arm] = Registry("arm")
+_AT_INIT = "06_tickets_without_the_full_price"
+
+for _arm in (
+    Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
+        "own_trunk", "theta0", "#1f77b4", "03_winning_tickets", family="control"),
+    Arm("random_reinit", "random re-init",
+        "winning-ticket mask, fresh random initialisation (GloVe rows kept: they are data)",
+        "ticket_trunk", "fresh_init", "#d62728", "02_random_pruning", family="control"),
+    Arm("random_pruning", "random pruning",
+        "random mask of the ticket's per-tensor sparsity, from θ0",
+        "random", "theta0", "#ff7f0e", "02_random_pruning", family="control"),
+    Arm("late_rewinding", "late rewinding (θk)",
+        "IMP, survivors rewound to θk (weights after k iterations)",
+        "own_trunk", "theta_k", "#2ca02c", "04_late_rewinding", reads=("rewind_point",)),
+    Arm("dense_rewinding", "dense rewinding (study's 'late')",
+        "IMP, survivors rewound to the end of dense training (the study's 'late rewinding')",
+        "own_trunk", "dense_final", "#9467bd", "04_late_rewinding"),
+    Arm("lr_rewinding", "LR rewinding",
+        "IMP, survivors keep trained weights and retrain the full schedule",
+        "own_trunk", "trained", "#8c564b", "04_late_rewinding"),
+    Arm("fine_tuning", "fine-tuning",
+        "IMP, survivors keep trained weights and train on a few epochs",
+        "own_trunk", "trained", "#e377c2", "04_late_rewinding", reads=("finetune_epochs",)),
+    Arm("random_reinit_study", "random re-init (study's own IMP)",
+        "the study's variant: IMP on a network re-initialised at every level",
+        "own_trunk", "fresh_init", "#bcbd22", "02_random_pruning", family="control"),
+    Arm("snip", "SNIP (at init)",
+        "mask from |g ⊙ θ0| on a few batches (Lee et al. 2019) at the ticket's sparsity, from θ0",
+        "score:snip", "theta0", "#17becf", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
+    Arm("grasp", "GraSP (at init)",
+        "mask from −θ0 ⊙ Hg, gradient flow kept (Wang et al. 2020) at the ticket's sparsity, from θ0",
+        "score:grasp", "theta0", "#7f7f7f", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
+    Arm("synflow", "SynFlow (at init, no data)",
+        "mask from iterative synaptic flow, data-free (Tanaka et al. 2020) at the ticket's sparsity, from θ0",
+        "score:synflow", "theta0", "#aec7e8", _AT_INIT, reads=("init_scope", "synflow_rounds"), family="init"),
+    Arm("early_bird", "early-bird ticket",
+        "magnitude mask once dense training's masks settle (You et al. 2020), from θ0",
+        "early_magnitude", "theta0", "#98df8a", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
+        family="init"),
+):
+    ARMS.register(_arm)
+
+
+def arm(name: str) -> Arm:
+    return ARMS.get(name)
+
+
+def families(family: str) -> tuple[str, ...]:
+    """The names of the registered arms of one family, in registration order."""
+    return tuple(a.name for a in ARMS if a.family == family)
+
+
+def with_mask_from(source: str) -> tuple[str, ...]:
+    """The names of the registered arms whose mask comes from ``source`` (see the module doc)."""
+    return tuple(a.name for a in ARMS if a.mask_from == source)
+
+
+def all_arms() -> tuple[str, ...]:
+    """Every registered arm in the report's order: the trunks, then the branches that hang off
+    them, each in registration order."""
+    return tuple(a.name for a in sorted(ARMS, key=lambda a: not a.is_trunk))
+
+
+def comparison(family: str | None = None) -> tuple[str, ...]:
+    """The arms one comparison shows: the winning-ticket trunk, the reference of every
+    comparison, then the arms of ``family``; every arm (:func:`all_arms`) when ``family`` is
+    'all'; every arm of the IMP study (all but the 'init' family, which notebook 06 reports
+    on its own) when it is 'imp'."""
+    if family == "all":
+        return all_arms()
+    if family == "imp":
+        return tuple(name for name in all_arms() if ARMS.get(name).family != "init")
+    members = families(family) if family else ()
+    return (TICKET, *[name for name in members if name != TICKET])
+
+
+def arm_names(arms: Iterable[str]) -> list[str]:
+    """Arm names checked against the registry (an unknown one is a ConfigError listing them)."""
+    return [ARMS.get(name).name for name in arms]
+
+
+def run_hash(cfg: ExperimentConfig) -> str:
+    """The store's name for a configuration's run: the fingerprint of its key, with the fields
+    its arm reads."""
+    return fingerprint(run_key(cfg, arm(cfg.arm).reads))
+
+
+def rewind_iteration(cfg: ExperimentConfig, iterations_per_epoch: int | None = None, *,
+                     strict: bool = True) -> int | None:
+    """The iteration θk is taken at: ``'Nep'`` is N epochs of ``iterations_per_epoch``, ``'Nit'``
+    N iterations (None while the epoch's size is unknown, before the data is read).
+
+    ``strict`` (an arm that rewinds there): a point at or past the end of training is a
+    ConfigError, by epochs before the data is read and by iterations once it is; otherwise the
+    point is clipped to the end of training.
+    """
+    amount, unit = parse_rewind_point(cfg.rewind_point)
+    if strict and unit == "ep" and amount >= cfg.train.epochs:
+        raise ConfigError(f"rewind point {cfg.rewind_point!r} is at or past the end of training "
+                          f"({cfg.train.epochs} epochs); choose fewer epochs than that")
+    if iterations_per_epoch is None:
+        return None
+    k = amount * iterations_per_epoch if unit == "ep" else amount
+    total = cfg.train.epochs * iterations_per_epoch
+    if strict and k >= total:
+        raise ConfigError(f"rewind point {cfg.rewind_point!r} is iteration {k}, at or past "
+                          f"the end of training ({total} iterations); choose an earlier one")
+    return min(k, total)

@@ -1,0 +1,402 @@
+"""The one training loop: device-resident length-bucketed batches, masks, checkpoints.
+
+- :class:`Batcher` keeps a split's token ids, offsets and labels on the device and cuts them into
+  padded batches with vectorised indexing (no DataLoader, no per-example Python).  Training
+  batches are length-bucketed: each epoch the examples are shuffled (seeded), sorted by length
+  within chunks of ~50 batches, cut into batches and the batch order shuffled (seeded).
+  Evaluation batches are sorted by length, unshuffled.
+- :func:`train_model` runs Adam with the masks re-applied after every step by one fused
+  :class:`lthlib.nets.masks.MaskApplier` call, evaluates validation and test after every epoch,
+  keeps the best-validation state, stops early on ``patience``, can snapshot the weights after
+  exactly ``k`` iterations (θk, for late rewinding), and checkpoints each epoch atomically so a
+  killed run resumes to the same numbers.
+
+Seeds: the data order of epoch ``e`` (0-based) comes from ``derive_seed(seed, "data_order", e)``
+and dropout from ``torch.manual_seed(derive_seed(seed, "dropout", e))`` at the start of the
+epoch, so no RNG state needs saving.  Note that this sets torch's global seed.
+
+On CUDA the loop runs bf16 autocast when ``TrainConfig.bf16`` (the CPU trains in fp32), fused
+Adam, and no host syncs inside an epoch (loss and accuracy are summed on the device and read
+once per epoch).  Recurrent models get their lengths on the CPU (packed sequences need host
+lengths), so they cost no sync either.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import torch
+from torch import nn
+
+from ..core.config import ConfigError, TrainConfig, derive_seed
+from ..data.prepare import PAD
+from ..machine.files import cpu_state, save_torch
+from ..machine.platform import resolve_device
+from ..nets.masks import MaskApplier, Masks
+from ..nets.models import flatten_rnns, loss_and_correct
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..data.prepare import EncodedSplit, PreparedData
+
+CHECKPOINT_VERSION = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+# ---------------------------------------------------------------------------------------------
+
+Batch = tuple  # (tokens (B, T) int64 padded with PAD, lengths (B,) int64, labels (B,) int64)
+
+
+class Batcher:
+    """Padded batches of one split, built on the device.
+
+    ``lengths_on_cpu``: hand the batch lengths over as a CPU tensor (recurrent models);
+    otherwise they are on the device.  ``max_len`` truncates every example to its first
+    ``max_len`` ids (a no-op where the data layer truncated already).  Lengths are clamped to
+    >= 1 for packing; an empty example is one PAD token.  ``pad_multiple``: the padded width is
+    rounded up to a multiple of this (fewer distinct shapes: oneDNN on the CPU builds a kernel
+    per convolution shape, cuDNN likes aligned sizes; the models ignore padding beyond each
+    example's length).
+    """
+
+    def __init__(self, split: "EncodedSplit", batch_size: int, device: str | torch.device = "cpu",
+                 *, max_len: int | None = None, lengths_on_cpu: bool = False,
+                 chunk_batches: int = 50, pad_multiple: int = 8):
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+        self.chunk_batches = int(chunk_batches)
+        self.pad_multiple = max(int(pad_multiple), 1)
+        self.lengths_on_cpu = lengths_on_cpu
+        offsets = split.offsets.to("cpu", torch.int64)
+        true_len = offsets[1:] - offsets[:-1]
+        if max_len is not None:
+            true_len = true_len.clamp(max=int(max_len))
+        self.n = int(true_len.numel())
+        self.true_len_cpu = true_len
+        self.lengths_cpu = true_len.clamp(min=1)
+        tokens = split.tokens.to("cpu", torch.int32)
+        if tokens.numel() == 0:
+            tokens = torch.full((1,), PAD, dtype=torch.int32)
+        self.n_tokens = int(tokens.numel())
+        self.tokens = tokens.to(self.device)
+        self.starts = offsets[:-1].to(self.device)
+        self.true_len = true_len.to(self.device)
+        self.lengths = self.lengths_cpu.to(self.device)
+        self.labels = split.labels.to(self.device, torch.int64)
+        max_len_all = int(self.lengths_cpu.max()) if self.n else 1
+        self.positions = torch.arange(self._width(max_len_all), device=self.device)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _width(self, maxlen: int) -> int:
+        return -(-max(maxlen, 1) // self.pad_multiple) * self.pad_multiple
+
+    def n_batches(self, batch_size: int | None = None) -> int:
+        return math.ceil(self.n / (batch_size or self.batch_size))
+
+    # -- orders (on the CPU, seeded) --------------------------------------------------------
+    def train_order(self, seed: int) -> list[torch.Tensor]:
+        """The epoch's batches as CPU index tensors, in the order they are to be seen."""
+        if self.n == 0:
+            return []
+        g = torch.Generator().manual_seed(int(seed))
+        perm = torch.randperm(self.n, generator=g)
+        chunk = self.batch_size * self.chunk_batches
+        chunk_id = torch.arange(self.n) // chunk
+        key = chunk_id * (int(self.lengths_cpu.max()) + 1) + self.lengths_cpu[perm]
+        ordered = perm[torch.sort(key, stable=True).indices]
+        batches = list(torch.split(ordered, self.batch_size))
+        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+    def eval_order(self, batch_size: int | None = None) -> list[torch.Tensor]:
+        if self.n == 0:
+            return []
+        ordered = torch.sort(self.lengths_cpu, stable=True).indices
+        return list(torch.split(ordered, batch_size or self.batch_size))
+
+    # -- batches ----------------------------------------------------------------------------
+    def iterate(self, order: list[torch.Tensor]) -> Iterator[Batch]:
+        """Padded batches for index tensors (one host->device copy for the whole order)."""
+        if not order:
+            return
+        sizes = [len(idx) for idx in order]
+        maxlens = [self._width(int(self.lengths_cpu[idx].max())) for idx in order]
+        flat_cpu = torch.cat(order)
+        flat = flat_cpu.to(self.device, non_blocking=True)
+        start = 0
+        for size, maxlen in zip(sizes, maxlens):
+            idx = flat[start:start + size]
+            idx_cpu = flat_cpu[start:start + size]
+            start += size
+            yield self.gather(idx, maxlen, idx_cpu)
+
+    def gather(self, idx: torch.Tensor, maxlen: int, idx_cpu: torch.Tensor | None = None) -> Batch:
+        """The (B, maxlen) PAD-filled batch of examples ``idx`` (device indices)."""
+        pos = self.positions[:maxlen]
+        src = self.starts[idx][:, None] + pos[None, :]
+        valid = pos[None, :] < self.true_len[idx][:, None]
+        tokens = self.tokens[src.clamp_(max=self.n_tokens - 1)]
+        tokens = torch.where(valid, tokens, torch.full_like(tokens, PAD)).long()
+        if self.lengths_on_cpu:
+            lengths = self.lengths_cpu[idx_cpu if idx_cpu is not None else idx.cpu()]
+        else:
+            lengths = self.lengths[idx]
+        return tokens, lengths, self.labels[idx]
+
+    def train_batches(self, seed: int) -> Iterator[Batch]:
+        return self.iterate(self.train_order(seed))
+
+    def eval_batches(self, batch_size: int | None = None) -> Iterator[Batch]:
+        return self.iterate(self.eval_order(batch_size))
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation (the loss: lthlib.nets.models.loss_and_correct)
+# ---------------------------------------------------------------------------------------------
+
+def _autocast(device: torch.device, bf16: bool):
+    enabled = bool(bf16) and device.type == "cuda"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def evaluate(model: nn.Module, batcher_or_split, *, batch_size: int = 1024,
+             device: str | torch.device | None = None, bf16: bool = False,
+             max_len: int | None = None) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` on a :class:`Batcher` or an ``EncodedSplit``.
+
+    Runs in eval mode under ``torch.inference_mode``, batches sorted by length; restores the
+    model's train/eval mode afterwards.  An empty split gives (nan, nan).
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if isinstance(batcher_or_split, Batcher):
+        batcher = batcher_or_split
+    else:
+        batcher = Batcher(batcher_or_split, batch_size, device, max_len=max_len,
+                          lengths_on_cpu=getattr(model, "lengths_on_cpu", False))
+    if len(batcher) == 0:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    total_loss = torch.zeros((), device=batcher.device)
+    total_correct = torch.zeros((), dtype=torch.int64, device=batcher.device)
+    with torch.inference_mode(), _autocast(batcher.device, bf16):
+        for tokens, lengths, labels in batcher.eval_batches(batch_size):
+            loss, correct = loss_and_correct(model(tokens, lengths), labels, reduction="sum")
+            total_loss += loss
+            total_correct += correct
+    model.train(was_training)
+    n = len(batcher)
+    return total_loss.item() / n, total_correct.item() / n
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+def make_optimizer(params, lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel, on the CPU too (torch >= 2.4).  Besides being one pass per
+    tensor, it keeps its speed on a pruned network: the default path's ``sqrt`` of the second
+    moments runs ~10x slower on the exact zeros that pruned, gradient-free weights leave there."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, apply: MaskApplier,
+                batches, use_bf16: bool, after_step=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass of masked training over ``batches``: forward, backward, Adam, re-mask.
+
+    Returns the summed loss and the number correct as device tensors (no host sync inside).
+    """
+    model.train()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct_sum = torch.zeros((), dtype=torch.int64, device=device)
+    for tokens, lengths, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, use_bf16):
+            logits = model(tokens, lengths)
+        loss, correct = loss_and_correct(logits, labels)
+        loss.backward()
+        optimizer.step()
+        apply()
+        loss_sum += loss.detach() * labels.shape[0]
+        correct_sum += correct
+        if after_step is not None:
+            after_step()
+    return loss_sum, correct_sum
+
+
+@dataclass
+class TrainResult:
+    best_state: dict[str, torch.Tensor]        # CPU weights at the best validation loss
+    final_state: dict[str, torch.Tensor]       # CPU weights after the last epoch run
+    snapshot_state: dict[str, torch.Tensor] | None  # CPU weights after `snapshot_at` steps
+    epochs: list[dict] = field(default_factory=list)  # one row per epoch run
+    best_epoch: int = 0                        # 1-based epoch of best_state
+    best_val_loss: float = float("nan")
+    best_val_acc: float = float("nan")
+    test_acc: float = float("nan")             # test accuracy of best_state
+    final_test_acc: float = float("nan")       # test accuracy after the last epoch
+    epochs_run: int = 0
+    train_seconds: float = 0.0
+    iterations_per_epoch: int = 0
+
+
+@dataclass
+class _Progress:
+    """Everything a checkpoint holds besides the model and optimiser states."""
+    history: list[dict] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    bad_epochs: int = 0
+    snapshot_state: dict[str, torch.Tensor] | None = None
+    iteration: int = 0
+    train_seconds: float = 0.0
+    stopped: bool = False
+
+
+def _checkpoint_meta(seed: int, lr: float, epochs: int, cfg: TrainConfig, snapshot_at,
+                     masks: Masks) -> dict:
+    return {"version": CHECKPOINT_VERSION, "seed": int(seed), "lr": float(lr), "epochs": int(epochs),
+            "batch_size": cfg.batch_size, "patience": cfg.patience, "snapshot_at": snapshot_at,
+            "mask_names": list(masks), "mask_kept": [int(m.sum()) for m in masks.values()]}
+
+
+def _resume(path: Path | None, meta: dict, model: nn.Module, optimizer) -> _Progress:
+    """The progress of an interrupted run of the same training, or a fresh start."""
+    if path is None or not Path(path).exists():
+        return _Progress()
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if ckpt.get("meta") != meta:
+        warnings.warn(f"checkpoint {path} belongs to another run; starting afresh", stacklevel=3)
+        return _Progress()
+    model.load_state_dict(ckpt["model"])
+    flatten_rnns(model)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return _Progress(**ckpt["progress"])
+
+
+def _save_checkpoint(path: Path, meta: dict, model: nn.Module, optimizer, progress: _Progress) -> None:
+    save_torch({"meta": meta, "model": cpu_state(model), "optimizer": optimizer.state_dict(),
+                "progress": dataclasses.asdict(progress)}, Path(path))
+
+
+def _record_epoch(progress: _Progress, row: dict, model: nn.Module, patience: int | None) -> None:
+    """Add an epoch's row; keep the best-validation weights; decide on early stopping."""
+    progress.history.append(row)
+    if row["val_loss"] < progress.best_val_loss or progress.best_epoch == 0:
+        progress.best_val_loss, progress.best_epoch, progress.bad_epochs = row["val_loss"], row["epoch"], 0
+        progress.best_state = cpu_state(model)
+    else:
+        progress.bad_epochs += 1
+        progress.stopped = patience is not None and progress.bad_epochs >= patience
+
+
+def _result(progress: _Progress, model: nn.Module, iters_per_epoch: int) -> TrainResult:
+    history = progress.history
+    best = history[progress.best_epoch - 1] if progress.best_epoch else {}
+    return TrainResult(
+        best_state=progress.best_state, final_state=cpu_state(model),
+        snapshot_state=progress.snapshot_state, epochs=copy.deepcopy(history),
+        best_epoch=progress.best_epoch, best_val_loss=float(best.get("val_loss", math.nan)),
+        best_val_acc=float(best.get("val_acc", math.nan)), test_acc=float(best.get("test_acc", math.nan)),
+        final_test_acc=float(history[-1]["test_acc"]) if history else math.nan,
+        epochs_run=len(history), train_seconds=progress.train_seconds, iterations_per_epoch=iters_per_epoch)
+
+
+EpochHook = Callable[[int, nn.Module], None]
+
+
+def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: TrainConfig, *,
+                seed: int, checkpoint_path: Path | None = None, snapshot_at: int | None = None,
+                lr: float | None = None, epochs: int | None = None, progress: bool = True,
+                desc: str = "", on_epoch_end: EpochHook | None = None) -> TrainResult:
+    """Train ``model`` (its weights as given, masked) on ``data.train``; see the module docstring.
+
+    ``lr`` / ``epochs`` override ``cfg``'s.  ``snapshot_at=k`` keeps a CPU copy of the weights
+    right after ``k`` optimiser steps (k = 0: the masked starting weights); it stays None if
+    training stops before step k.  ``on_epoch_end(epoch, model)`` runs after each epoch (1-based)
+    and before its checkpoint.  The model is moved to the device and left holding the FINAL
+    weights (``result.best_state`` holds the best-validation ones).
+    """
+    cfg.validate()
+    lr = cfg.lr if lr is None else float(lr)
+    n_epochs = cfg.epochs if epochs is None else int(epochs)
+    if n_epochs < 1 or lr <= 0:
+        raise ConfigError(f"need epochs >= 1 and lr > 0, got {n_epochs}, {lr}")
+    if snapshot_at is not None and snapshot_at < 0:
+        raise ConfigError(f"snapshot_at must be >= 0, got {snapshot_at}")
+    device = resolve_device(cfg.device)
+    model.to(device)
+    flatten_rnns(model)
+    batchers = _batchers(model, data, cfg, device)
+    optimizer = make_optimizer(model.parameters(), lr)
+    meta = _checkpoint_meta(seed, lr, n_epochs, cfg, snapshot_at, masks)
+    state = _resume(checkpoint_path, meta, model, optimizer)
+    apply = MaskApplier(model, masks)
+    apply()
+    if snapshot_at == 0 and state.snapshot_state is None:
+        state.snapshot_state = cpu_state(model)
+    if state.best_state is None:  # no epoch yet: the starting weights stand in
+        state.best_state = cpu_state(model)
+    for e in range(len(state.history), n_epochs):
+        if state.stopped:
+            break
+        row = _run_epoch(model, optimizer, apply, batchers, cfg, state, e,
+                         seed=seed, snapshot_at=snapshot_at, bar_desc=f"{desc} ep {e + 1}/{n_epochs}".strip(),
+                         progress=progress)
+        _record_epoch(state, row, model, cfg.patience)
+        if on_epoch_end is not None:
+            on_epoch_end(e + 1, model)
+        if checkpoint_path is not None:
+            _save_checkpoint(checkpoint_path, meta, model, optimizer, state)
+    return _result(state, model, batchers["train"].n_batches())
+
+
+def _batchers(model: nn.Module, data: "PreparedData", cfg: TrainConfig, device) -> dict[str, Batcher]:
+    max_len = getattr(getattr(data, "config", None), "max_len", None)
+    on_cpu = getattr(model, "lengths_on_cpu", False)
+    sizes = {"train": cfg.batch_size, "val": cfg.eval_batch_size, "test": cfg.eval_batch_size}
+    return {name: Batcher(getattr(data, name), size, device, max_len=max_len, lengths_on_cpu=on_cpu)
+            for name, size in sizes.items()}
+
+
+def _run_epoch(model, optimizer, apply: MaskApplier, batchers: dict[str, Batcher], cfg: TrainConfig,
+               state: _Progress, e: int, *, seed: int, snapshot_at: int | None, bar_desc: str,
+               progress: bool) -> dict:
+    """One epoch of training, then validation and test; returns the epoch's history row."""
+    from tqdm.auto import tqdm
+    start = time.perf_counter()
+    torch.manual_seed(derive_seed(seed, "dropout", e))  # seeds CUDA too
+    use_bf16 = cfg.bf16 and next(model.parameters()).device.type == "cuda"
+    train_b = batchers["train"]
+    bar = tqdm(total=train_b.n_batches(), desc=bar_desc, disable=not progress, leave=True)
+
+    def after_step() -> None:
+        state.iteration += 1
+        if snapshot_at is not None and state.iteration == snapshot_at:
+            state.snapshot_state = cpu_state(model)
+        bar.update(1)
+
+    loss_sum, correct_sum = train_epoch(model, optimizer, apply,
+                                        train_b.train_batches(derive_seed(seed, "data_order", e)),
+                                        use_bf16, after_step)
+    n_train = max(len(train_b), 1)
+    row = {"epoch": e + 1, "train_loss": loss_sum.item() / n_train, "train_acc": correct_sum.item() / n_train}
+    for split in ("val", "test"):
+        row[f"{split}_loss"], row[f"{split}_acc"] = evaluate(
+            model, batchers[split], batch_size=cfg.eval_batch_size, bf16=use_bf16)
+    row.update(seconds=time.perf_counter() - start, iteration=state.iteration)
+    state.train_seconds += row["seconds"]
+    bar.set_postfix_str(f"loss {row['train_loss']:.4f} acc {row['train_acc']:.3f} | val {row['val_loss']:.4f} "
+                        f"{row['val_acc']:.3f} | test {row['test_acc']:.3f}")
+    bar.close()
+    return row

@@ -1,0 +1,18 @@
+"""The report wing: what the notebooks call, from tidy tables only (never weights, except the
+mask overlaps :mod:`lthlib.report.tables` reads through the store).
+
+    notebook       parameters, training, results; showing and saving tables and figures
+    results        the store's tables restricted to a grid
+    stats          intervals and paired differences
+    labels         how datasets, models and arms are named for a reader
+    tables         the report's tables (study view, sound view, overlaps, missing cells)
+    figures        the report's figures
+    narrative      the sentences under them
+    verdicts       the study's claims against this run, per dataset × model
+    ticket_price   what a cheaper ticket costs and buys (notebook 06)
+    data_summary   the prepared datasets (notebook 00)
+    model_summary  parameters per tensor, prunable or not (notebook 01)
+
+May import: :mod:`lthlib.core`, :mod:`lthlib.machine`, :mod:`lthlib.data`, :mod:`lthlib.nets`,
+:mod:`lthlib.experiment`; never :mod:`lthlib.run`.
+"""

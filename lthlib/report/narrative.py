@@ -1,0 +1,243 @@
+"""Plain sentences built from the numbers, for the notebooks' text.
+
+The notebooks' prose holds whatever the numbers turn out to be; these functions print the
+numbers themselves.  Every dataset is named under its protocol (``protocols``: dataset ->
+protocol, else the frame's ``protocol`` column), every arm by its registry label.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from ..data.datasets import DATASETS
+from ..data.sources import files_missing
+from ..experiment.arms import ARMS, TICKET
+from ..experiment.profiles import PROFILES
+from .labels import Protocols, arm_label, dataset_label, model_label, pair_label, protocols_of
+from .stats import PAIR, format_ci, paired_difference
+
+
+def _names(frame: pd.DataFrame | None, protocols: Protocols | None) -> dict[str, str]:
+    return {**protocols_of(frame), **(protocols or {})}
+
+
+def describe_arms(arms: Iterable[str]) -> str:
+    """One line per arm: its label and what it does."""
+    return "\n".join(f"{arm_label(arm)}: {ARMS.get(arm).description}" for arm in arms)
+
+
+def describe_left_out(sel) -> str:
+    """The profile's datasets a selection leaves out, and whether their files are here."""
+    lines = []
+    for dataset in PROFILES.get(sel.profile).datasets:
+        if dataset in sel.datasets:
+            continue
+        protocol = sel.protocols.get(dataset)
+        missing = files_missing(DATASETS.get(dataset).files(protocol))
+        why = (f"its files {', '.join(missing)} are not available here (not in LTH_DATA_MIRROR "
+               "or data/raw, and nothing was downloaded)" if missing else "its files are here")
+        lines.append(f"{dataset_label(dataset, protocol)} did not run: left out by the datasets "
+                     f"parameter; {why}. None of its cells appear in any table or figure.")
+    return "\n".join(lines) or "No dataset of the profile was left out."
+
+
+def describe_status(status: pd.DataFrame | None, protocols: Protocols | None = None) -> str:
+    """'All 8 cells ran.' or one line per skipped dataset and reason: 'AG News did not run: ...'."""
+    if status is None or status.empty:
+        return "No cell of this selection has been run yet."
+    skipped = status[status["status"] != "done"]
+    if skipped.empty:
+        return f"All {len(status)} cells ran (status 'done')."
+    names = _names(status, protocols)
+    lines = [f"{len(status) - len(skipped)} of {len(status)} cells ran; {len(skipped)} did not."]
+    for (dataset, reason), group in skipped.groupby(["dataset", "reason"], sort=True):
+        what = sorted({f"{model_label(m)} {arm_label(a)}" for m, a in zip(group["model"], group["arm"])})
+        lines.append(f"{dataset_label(dataset, names.get(dataset))} did not run ({', '.join(what)}; "
+                     f"seeds {sorted(set(group['seed'].astype(int)))}): {reason}")
+    return "\n".join(lines)
+
+
+def describe_missing(missing: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    if missing.empty:
+        return "Every dataset × model × arm × seed cell of this selection has all its levels."
+    lines = [f"{len(missing)} dataset × model × arm × seed cells lack results:"]
+    for (dataset, model, arm, reason), g in missing.groupby(["dataset", "model", "arm", "reason"], sort=True):
+        lines.append(f"- {pair_label(dataset, model, protocols)}, {arm_label(arm)}, seeds "
+                     f"{sorted(g['seed'].astype(int))} ({', '.join(sorted(set(g['state'])))}): {reason}")
+    return "\n".join(lines)
+
+
+def describe_dense(table: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    if table.empty:
+        return "No dense network has finished yet."
+    lines = []
+    for row in table.itertuples(index=False):
+        study = f"; the study reported {row.study_dense_acc:.2f}%" if not pd.isna(row.study_dense_acc) else ""
+        lines.append(f"{pair_label(row.dataset, row.model, protocols)}: dense test accuracy "
+                     f"{format_ci(row.test_acc, row.test_acc_ci, unit='%')} over {row.n_seeds} seed(s), "
+                     f"{row.n_params:,} parameters{study}.")
+    return "\n".join(lines)
+
+
+def describe_comparison(runs: pd.DataFrame, arm_a: str, arm_b: str,
+                        protocols: Protocols | None = None) -> str:
+    """Per dataset × model: at the sparsest level, arm_a minus arm_b (paired, 95% CI), and how
+    many pruned levels have a CI entirely above / below zero."""
+    diff = paired_difference(runs, arm_a, arm_b)
+    if diff.empty:
+        return f"No seed has both {arm_label(arm_a)} and {arm_label(arm_b)} at a pruned level yet."
+    names = _names(runs, protocols)
+    lines = []
+    for (dataset, model), g in diff.groupby(PAIR, sort=True):
+        last = g.sort_values("level").iloc[-1]
+        above, below = int((g["ci_low"] > 0).sum()), int((g["ci_high"] < 0).sum())
+        intervals = (f"over the {len(g)} pruned levels the 95% CI lies entirely above zero at {above} "
+                     f"and entirely below zero at {below}." if g["ci"].notna().any()
+                     else "with one seed there are no intervals.")
+        lines.append(f"{pair_label(dataset, model, names)}: at {100 * last['remaining']:.3g}% of weights "
+                     f"remaining, {arm_label(arm_a)} minus {arm_label(arm_b)} is "
+                     f"{format_ci(last['diff'], last['ci'], unit=' points')} (n={int(last['n'])} seeds); "
+                     + intervals)
+    return "\n".join(lines)
+
+
+def describe_against(runs: pd.DataFrame, arms: Iterable[str], reference: str = TICKET,
+                     protocols: Protocols | None = None) -> str:
+    """:func:`describe_comparison` of each arm (but the reference) minus ``reference``."""
+    return "\n".join(describe_comparison(runs, arm, reference, protocols) for arm in arms if arm != reference)
+
+
+def _sparsity_reached(value: float) -> str:
+    return "no level" if pd.isna(value) else f"up to {value:.1f}% sparsity"
+
+
+def describe_matches(sound: pd.DataFrame, arms: Sequence[str] | None = None,
+                     protocols: Protocols | None = None) -> str:
+    """Which arms keep up with dense, and to what sparsity, under both criteria."""
+    if sound.empty:
+        return "No pruned results yet."
+    sub = sound if arms is None else sound[sound["arm"].isin(arms)]
+    lines = []
+    for row in sub.itertuples(index=False):
+        within_std = ("not defined with one seed" if pd.isna(row.dense_std)
+                      else _sparsity_reached(row.match_std_sparsity))
+        chosen = format_ci(row.chosen_acc, row.chosen_ci, unit="%")
+        dense = format_ci(row.dense_acc, row.dense_ci, unit="%")
+        lines.append(f"{pair_label(row.dataset, row.model, protocols)}, {arm_label(row.arm)}: level chosen "
+                     f"on validation gives {chosen} test accuracy (dense {dense}); within one std of dense: "
+                     f"{within_std}; at or above the dense mean: "
+                     f"{_sparsity_reached(row.match_mean_sparsity)}.")
+    return "\n".join(lines)
+
+
+def _chosen_on_validation(sound: pd.DataFrame, dataset: str, model: str) -> str:
+    s = sound[(sound["dataset"] == dataset) & (sound["model"] == model) & (sound["arm"] == TICKET)]
+    if s.empty:
+        return "there is no validation-chosen ticket yet"
+    row = s.iloc[0]
+    return (f"chosen on validation it is {format_ci(row['chosen_acc'], row['chosen_ci'], unit='%')} at "
+            f"{row['chosen_sparsity']:.1f}% sparsity")
+
+
+def describe_study_vs_sound(study: pd.DataFrame, sound: pd.DataFrame,
+                            protocols: Protocols | None = None) -> str:
+    """The winning ticket chosen on test (the study's way) against chosen on validation."""
+    if study.empty:
+        return "No results yet."
+    lines = []
+    for row in study.itertuples(index=False):
+        sound_text = (_chosen_on_validation(sound, row.dataset, row.model) if not sound.empty
+                      else "there is no validation-chosen ticket yet")
+        lines.append(f"{pair_label(row.dataset, row.model, protocols)}: chosen on test (the study's way) the "
+                     f"best ticket scores {row.ticket_acc:.2f}% at {row.ticket_sparsity:.1f}% sparsity "
+                     f"(dense {row.dense_acc:.2f}%); {sound_text}.")
+    return "\n".join(lines)
+
+
+def describe_early_stopping(runs: pd.DataFrame, arm: str = TICKET, protocols: Protocols | None = None) -> str:
+    sub = runs[runs["arm"] == arm] if not runs.empty else runs
+    if sub.empty:
+        return f"No {arm_label(arm)} results yet."
+    names = _names(sub, protocols)
+    lines = []
+    for (dataset, model), g in sub.groupby(PAIR, sort=True):
+        m = g.groupby("level").agg(epoch=("best_epoch", "mean"), remaining=("remaining", "mean"),
+                                   epochs_run=("epochs_run", "max"))
+        first, last = m.iloc[0], m.iloc[-1]
+        lines.append(f"{pair_label(dataset, model, names)}: the best validation epoch averages "
+                     f"{first.epoch:.1f} dense and {last.epoch:.1f} at {100 * last.remaining:.3g}% "
+                     f"remaining (of at most {int(m['epochs_run'].max())} epochs run).")
+    return "\n".join(lines)
+
+
+def describe_layers(layers: pd.DataFrame, arm: str = TICKET, protocols: Protocols | None = None) -> str:
+    sub = layers[layers["arm"] == arm] if not layers.empty else layers
+    if sub.empty:
+        return "No layer table yet."
+    names = _names(sub, protocols)
+    lines = []
+    for (dataset, model), g in sub.groupby(PAIR, sort=True):
+        last = g[g["level"] == g["level"].max()].groupby("tensor")["remaining"].mean()
+        lines.append(f"{pair_label(dataset, model, names)} at level {int(g['level'].max())}: "
+                     f"the tensors keep between {100 * last.min():.3g}% ({last.idxmin()}) and "
+                     f"{100 * last.max():.3g}% ({last.idxmax()}) of their weights.")
+    return "\n".join(lines)
+
+
+def describe_overlap(overlap: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    if overlap.empty:
+        return "No masks to compare yet."
+    lines = []
+    for (dataset, model, kind), g in overlap.groupby([*PAIR, "kind"], sort=True):
+        last = g[g["level"] == g["level"].max()]
+        reference = ("independent random masks" if kind == "across seeds"
+                     else "a mask nested in the previous level's")
+        lines.append(f"{pair_label(dataset, model, protocols)}, {kind}, at "
+                     f"{100 * last['remaining'].iloc[0]:.3g}% remaining: Jaccard "
+                     f"{last['jaccard'].mean():.3f} against {last['random'].mean():.3f} for {reference}.")
+    return "\n".join(lines)
+
+
+def describe_price(price: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """Per dataset × model, at the sparsest level every arm reached: each arm's accuracy and the
+    epochs its mask cost."""
+    if price.empty:
+        return "No pruned results yet."
+    lines = []
+    for (dataset, model), g in price.groupby(PAIR, sort=True):
+        level = int(g.groupby("arm")["level"].max().min())
+        at = g[g["level"] == level]
+        parts = [f"{arm_label(row.arm)} {row.test_acc_text}% for {row.search_epochs:.3g} epochs of search"
+                 for row in at.itertuples(index=False)]
+        lines.append(f"{pair_label(dataset, model, protocols)}, at {at['remaining'].mean():.3g}% of weights "
+                     f"remaining: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def describe_collapse(critical: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """Which arms collapse a layer, from which sparsity, and what goes first."""
+    if critical.empty:
+        return "No masks checked yet."
+    lines = []
+    for row in critical.itertuples(index=False):
+        state = (f"a layer collapses from {row.critical_sparsity:.1f}% sparsity" if not pd.isna(row.critical_sparsity)
+                 else f"no layer collapses up to {row.sparsest_checked:.1f}% sparsity")
+        first = f"; first pruned away entirely: {row.first_pruned_away}" if row.first_pruned_away else ""
+        lines.append(f"{pair_label(row.dataset, row.model, protocols)}, {arm_label(row.arm)}: {state}{first}.")
+    return "\n".join(lines)
+
+
+def describe_early_bird(table: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """When the early-bird masks settled, what they cost against IMP, and their accuracy."""
+    if table.empty:
+        return "No early-bird tickets yet."
+    lines = []
+    for (dataset, model), g in table.groupby(PAIR, sort=True):
+        last = g.sort_values("level").iloc[-1]
+        settled = (f"settled in {100 * last['settled_share']:.0f}% of seeds (mean epoch "
+                   f"{last['settled_epoch']:.1f})" if last["settled_share"] > 0 else "never settled")
+        lines.append(f"{pair_label(dataset, model, protocols)}, at {last['remaining']:.3g}% remaining: the mask "
+                     f"{settled}; it cost {last['early_bird_epochs']:.3g} epochs against IMP's "
+                     f"{last['imp_epochs']:.3g}; early bird minus IMP ticket: {last['diff_text']}.")
+    return "\n".join(lines)

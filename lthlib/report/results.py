@@ -1,0 +1,47 @@
+"""The store's tables restricted to a grid: only the rows of the configurations it names, up to
+its number of levels (a run key leaves the number of levels out, so a run extended further
+shares its folder, and the deeper levels are not this grid's)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import pandas as pd
+
+from ..experiment.grid import CELL, Grid
+from ..experiment.store import Store
+
+
+@dataclass
+class Results:
+    """The store's tables restricted to a selection, what it expected, and the store itself."""
+    runs: pd.DataFrame
+    epochs: pd.DataFrame
+    layers: pd.DataFrame
+    status: pd.DataFrame
+    expected: pd.DataFrame
+    store: Store
+    collapse: pd.DataFrame      # per masked tensor and level: what survives, what collapsed
+    mask_distance: pd.DataFrame  # per early-bird level and dense epoch: the mask distance
+
+
+def _keep(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
+    """The rows of the expected runs (``levels``: config hash -> number of levels expected)."""
+    if frame.empty or "config_hash" not in frame:
+        return frame
+    wanted = frame["config_hash"].map(levels)
+    return frame[wanted.notna() & (frame["level"] < wanted)].reset_index(drop=True)
+
+
+def load_results(grid: Grid, arms: Iterable[str] | None = None) -> Results:
+    """The store's tables, keeping only rows of the configurations the grid names (its
+    arms, or ``arms``), up to its number of levels: a run key leaves the number of levels out,
+    so a run extended further shares its folder, and the deeper levels are not this selection's."""
+    st = Store.of_profile(grid.profile)
+    expected = grid.expected(arms)
+    levels = expected[expected["config_hash"] != ""].set_index("config_hash")["levels_expected"]
+    status = st.table("status")
+    if not status.empty:
+        status = status.merge(expected[CELL], on=CELL, how="inner")
+    return Results(_keep(st.runs(), levels), _keep(st.epochs(), levels), _keep(st.layers(), levels),
+                   status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("mask_distance"), levels))
