@@ -120,11 +120,52 @@ def _arm_names(text: str) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     grid = _grid(args)
     grid.check()  # every cell's configuration, cheap and without data: bad input fails here
+    executor = _executor(args, grid)  # bad executor options too, before anything trains
     try:
-        table = grid.run(max_level=args.max_level, workers=args.workers, progress=True)
+        table = grid.run(max_level=args.max_level, workers=args.workers, progress=True, executor=executor)
     except JobFailed as error:
         raise CommandFailed(str(error)) from None
+    finally:
+        getattr(executor, "close", lambda: None)()
     return _report_status(table)
+
+
+def _executor(args: argparse.Namespace, grid):
+    """None (the local pool, ``--workers``) or the Ray / Slurm executor of the arguments."""
+    name = (args.executor or "local").strip().lower()
+    ray_given = any(getattr(args, k) is not None for k in ("address", "max_in_flight"))
+    slurm_given = any(getattr(args, k) is not None for k in vars(args) if k.startswith("slurm_"))
+    if name != "ray" and ray_given:
+        raise ConfigError("--address and --max-in-flight belong to --executor ray")
+    if name != "slurm" and slurm_given:
+        raise ConfigError("the --slurm-* options belong to --executor slurm")
+    if name == "local":
+        return None
+    from .machine.platform import resolve_device
+    from .run.executors import make_executor
+    gpu = resolve_device(grid.config_value("train").device).type == "cuda"
+    if name == "ray":
+        return make_executor("ray", gpu=gpu, address=args.address, max_in_flight=args.max_in_flight)
+    if name == "slurm":
+        return make_executor("slurm", gpu=gpu, cluster=args.slurm_cluster, folder=args.slurm_folder,
+                             partition=args.slurm_partition, time_min=args.slurm_time,
+                             mem_gb=args.slurm_mem_gb, cpus_per_task=args.slurm_cpus,
+                             array_parallelism=args.slurm_parallelism, max_array_size=args.slurm_max_array)
+    return make_executor(name)  # an unknown name: the ConfigError lists the known ones
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from .experiment.store import Store
+    from .machine.files import DamagedFile
+    from .machine.platform import display_path
+    store = Store.of_profile(_profile(args.profile).name)
+    try:
+        store.rebuild_tables()
+    except DamagedFile as error:
+        raise CommandFailed(str(error)) from None
+    runs = store.runs()
+    print(f"{len(runs)} runs.csv rows in {display_path(store.root)}, rebuilt from the runs' metrics.json")
+    return 0
 
 
 def _grid(args: argparse.Namespace, **extra: Any):
@@ -318,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands.add_parser("run", help="train a grid of cells into the results store"))
     _add_report(commands.add_parser("report", help="execute the notebooks into reports/<profile>/"))
+    tables = commands.add_parser("tables", help="rebuild results/<profile>'s tidy tables from the runs' files")
+    tables.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    tables.set_defaults(handler=_tables)
     commands.add_parser("profiles", help="list the profiles and their grids").set_defaults(
         handler=_list_profiles)
     commands.add_parser("parameters", help="list the parameters --set and -p take, with types and defaults"
@@ -338,6 +382,19 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="processes at once (default: one per core without GPU)")
     parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
                         help="override a parameter, e.g. epochs=3 rewind_point=500it (JSON values)")
+    parser.add_argument("--executor", default="local",
+                        help="local (worker processes here), ray or slurm (default: %(default)s)")
+    parser.add_argument("--address", help="ray: the cluster ('auto': the running one; default: start one here)")
+    parser.add_argument("--max-in-flight", type=int, help="ray: tasks at once (default: the cluster's CPUs or GPUs)")
+    parser.add_argument("--slurm-cluster", choices=("slurm", "local"),
+                        help="slurm: sbatch job arrays, or submitit's local executor (default: slurm)")
+    parser.add_argument("--slurm-folder", help="slurm: submitit's logs, on the shared filesystem (default: .submitit)")
+    parser.add_argument("--slurm-partition", help="slurm: the partition")
+    parser.add_argument("--slurm-time", type=int, help="slurm: minutes per job (default: 240)")
+    parser.add_argument("--slurm-mem-gb", type=float, help="slurm: memory per job in GB")
+    parser.add_argument("--slurm-cpus", type=int, help="slurm: CPUs per job (default: 1)")
+    parser.add_argument("--slurm-parallelism", type=int, help="slurm: jobs of an array at once (default: 32)")
+    parser.add_argument("--slurm-max-array", type=int, help="slurm: the site's MaxArraySize (default: 1000)")
     parser.set_defaults(handler=_run)
 
 

@@ -67,7 +67,7 @@ def test_run_gives_each_arm_its_seeds_on_each_dataset(monkeypatch, tmp_path):
                      (dataset, fewer): list(quick.arm_seeds[fewer]), (other, fewer): list(quick.arm_seeds[fewer])}
     seen = []
     monkeypatch.setattr(grids, "load_data", lambda cfg, progress: None)
-    monkeypatch.setattr(grids, "run_group", lambda group, root, max_level, progress:
+    monkeypatch.setattr(grids, "run_group", lambda group, root, max_level, progress, record=True:
                         seen.extend((c.data.dataset, c.arm, c.seed) for c in group) or [])
     grid.run(store=Store(tmp_path), workers=1)
     assert sorted(seen) == sorted((d, a, s) for (d, a), ss in seeds.items() for s in ss)

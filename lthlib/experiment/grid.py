@@ -10,7 +10,9 @@ It is the one place anything loops over runs: the notebooks (:mod:`lthlib.report
 - :meth:`Grid.config`    one cell's :class:`~lthlib.core.config.ExperimentConfig`
 - :meth:`Grid.expected`  one row per cell: its run hash and levels, or why it is refused
 - :meth:`Grid.status`    one status.csv row per cell, from what a store holds
-- :meth:`Grid.run`       train what the store lacks, in this process or in worker processes
+- :meth:`Grid.run`       train what the store lacks, in this process, in worker processes, or
+                         through any :class:`~lthlib.machine.executor.Executor` (Ray, Slurm:
+                         :mod:`lthlib.run.executors`); then merge what trained into the tables
 
 A grid names exactly the configurations it means, so tables read through it keep only their
 rows: a store may hold runs made with other parameters, and those are left out, never mixed in.
@@ -27,7 +29,7 @@ from ..core.config import ConfigError, ExperimentConfig
 from ..core.parameters import as_list, parse_all
 from ..data.datasets import DATASETS
 from ..data.sources import DataUnavailable
-from ..machine.executor import run_in_processes
+from ..machine.executor import Executor, LocalExecutor
 from ..machine.platform import default_workers, threads_per_worker
 from ..nets.models import MODELS
 from .arms import TICKET, arm_names, comparison, run_hash
@@ -203,7 +205,8 @@ class Grid:
 
     # -- running -------------------------------------------------------------------------------
     def run(self, arms: Iterable[str] | None = None, *, max_level: int | None = None,
-            store: Store | None = None, progress: bool = False, workers: int | None = None) -> pd.DataFrame:
+            store: Store | None = None, progress: bool = False, workers: int | None = None,
+            executor: Executor | str | None = None) -> pd.DataFrame:
         """Train every cell of ``arms`` (default: the grid's) that the store lacks; return (and
         record in status.csv) one status row per cell.
 
@@ -214,6 +217,12 @@ class Grid:
         each on its own share of the cores.  Workers are fresh interpreters running
         ``python -m lthlib.machine.executor``, so a script may call this at top level, without an
         ``if __name__ == "__main__"`` guard.
+
+        ``executor`` runs the groups elsewhere instead (one task per group): an
+        :class:`~lthlib.machine.executor.Executor` such as :func:`lthlib.run.executors.make_executor`
+        builds for ``ray`` or ``slurm``; ``"local"`` or None is the pool above.  Workers anywhere
+        write only their runs' folders; this process alone then merges their levels into the tidy
+        tables (:meth:`Store.collect`), so the tables are never written by two processes at once.
         """
         store = store or Store.of_profile(self.profile)
         status, runnable = [], []
@@ -223,13 +232,22 @@ class Grid:
                 runnable.append(arm)
             else:
                 status += [self.status_row(cell, "skipped", reason) for cell in self.cells([arm])]
+        if isinstance(executor, str):
+            if executor != "local":
+                raise ConfigError(f"Grid.run takes executor 'local' by name; build {executor!r} with "
+                                  "lthlib.run.executors.make_executor")
+            executor = None
         groups = self._with_data(self.groups(runnable), status, progress) if runnable else []
         workers = default_workers(len(groups)) if workers is None else max(1, int(workers))
-        if workers == 1:
-            for group in groups:
-                status += run_group(group, store.root, max_level, progress)
-        else:
-            status += _run_in_workers(groups, store.root, max_level, workers)
+        try:
+            if executor is None and workers == 1:
+                for group in groups:
+                    status += run_group(group, store.root, max_level, progress, record=False)
+            else:
+                executor = executor or LocalExecutor(workers, threads_per_worker(workers))
+                status += run_groups(groups, store.root, max_level, executor, progress)
+        finally:  # what finished is in the tables even when a worker failed
+            store.collect(trained_hashes(groups))
         store.record_status(status)
         return pd.DataFrame(status, columns=STATUS_COLUMNS)
 
@@ -269,12 +287,14 @@ def _status(cfg: ExperimentConfig, status: str, reason: str = "", levels_done: i
             "levels_done": levels_done}
 
 
-def run_group(group: list[ExperimentConfig], root, max_level: int | None, progress: bool) -> list[dict]:
-    """The cells of one (dataset, model, seed), in order; a refused one does not stop the rest."""
+def run_group(group: list[ExperimentConfig], root, max_level: int | None, progress: bool,
+              record: bool = True) -> list[dict]:
+    """The cells of one (dataset, model, seed), in order; a refused one does not stop the rest.
+    ``record=False``: only the runs' own folders are written (the coordinator collects them)."""
     store, status = Store(root), []
     for cfg in group:
         try:
-            rows = run(cfg, store, max_level=max_level, progress=progress)
+            rows = run(cfg, store, max_level=max_level, progress=progress, record=record)
             status.append(_status(cfg, "done", levels_done=len(rows)))
         except ConfigError as error:  # found only with the data (e.g. a rewind point too late)
             print(f"REFUSED {cfg.data.dataset}/{cfg.model.name}/{cfg.arm}: {error}")
@@ -285,7 +305,7 @@ def run_group(group: list[ExperimentConfig], root, max_level: int | None, progre
 def run_group_payload(configs: list[dict], root: str, max_level: int | None) -> list[dict]:
     """:func:`run_group` for a worker process (configs as dicts, no progress bars)."""
     group = [ExperimentConfig.from_dict(c) for c in configs]
-    rows = run_group(group, root, max_level, False)
+    rows = run_group(group, root, max_level, False, record=False)
     print(f"done {_group_name(group)}: {', '.join(r['arm'] for r in rows)}", flush=True)
     return rows
 
@@ -294,11 +314,33 @@ def _group_name(group: list[ExperimentConfig]) -> str:
     return f"{group[0].data.dataset}/{group[0].model.name} seed {group[0].seed}"
 
 
-def _run_in_workers(groups: list[list[ExperimentConfig]], root, max_level, workers: int) -> list[dict]:
-    payloads = [{"fn": f"{__name__}:run_group_payload", "name": _group_name(group),
-                 "kwargs": {"configs": [c.to_dict() for c in group], "root": str(root),
-                            "max_level": max_level}} for group in groups]
-    return [row for rows in run_in_processes(payloads, workers, threads_per_worker(workers)) for row in rows]
+def trained_hashes(groups: list[list[ExperimentConfig]]) -> list[str]:
+    """The runs a grid's groups write: each cell's, and the winning-ticket trunk a branch trains."""
+    return [run_hash(c) for group in groups for cfg in group for c in (cfg, replace(cfg, arm=TICKET))]
+
+
+def group_payloads(groups: list[list[ExperimentConfig]], root, max_level: int | None) -> list[dict]:
+    """One executor payload per group: :func:`run_group_payload` and its arguments, as JSON."""
+    return [{"fn": f"{__name__}:run_group_payload", "name": _group_name(group),
+             "kwargs": {"configs": [c.to_dict() for c in group], "root": str(root), "max_level": max_level}}
+            for group in groups]
+
+
+def run_groups(groups: list[list[ExperimentConfig]], root, max_level: int | None, executor: Executor,
+               progress: bool = False) -> list[dict]:
+    """Every group through ``executor``, one task each; a progress bar of groups done (the same
+    for every backend); the status rows, in order."""
+    payloads = group_payloads(groups, root, max_level)
+    bar = None
+    if progress and payloads:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(payloads), desc=f"groups ({executor.name})", unit="group")
+    try:
+        results = executor.map(payloads, on_done=(lambda index: bar.update(1)) if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [row for rows in results for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------

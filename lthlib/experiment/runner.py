@@ -11,7 +11,9 @@ says what the survivors start from.
 
 Every level is resumable: its mask is written before training, training checkpoints each epoch,
 and ``metrics.json`` marks it done, so a rerun is a no-op and a killed run picks up where it
-stopped.
+stopped.  A level trains under its claim (:meth:`lthlib.experiment.store.RunDir.claim`), so two
+processes (two hosts sharing the store) asking for it train it once: the second waits and finds
+it done.  Claims are taken branch, then trunk, then dense, never the other way round.
 """
 from __future__ import annotations
 
@@ -101,11 +103,14 @@ class Level:
 class Runner:
     """Runs the levels of one configuration into the store, skipping what is done."""
 
-    def __init__(self, cfg: ExperimentConfig, store: Store, progress: bool = True):
+    def __init__(self, cfg: ExperimentConfig, store: Store, progress: bool = True, record: bool = True):
         self.cfg = validate(cfg)
         self.arm: Arm = arm(cfg.arm)
         self.store = store
         self.progress = progress
+        #: add finished levels to the tidy tables here (a process training alone); a grid's
+        #: workers leave that to their coordinator (:meth:`lthlib.experiment.store.Store.collect`)
+        self.record = record
         self.data = load_data(cfg, progress)
         self.iterations_per_epoch = math.ceil(len(self.data.train) / cfg.train.batch_size)
         self.rewind_iteration = rewind_iteration(cfg, self.iterations_per_epoch,
@@ -132,13 +137,18 @@ class Runner:
     def ensure_dense(self) -> dict:
         """Train level 0 once per (data, model, training, seed); return its metrics."""
         if not self.dense.is_done(0):
-            level = Level(0, self.full_masks(), self.theta0(), self.cfg.train.epochs)
-            save_epoch = lambda epoch, model: save_torch(cpu_state(model), self.dense_epoch_path(epoch))  # noqa: E731
-            result = self._train(self.dense, level, snapshot_at=self.rewind_iteration, on_epoch_end=save_epoch)
-            if result.snapshot_state is not None:  # None only if early stopping came first
-                save_torch(result.snapshot_state, self.theta_k_path(self.rewind_iteration))
-            self._finish(self.dense, level, result, keep_final=True)
+            with self.dense.claim(0):
+                if not self.dense.is_done(0):  # another process may have trained it while we waited
+                    self._train_dense()
         return self.dense.metrics(0)
+
+    def _train_dense(self) -> None:
+        level = Level(0, self.full_masks(), self.theta0(), self.cfg.train.epochs)
+        save_epoch = lambda epoch, model: save_torch(cpu_state(model), self.dense_epoch_path(epoch))  # noqa: E731
+        result = self._train(self.dense, level, snapshot_at=self.rewind_iteration, on_epoch_end=save_epoch)
+        if result.snapshot_state is not None:  # None only if early stopping came first
+            save_torch(result.snapshot_state, self.theta_k_path(self.rewind_iteration))
+        self._finish(self.dense, level, result, keep_final=True)
 
     def theta_k(self) -> dict[str, torch.Tensor]:
         """θk at this config's rewind point; replayed from θ0 (deterministically) when dense
@@ -147,14 +157,19 @@ class Runner:
         if not path.exists():
             self.ensure_dense()
         if not path.exists():
-            epochs = math.ceil(max(self.rewind_iteration, 1) / self.iterations_per_epoch)
-            replay = Level(0, self.full_masks(), self.theta0(), epochs)
-            result = self._train(self.dense, replay, snapshot_at=self.rewind_iteration, checkpoint=False)
-            if result.snapshot_state is None:
-                raise ConfigError(f"no θk: dense training stopped early, before iteration "
-                                  f"{self.rewind_iteration}; choose an earlier rewind_point")
-            save_torch(result.snapshot_state, path)
+            with self.dense.claim(0):
+                if not path.exists():
+                    self._replay_theta_k(path)
         return load_torch(path)
+
+    def _replay_theta_k(self, path) -> None:
+        epochs = math.ceil(max(self.rewind_iteration, 1) / self.iterations_per_epoch)
+        replay = Level(0, self.full_masks(), self.theta0(), epochs)
+        result = self._train(self.dense, replay, snapshot_at=self.rewind_iteration, checkpoint=False)
+        if result.snapshot_state is None:
+            raise ConfigError(f"no θk: dense training stopped early, before iteration "
+                              f"{self.rewind_iteration}; choose an earlier rewind_point")
+        save_torch(result.snapshot_state, path)
 
     def share_dense(self) -> None:
         """An arm's level 0 is the shared dense network: record it under the arm's name."""
@@ -166,19 +181,25 @@ class Runner:
         metrics["layers"] = layer_table(masks)
         save_torch(masks, self.run.file(0, "mask.pt"))
         save_json(metrics, self.run.file(0, "metrics.json"))
-        self.store.record(metrics)
+        if self.record:
+            self.store.record(metrics)
 
     # -- trunks and branches ---------------------------------------------------------------
     def run_levels(self, max_level: int | None = None) -> pd.DataFrame:
         last = self.cfg.prune.levels if max_level is None else min(max_level, self.cfg.prune.levels)
         self.share_dense()
-        trunk = None if self.arm.is_trunk else Runner(self.trunk_config(), self.store, self.progress)
+        trunk = None if self.arm.is_trunk else Runner(self.trunk_config(), self.store, self.progress, self.record)
         for index in range(1, last + 1):
             if self.run.is_done(index):
                 continue
-            level = self.trunk_level(index) if trunk is None else self.branch_level(trunk, index)
-            result = self._train(self.run, level)
-            self._finish(self.run, level, result, keep_final=trunk is None)
+            with self.run.claim(index):
+                if self.run.is_done(index):  # another process trained it while we waited
+                    continue
+                level = self.trunk_level(index) if trunk is None else self.branch_level(trunk, index)
+                result = self._train(self.run, level)
+                self._finish(self.run, level, result, keep_final=trunk is None)
+        if not self.record:  # the tables are the coordinator's: the rows from this run's own files
+            return pd.DataFrame([self.run.metrics(level)["row"] for level in self.run.levels_done()])
         runs = self.store.runs()
         return runs[runs["config_hash"] == self.run.hash] if not runs.empty else runs
 
@@ -187,7 +208,9 @@ class Runner:
 
     def trunk_level(self, index: int) -> Level:
         previous = self.dense if index == 1 else self.run
-        trained = load_torch(previous.file(index - 1, "final.pt"))
+        trained = load_torch(previous.file(index - 1, "final.pt"), fix=(
+            f"delete it and {previous.file(index - 1, 'metrics.json')}, then run the grid again: "
+            "that level is trained again to the same numbers"))
         mask_file = self.run.file(index, "mask.pt")
         if not mask_file.exists():  # written before training, so a resumed level keeps its mask
             before = self.full_masks() if index == 1 else load_torch(previous.file(index - 1, "mask.pt"))
@@ -262,9 +285,11 @@ class Runner:
         metrics = self.ensure_dense()
         epochs = range(1, metrics["row"]["epochs_run"] + 1)
         if not all(self.dense_epoch_path(e).exists() for e in epochs):
-            replay = Level(0, self.full_masks(), self.theta0(), len(epochs))
-            save = lambda epoch, model: save_torch(cpu_state(model), self.dense_epoch_path(epoch))  # noqa: E731
-            self._train(self.dense, replay, on_epoch_end=save, checkpoint=False)
+            with self.dense.claim(0):
+                if not all(self.dense_epoch_path(e).exists() for e in epochs):
+                    replay = Level(0, self.full_masks(), self.theta0(), len(epochs))
+                    save = lambda epoch, model: save_torch(cpu_state(model), self.dense_epoch_path(epoch))  # noqa: E731
+                    self._train(self.dense, replay, on_epoch_end=save, checkpoint=False)
         return [(e, load_torch(self.dense_epoch_path(e))) for e in epochs]
 
     def reset_point(self, index: int, trained: dict | None) -> dict[str, torch.Tensor]:
@@ -341,7 +366,7 @@ class Runner:
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         save_json(metrics, run.file(level.index, "metrics.json"))
         run.file(level.index, "checkpoint.pt").unlink(missing_ok=True)
-        if run is not self.dense:  # the shared dense level enters the tables under each arm
+        if run is not self.dense and self.record:  # the shared dense level enters the tables under each arm
             self.store.record(metrics)
 
 
@@ -361,9 +386,10 @@ class Runner:
 # ---------------------------------------------------------------------------------------------
 
 def run(cfg: ExperimentConfig, store: Store, *, max_level: int | None = None,
-        progress: bool = True) -> pd.DataFrame:
+        progress: bool = True, record: bool = True) -> pd.DataFrame:
     """Train every level of one configuration that the store lacks; return its runs.csv rows
-    (on the CPU on one thread, so the numbers do not depend on the machine's cores)."""
+    (on the CPU on one thread, so the numbers do not depend on the machine's cores).
+    ``record=False``: leave the tidy tables to the coordinating process (a grid's worker)."""
     with cpu_threads(resolve_device(cfg.train.device)):
-        return Runner(cfg, store, progress).run_levels(max_level)
+        return Runner(cfg, store, progress, record).run_levels(max_level)
 

@@ -13,15 +13,27 @@ Layout under ``results/<profile>/``::
     runs.csv, epochs.csv, layers.csv      tidy tables built from the metrics files
     status.csv                            which grid cells ran, and why others did not
 
-``metrics.json`` is the source of truth: a level is done exactly when it exists.  The tidy
-tables are updated under an exclusive file lock (two processes writing at once cannot corrupt
-them) and can always be rebuilt from the metrics files with :meth:`Store.rebuild_tables`.
+``metrics.json`` is the source of truth and the completion marker: a level is done exactly when
+it exists **and parses** (it is written last, atomically: temporary name, flushed, ``os.replace``).
+A damaged one (truncated by a partial copy between hosts, say) is reported and its level trained
+again, to the same numbers; a damaged checkpoint restarts its level; a damaged weight file a
+finished level left is a :class:`~lthlib.machine.files.DamagedFile` naming it and the fix.
+
+A store may sit on a filesystem many hosts share (NFS).  Every run writes only its own folder;
+while a process trains a level it holds that level's claim (``level_XX/.claim``, an exclusive
+``fcntl`` lock the kernel or the NFS lock manager drops when the process dies), so a second
+process asking for the same level waits, then finds it done: nothing is trained twice.  The tidy
+tables are never appended to by workers: the process that coordinates a grid (or ``lth tables``)
+merges the runs' ``metrics.json`` into them, under an exclusive lock, one process at a time
+(:meth:`Store.collect`); :meth:`Store.rebuild_tables` rebuilds them from the metrics files alone.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
+import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -29,12 +41,16 @@ import pandas as pd
 import torch
 
 from ..core.config import ExperimentConfig, fingerprint
-from ..machine.files import atomic_write, load_torch, save_json
+from ..machine.files import DamagedFile, atomic_write, load_json, load_torch, save_json
 from ..machine.platform import results_dir
 
 TABLES = ("runs", "epochs", "layers", "collapse", "mask_distance")
 HASH_COLUMNS = {"config_hash": str, "trunk_hash": str, "shared_from": str}  # '0123' is no number
 ROW_KEYS = ("config_hash", "level")  # one runs.csv row per trained network
+#: What to do about a damaged metrics.json, in every message that names one.
+RETRAIN_FIX = ("run the same grid again (`lth run` with the same arguments): the level is trained again "
+               "to the same numbers; or delete the file")
+_HELD: dict[Path, list] = {}  # this process's claims: path -> [open lock file, depth]
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -69,10 +85,63 @@ class RunDir:
         return self.level(level) / name
 
     def is_done(self, level: int) -> bool:
-        return self.file(level, "metrics.json").exists()
+        """metrics.json exists and is whole; a damaged one is reported (the level will train again)."""
+        path = self.file(level, "metrics.json")
+        if not path.exists():
+            return False
+        try:
+            read_metrics(path)
+        except DamagedFile as error:
+            warnings.warn(f"{error}; training level {level} of run {self.hash} again", stacklevel=2)
+            return False
+        return True
 
     def metrics(self, level: int) -> dict:
-        return json.loads(self.file(level, "metrics.json").read_text())
+        return read_metrics(self.file(level, "metrics.json"))
+
+    def levels_done(self) -> list[int]:
+        """The levels whose metrics.json is whole, in order."""
+        found = sorted(int(p.parent.name.removeprefix("level_")) for p in self.path.glob("level_*/metrics.json"))
+        return [level for level in found if self.is_done(level)]
+
+    @contextlib.contextmanager
+    def claim(self, level: int) -> Iterator[None]:
+        """Hold level ``level`` of this run while training it: another process (on this host or
+        another sharing the store) asking for it waits until it is released.  Re-entrant within a
+        process; released by the kernel (or the NFS lock manager) if the process dies."""
+        path = self.file(level, ".claim")
+        if path in _HELD:
+            _HELD[path][1] += 1
+            try:
+                yield
+            finally:
+                _HELD[path][1] -= 1
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for {path.parent}: another process is training it (pid "
+                      f"{os.getpid()} waits)", file=sys.stderr, flush=True)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            _HELD[path] = [handle, 1]
+            try:
+                yield
+            finally:
+                del _HELD[path]
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
+
+def read_metrics(path: Path) -> dict:
+    """One level's metrics.json, verified: it parses and holds its row (DamagedFile otherwise)."""
+    metrics = load_json(path, RETRAIN_FIX)
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("row"), dict) or "level" not in metrics["row"]:
+        raise DamagedFile(path, "parses but holds no runs.csv row", RETRAIN_FIX)
+    return metrics
 
 
 class Store:
@@ -104,23 +173,45 @@ class Store:
         return self.root / f"{name}.csv"
 
     def record(self, metrics: dict) -> None:
-        """Add one finished level's rows to the tidy tables (replacing any older copy)."""
+        """Add one finished level's rows to the tidy tables (replacing any older copy); for a
+        process that trains alone (:func:`lthlib.experiment.runner.run`).  Grid workers never call
+        it: their coordinator :meth:`collect` s what they trained."""
+        self.record_many([metrics])
+
+    def record_many(self, all_metrics: list[dict]) -> None:
+        """Add finished levels' rows to the tidy tables, one read and one write per table, under
+        the tables' lock (replacing older copies of the same (config_hash, level))."""
+        if not all_metrics:
+            return
+        keys = {(m["row"]["config_hash"], m["row"]["level"]) for m in all_metrics}
         with self.locked():
             for name in TABLES:
-                new = pd.DataFrame(_table_rows(metrics, name))
+                new = pd.DataFrame([row for m in all_metrics for row in _table_rows(m, name)])
                 if new.empty:
                     continue
                 path = self.table_path(name)
                 if path.exists():
                     old = read_csv(path)
-                    same = (old["config_hash"] == metrics["row"]["config_hash"]) & (
-                        old["level"] == metrics["row"]["level"])
+                    same = pd.Series([k in keys for k in zip(old["config_hash"], old["level"])],
+                                     index=old.index, dtype=bool)
                     new = pd.concat([old[~same], new], ignore_index=True)
                 save_csv(new.sort_values(list(ROW_KEYS), kind="stable"), path)
 
+    def collect(self, config_hashes) -> int:
+        """Merge the finished levels of these runs (their metrics.json) into the tidy tables;
+        the coordinator's one write after its workers (anywhere) trained.  Returns the levels
+        merged.  A damaged metrics.json is a DamagedFile naming it and the fix."""
+        found = []
+        for config_hash in dict.fromkeys(config_hashes):
+            for path in sorted((self.root / "runs" / config_hash).glob("level_*/metrics.json")):
+                found.append(read_metrics(path))
+        self.record_many(found)
+        return len(found)
+
     def rebuild_tables(self) -> None:
-        """Rebuild runs/epochs/layers.csv from every metrics.json (after a crash or by hand)."""
-        all_metrics = [json.loads(p.read_text()) for p in sorted(self.root.glob("runs/*/level_*/metrics.json"))]
+        """Rebuild runs/epochs/layers.csv from every metrics.json (after a crash, by hand, or
+        ``lth tables``).  A damaged metrics.json stops it with a DamagedFile naming the file."""
+        all_metrics = [read_metrics(p) for p in sorted(self.root.glob("runs/*/level_*/metrics.json"))]
         all_metrics = [m for m in all_metrics if m["row"]["arm"] != "dense"]  # shared, not an arm
         with self.locked():
             for name in TABLES:

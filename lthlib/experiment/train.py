@@ -36,7 +36,7 @@ from torch import nn
 
 from ..core.config import ConfigError, TrainConfig, derive_seed
 from ..data.prepare import PAD
-from ..machine.files import cpu_state, save_torch
+from ..machine.files import DamagedFile, cpu_state, load_torch, save_torch
 from ..machine.platform import resolve_device
 from ..nets.masks import MaskApplier, Masks
 from ..nets.models import flatten_rnns, loss_and_correct
@@ -274,8 +274,12 @@ def _resume(path: Path | None, meta: dict, model: nn.Module, optimizer) -> _Prog
     """The progress of an interrupted run of the same training, or a fresh start."""
     if path is None or not Path(path).exists():
         return _Progress()
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if ckpt.get("meta") != meta:
+    try:
+        ckpt = load_torch(path)
+    except DamagedFile as error:  # e.g. a partial copy between hosts: the level restarts, same numbers
+        warnings.warn(f"{error}; training this level again from its start", stacklevel=3)
+        return _Progress()
+    if not isinstance(ckpt, dict) or ckpt.get("meta") != meta:
         warnings.warn(f"checkpoint {path} belongs to another run; starting afresh", stacklevel=3)
         return _Progress()
     model.load_state_dict(ckpt["model"])

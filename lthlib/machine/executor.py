@@ -13,6 +13,11 @@ in its environment and ``torch.set_num_threads`` when the job uses torch.  Child
 passed through as it comes; a child that fails is a :class:`RuntimeError` in the parent that
 names the job and quotes the end of its stderr.
 
+The grid hands its work to an :class:`Executor`: anything with a ``name`` and
+``map(payloads, on_done=None) -> results`` (in order).  :class:`LocalExecutor` is the pool above;
+the cluster backends (Ray, Slurm through submitit) live in :mod:`lthlib.run.executors` and run
+the same payloads with :func:`call`, so a payload means the same thing on every backend.
+
 This module is generic: of lthlib it imports only :mod:`lthlib.machine.files` (results are written
 atomically like every other file), so it sits below the runner and never imports it.
 """
@@ -32,7 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from . import platform
 from .files import save_json
@@ -45,6 +50,32 @@ _PACKAGE_PARENT = str(platform.ROOT)
 
 class JobFailed(RuntimeError):
     """One or more child processes failed; the message names them and quotes their stderr."""
+
+
+class Executor(Protocol):
+    """Runs payloads ``{"fn": "module:function", "kwargs": {...}, "name": ...}`` somewhere and
+    returns what each function returned, in order; ``on_done(index)`` as each one finishes.
+    A failed payload is a :class:`JobFailed` naming it."""
+    name: str
+
+    def map(self, payloads: list[dict], on_done: Callable[[int], None] | None = None) -> list[Any]: ...
+
+
+@dataclass
+class LocalExecutor:
+    """Fresh interpreters on this machine (:func:`run_in_processes`), ``workers`` at a time."""
+    workers: int
+    threads_per_worker: int = 1
+    name: str = "local"
+
+    def map(self, payloads: list[dict], on_done: Callable[[int], None] | None = None) -> list[Any]:
+        return run_in_processes(payloads, self.workers, self.threads_per_worker, on_done)
+
+
+def call(payload: dict) -> Any:
+    """Run one payload in this process: what a Ray task or a Slurm job does with it."""
+    platform.limit_torch_threads()
+    return resolve(payload["fn"])(**payload.get("kwargs", {}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +92,8 @@ class _Job:
     pumps: list[threading.Thread] = field(default_factory=list)
 
 
-def run_in_processes(payloads: list[dict], workers: int, threads_per_worker: int) -> list[Any]:
+def run_in_processes(payloads: list[dict], workers: int, threads_per_worker: int,
+                     on_done: Callable[[int], None] | None = None) -> list[Any]:
     """Run each payload in a child process, ``workers`` at a time; return their results in order.
 
     If a child fails, no further job starts; the running ones finish, then :class:`JobFailed` (a
@@ -71,7 +103,7 @@ def run_in_processes(payloads: list[dict], workers: int, threads_per_worker: int
         raise ValueError(f"workers and threads_per_worker must be >= 1, got {workers}, {threads_per_worker}")
     with tempfile.TemporaryDirectory(prefix="lth-jobs-") as folder:
         jobs = [_write_payload(Path(folder), index, payload) for index, payload in enumerate(payloads)]
-        failed = _run_jobs(jobs, workers, _child_env(threads_per_worker))
+        failed = _run_jobs(jobs, workers, _child_env(threads_per_worker), on_done)
         if failed:
             raise JobFailed("\n".join(_failure_message(job) for job in failed))
         return [_read_result(job) for job in jobs]
@@ -98,7 +130,8 @@ def _site_dirs() -> set[str]:
     return {str(Path(paths[key]).resolve()) for key in ("purelib", "platlib")}
 
 
-def _run_jobs(jobs: list[_Job], workers: int, env: dict[str, str]) -> list[_Job]:
+def _run_jobs(jobs: list[_Job], workers: int, env: dict[str, str],
+              on_done: Callable[[int], None] | None = None) -> list[_Job]:
     """Keep up to ``workers`` children running; return the jobs that failed."""
     waiting, running, failed = list(jobs), [], []
     try:
@@ -110,6 +143,8 @@ def _run_jobs(jobs: list[_Job], workers: int, env: dict[str, str]) -> list[_Job]
                 _finish(job)
                 if job.process.returncode != 0:
                     failed.append(job)
+                elif on_done is not None:
+                    on_done(job.index)
             time.sleep(_POLL_SECONDS)
     finally:
         _stop(running)
@@ -182,10 +217,7 @@ def resolve(spec: str) -> Callable:
 
 def run_payload(payload_path: Path | str) -> None:
     payload = json.loads(Path(payload_path).read_text())
-    function = resolve(payload["fn"])
-    platform.limit_torch_threads()
-    result = function(**payload.get("kwargs", {}))
-    save_json(result, result_path(payload_path))
+    save_json(call(payload), result_path(payload_path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,13 @@
 """Files written whole or not at all, and the few formats the library keeps (JSON, torch, CSV).
 
 Every file the library writes goes through :func:`atomic_write`: a temporary file in the same
-folder, checked if asked, then renamed over the target, so a killed process never leaves half a
-file behind (and a reader never sees one).
+folder, flushed to disk, checked if asked, then renamed over the target (``os.replace``), so a
+killed process never leaves half a file behind (and a reader never sees one), on a local disk or
+a shared one (NFS) alike.
+
+What is read back is verified, not trusted: a file damaged outside the library (a partial copy
+between hosts, a full disk) is a :class:`DamagedFile` naming the file, from :func:`load_torch` and
+:func:`load_json`.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any],
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # on the disk (or the NFS server) before the rename names it
         if check is not None:
             check(Path(tmp))
         os.replace(tmp, path)
@@ -51,12 +58,37 @@ def atomic_folder(folder: Path, fill: Callable[[Path], Any]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class DamagedFile(RuntimeError):
+    """A file that exists but cannot be read whole (truncated, garbled); the message names it."""
+
+    def __init__(self, path: Path | str, why: str, fix: str = ""):
+        self.path = Path(path)
+        super().__init__(f"damaged file {self.path}: {why}" + (f"; {fix}" if fix else ""))
+
+
 def save_torch(obj: Any, path: Path) -> None:
     atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
-def load_torch(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=False)
+def load_torch(path: Path, fix: str = "") -> Any:
+    """A torch file; :class:`DamagedFile` (naming it, and ``fix``) if it cannot be read whole.
+    FileNotFoundError stays itself: a missing file is not a damaged one."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError...
+        raise DamagedFile(path, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+                          fix) from error
+
+
+def load_json(path: Path, fix: str = "") -> Any:
+    """A JSON file; :class:`DamagedFile` (naming it, and ``fix``) if it does not parse."""
+    text = Path(path).read_bytes()
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DamagedFile(path, f"not valid JSON ({len(text)} bytes; {error})", fix) from error
 
 
 def save_json(obj: Any, path: Path) -> None:

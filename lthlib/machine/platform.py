@@ -146,6 +146,18 @@ def thread_env(threads: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
+def forwarded_env() -> dict[str, str]:
+    """The ``LTH_*`` variables (directories, mirror, plugins) a task on another process or host
+    needs to see what this one sees (Ray tasks get them in their runtime environment)."""
+    return {name: value for name, value in os.environ.items() if name.startswith("LTH_")}
+
+
+def has_command(name: str) -> bool:
+    """Whether ``name`` (e.g. ``sbatch``) is on this machine's PATH."""
+    import shutil
+    return shutil.which(name) is not None
+
+
 def limit_torch_threads() -> None:
     """torch.set_num_threads to this process's share (``OMP_NUM_THREADS``), when one is set."""
     threads = os.environ.get("OMP_NUM_THREADS")

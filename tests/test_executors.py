@@ -1,0 +1,288 @@
+"""The grid beyond one machine: Ray and Slurm (submitit) executors with the real engines, a store
+two processes share, and damaged files.
+
+Every run here is the same small smoke grid (one model, two arms, two seeds, one epoch, one
+level: two (dataset, model, seed) groups), and every runs.csv is compared with the local
+executor's, timing columns aside.  A real Slurm cluster is exercised in test_slurm_cluster.py
+(marked ``slurm``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lthlib import cli
+from lthlib.core.config import ConfigError
+from lthlib.data.prepare import forget_prepared
+from lthlib.experiment.arms import TICKET
+from lthlib.experiment.grid import Grid
+from lthlib.experiment.store import Store
+from lthlib.machine.files import DamagedFile
+from lthlib.machine.platform import has_command
+from lthlib.run.executors import RayExecutor, make_executor
+
+ARMS = [TICKET, "random_reinit"]
+SEEDS = [0, 1]
+SMALL = dict(epochs=1, levels=1)
+CLI_GRID = ["--profile", "smoke", "--models", "cnn", "--arms", ",".join(ARMS), "--seeds", "0,1",
+            "--set", "epochs=1", "levels=1"]
+TIMING = ("train_seconds", "mask_search_seconds", "seconds")
+
+
+def grid() -> Grid:
+    return Grid.of("smoke", models=["cnn"], arms=ARMS, seeds=SEEDS, **SMALL)
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in frame.columns if c not in TIMING]
+    return frame[keep].sort_values(["config_hash", "level"]).reset_index(drop=True)
+
+
+def same_rows(store: Store, reference: Store) -> None:
+    for name in ("runs", "epochs", "layers"):
+        pd.testing.assert_frame_equal(comparable(store.table(name)), comparable(reference.table(name)))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """One prepared-data folder for the module (the synthetic smoke data, made once)."""
+    folder = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTH_DATA_DIR", str(folder))
+        patch.delenv("LTH_DATA_MIRROR", raising=False)
+        forget_prepared()
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def reference(data_dir, tmp_path_factory) -> Store:
+    """The local executor's store (two worker processes), through the `lth` command."""
+    root = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTH_RESULTS_DIR", str(root))
+        assert cli.main(["run", *CLI_GRID, "--executor", "local", "--workers", "2"]) == 0
+    store = Store(root / "smoke")
+    assert len(store.runs()) == 8  # 2 arms x 2 seeds x levels 0-1
+    return store
+
+
+@pytest.fixture
+def results(data_dir, tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: a ConfigError before anything trains
+# ---------------------------------------------------------------------------------------------
+
+def test_bad_executor_input_is_a_config_error_before_training(results, capsys):
+    with pytest.raises(ConfigError, match="unknown executor 'spark'.*local, ray, slurm"):
+        make_executor("spark")
+    with pytest.raises(ConfigError, match="no option 'partiton'"):
+        make_executor("slurm", cluster="local", partiton="gpu")
+    with pytest.raises(ConfigError, match="time_min must be a positive number"):
+        make_executor("slurm", cluster="local", time_min=-5)
+    with pytest.raises(ConfigError, match="cluster must be 'slurm' or 'local'"):
+        make_executor("slurm", cluster="kubernetes")
+    with pytest.raises(ConfigError, match="no option 'partition'"):
+        make_executor("ray", partition="gpu")
+    if not has_command("sbatch"):
+        with pytest.raises(ConfigError, match="no sbatch"):
+            make_executor("slurm")
+    assert cli.main(["run", *CLI_GRID, "--executor", "spark"]) == 2
+    assert cli.main(["run", *CLI_GRID, "--executor", "local", "--slurm-partition", "gpu"]) == 2
+    assert "unknown executor 'spark'" in capsys.readouterr().err
+    assert not (results / "smoke" / "runs").exists()  # nothing trained
+
+
+def test_ray_without_a_reachable_cluster_is_a_config_error(results, capsys):
+    with pytest.raises(ConfigError, match="could not reach a Ray cluster at '127.0.0.1:9'"):
+        RayExecutor(address="127.0.0.1:9").check()
+    assert cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", "127.0.0.1:9"]) == 2
+    assert not (results / "smoke" / "runs").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Slurm through submitit's local executor (real subprocesses)
+# ---------------------------------------------------------------------------------------------
+
+def test_slurm_local_gives_the_local_rows(reference, results, tmp_path):
+    code = cli.main(["run", *CLI_GRID, "--executor", "slurm", "--slurm-cluster", "local",
+                     "--slurm-folder", str(tmp_path / "submitit"), "--slurm-parallelism", "2"])
+    assert code == 0
+    store = Store(results / "smoke")
+    same_rows(store, reference)
+    assert list(store.table("status")["status"].unique()) == ["done"]
+    assert list((tmp_path / "submitit").glob("*/*_result.pkl"))  # the jobs really ran through submitit
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray: a real two-node cluster on this machine
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ray_cluster(data_dir):
+    """Two Ray nodes of one CPU each (ray.cluster_utils.Cluster: real raylets and workers), in a
+    short temporary folder removed afterwards (Ray leaves sessions in its temp dir)."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+    temp = tempfile.mkdtemp(prefix="lthray", dir="/tmp")  # short: Ray's socket paths have a limit
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": temp})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_two_nodes_give_the_local_rows(reference, results, ray_cluster):
+    import ray
+    code = cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", ray_cluster.address])
+    assert code == 0
+    same_rows(Store(results / "smoke"), reference)
+    assert not ray.is_initialized()  # the command disconnected
+
+
+def _ray_task_pids() -> list[int]:
+    """Processes running a task of ours (Ray titles a busy worker 'ray::call')."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "cmdline").read_bytes().startswith(b"ray::call"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_ray_worker_killed_mid_run_is_retried_to_the_same_rows(reference, results, ray_cluster):
+    store_root = results / "smoke"
+    killed: list[int] = []
+
+    def kill_once_training() -> None:  # SIGKILL a busy worker once a level has started writing
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            started = list(store_root.glob("runs/*/level_*/checkpoint.pt")) + list(
+                store_root.glob("runs/*/level_*/metrics.json"))
+            pids = _ray_task_pids() if started else []
+            if pids:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_once_training, daemon=True)
+    killer.start()
+    executor = RayExecutor(address=ray_cluster.address, max_retries=3)
+    executor.check()
+    try:
+        status = grid().run(store=Store(store_root), executor=executor)
+    finally:
+        executor.close()
+    killer.join()
+    assert killed, "no Ray worker was killed: the test did not test a retry"
+    assert list(status["status"].unique()) == ["done"]
+    same_rows(Store(store_root), reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two processes, one store (stand-ins for two hosts on a shared filesystem)
+# ---------------------------------------------------------------------------------------------
+
+HOST = '''
+import sys
+from lthlib.experiment import runner
+from lthlib.experiment.grid import Grid
+from lthlib.experiment.store import Store
+
+log = open(sys.argv[2], "w")
+real = runner.train_model
+
+def logged(*args, **kwargs):  # every training this process does, one line each
+    log.write(kwargs["desc"] + "\\n")
+    log.flush()
+    return real(*args, **kwargs)
+
+runner.train_model = logged
+grid = Grid.of("smoke", models=["cnn"], arms={arms!r}, seeds={seeds!r}, epochs=1, levels=1)
+status = grid.run(store=Store(sys.argv[1]), workers=1)
+assert set(status["status"]) == {{"done"}}, status
+'''
+
+
+def test_two_hosts_on_one_store_train_each_level_once_and_lose_nothing(reference, results, tmp_path):
+    script = tmp_path / "host.py"
+    script.write_text(textwrap.dedent(HOST.format(arms=ARMS, seeds=SEEDS)))
+    store_root = results / "smoke"
+    hosts = [subprocess.Popen([sys.executable, str(script), str(store_root), str(tmp_path / f"trained-{i}.txt")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outputs = [host.communicate(timeout=600)[0] for host in hosts]
+    assert [host.returncode for host in hosts] == [0, 0], outputs
+    trained = [line for i in range(2) for line in (tmp_path / f"trained-{i}.txt").read_text().splitlines()]
+    assert len(trained) == len(set(trained)), f"trained twice: {sorted(trained)}"
+    # dense, ticket L1 and re-init L1 per seed: each trained once, by one host or the other
+    assert len(trained) == 3 * len(SEEDS)
+    same_rows(Store(store_root), reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# Damaged files: noticed, named, retrained to the same numbers
+# ---------------------------------------------------------------------------------------------
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_damaged_metrics_and_checkpoint_are_retrained_to_the_same_numbers(reference, results):
+    store = Store(results / "smoke")
+    shutil.copytree(reference.root, store.root, dirs_exist_ok=True)
+    ticket = grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
+    metrics = store.root / "runs" / ticket / "level_01" / "metrics.json"
+    _truncate(metrics)
+    checkpoint = store.root / "runs" / ticket / "level_01" / "checkpoint.pt"  # as a partial copy leaves it
+    shutil.copy(next(store.root.glob("runs/*/level_00/final.pt")), checkpoint)
+    _truncate(checkpoint)
+
+    with pytest.raises(DamagedFile, match=f"{metrics}.*not valid JSON.*run the same grid again"):
+        store.rebuild_tables()
+    assert cli.main(["tables", "--profile", "smoke"]) == 1
+
+    with pytest.warns(UserWarning) as warned:
+        status = grid().run(store=store, workers=1)
+    messages = "\n".join(str(w.message) for w in warned)
+    assert str(metrics) in messages and str(checkpoint) in messages
+    assert list(status["status"].unique()) == ["done"]
+    assert not checkpoint.exists()  # the level finished afresh
+    store.rebuild_tables()
+    same_rows(store, reference)
+
+
+def test_a_damaged_weight_file_stops_with_its_name_and_the_fix(reference, results):
+    store = Store(results / "smoke")
+    shutil.copytree(reference.root, store.root, dirs_exist_ok=True)
+    ticket = grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
+    (store.root / "runs" / ticket / "level_01" / "metrics.json").unlink()  # level 1 must train again...
+    dense_final = next(p for p in store.root.glob("runs/*/level_00/final.pt"))  # ...from a damaged input
+    for path in store.root.glob("runs/*/level_00/final.pt"):
+        _truncate(path)
+    with pytest.raises(Exception) as raised:
+        grid().run(store=store, workers=1)
+    assert isinstance(raised.value, DamagedFile), raised.value
+    assert "final.pt" in str(raised.value) and "run the grid again" in str(raised.value)
+    assert dense_final.parent.parent.name in str(raised.value) or "level_00" in str(raised.value)
