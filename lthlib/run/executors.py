@@ -124,6 +124,7 @@ class RayExecutor:
             raise ConfigError(f"the ray executor needs Ray: pip install '{RAY_PIN}'") from None
         if ray.is_initialized():
             return ray
+        _reachable(self.address)
         try:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=True,
                      logging_level="WARNING", configure_logging=True)
@@ -178,6 +179,22 @@ class RayExecutor:
         if failures:
             raise JobFailed("\n".join(failures))
         return [results[i] for i in range(len(payloads))]
+
+
+def _reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A ConfigError now when ``address`` (host:port, or ray://host:port) takes no connection:
+    ray.init would otherwise keep retrying for minutes."""
+    if address in (None, "auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"ray: --address takes 'auto' or host:port, got {address!r}")
+    import socket
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ConfigError(f"ray: could not reach a Ray cluster at {address!r}: {error} (start one with "
+                          "`ray start --head`, or leave --address out to start one here)") from None
 
 
 # ---------------------------------------------------------------------------------------------
