@@ -139,6 +139,9 @@ def ray_cluster(data_dir):
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
     temp = tempfile.mkdtemp(prefix="lthray", dir="/tmp")  # short: Ray's socket paths have a limit
+    shared = Path(tempfile.gettempdir()) / "ray"  # Ray writes its address file here whatever temp_dir says
+    shared_existed = shared.exists()
+    shared.mkdir(exist_ok=True)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": temp})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
@@ -148,6 +151,8 @@ def ray_cluster(data_dir):
         ray.shutdown()
         cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+        if not shared_existed:
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 def test_ray_two_nodes_give_the_local_rows(reference, results, ray_cluster):
