@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,9 +77,10 @@ def slurm_cluster(request, tmp_path_factory):
     env = dict(os.environ, SLURM_CONF=str(conf))
     started = time.time()
     procs = []
-    if subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode != 0:
+    our_munged = subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode != 0
+    if our_munged:
         Path("/run/munge").mkdir(exist_ok=True)
-        subprocess.run(["munged", "--force"], check=True)
+        subprocess.run(["munged", "--force", "--pid-file", str(folder / "munged.pid")], check=True)
     procs.append(subprocess.Popen(["slurmctld", "-D", "-i", "-f", str(conf)], env=env))
     procs.append(subprocess.Popen(["slurmd", "-D", "-f", str(conf)], env=env))
     try:
@@ -89,7 +91,7 @@ def slurm_cluster(request, tmp_path_factory):
             time.sleep(0.5)
         else:
             pytest.fail(f"Slurm did not come up in 60 s:\n{(folder / 'slurmctld.log').read_text()[-2000:]}")
-        print(f"Slurm up in {time.time() - started:.1f} s")
+        print(f"Slurm up in {time.time() - started:.1f} s", file=sys.stderr)
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("SLURM_CONF", str(conf))
             yield folder
@@ -97,6 +99,8 @@ def slurm_cluster(request, tmp_path_factory):
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=30)
+        if our_munged and (folder / "munged.pid").exists():
+            os.kill(int((folder / "munged.pid").read_text().split()[0]), 15)
         shutil.rmtree(folder, ignore_errors=True)
 
 
