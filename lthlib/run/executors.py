@@ -110,6 +110,8 @@ class RayExecutor:
     gpus_per_task: float = 0.0
     name: str = "ray"
     _started: bool = field(default=False, repr=False)
+    _temp: str | None = field(default=None, repr=False)
+    _shared_existed: bool = field(default=True, repr=False)
 
     def check(self) -> None:
         _positive("ray", max_in_flight=self.max_in_flight, cpus_per_task=self.cpus_per_task)
@@ -125,9 +127,15 @@ class RayExecutor:
         if ray.is_initialized():
             return ray
         _reachable(self.address)
+        extra = {}
+        if self.address is None:  # a Ray of our own: its sessions in a folder close() removes
+            import tempfile
+            self._temp = tempfile.mkdtemp(prefix="lthray")
+            self._shared_existed = (Path(tempfile.gettempdir()) / "ray").exists()
+            extra["_temp_dir"] = self._temp
         try:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=True,
-                     logging_level="WARNING", configure_logging=True)
+                     logging_level="WARNING", configure_logging=True, **extra)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = "a new local Ray" if self.address is None else f"a Ray cluster at {self.address!r}"
             raise ConfigError(f"ray: could not reach {where}: {str(error).splitlines()[0]} (start one with "
@@ -141,6 +149,13 @@ class RayExecutor:
             import ray
             ray.shutdown()
             self._started = False
+        if self._temp:  # what the Ray started here left in the temporary folder
+            import shutil
+            import tempfile
+            shutil.rmtree(self._temp, ignore_errors=True)
+            if not self._shared_existed:  # Ray writes its address file to <tmp>/ray whatever _temp_dir says
+                shutil.rmtree(Path(tempfile.gettempdir()) / "ray", ignore_errors=True)
+            self._temp = None
 
     def in_flight(self, ray) -> int:
         if self.max_in_flight:
