@@ -44,7 +44,7 @@ def test_run_passes_the_grid_to_grid_run(grid_calls, capsys):
     assert grid_calls == [{"profile": "quick", "datasets": ["imdb"], "models": ["cnn", "lstm"],
                            "arms": ["winning_ticket", "random_reinit"], "seeds": [0, 1], "max_level": 2,
                            "workers": 3, "progress": True, "epochs": 3, "rewind_point": "500it",
-                           "prune_fraction": 0.5}]
+                           "prune_fraction": 0.5, "executor": None}]
     assert "winning_ticket" in capsys.readouterr().out  # the status table
 
 
