@@ -53,7 +53,7 @@ def test_run_defaults_leave_the_grid_to_the_profile(grid_calls):
     smoke = profiles.PROFILES.get("smoke")
     assert grid_calls == [{"profile": "smoke", "datasets": list(smoke.datasets), "models": list(smoke.models),
                            "arms": ["winning_ticket"], "seeds": None, "max_level": None, "workers": None,
-                           "progress": True}]
+                           "progress": True, "executor": None}]
 
 
 def test_run_takes_json_lists(grid_calls):
