@@ -20,6 +20,7 @@
 # %matplotlib inline
 from lthlib.report import figures, model_summary, narrative, tables
 from lthlib.report import notebook as report
+from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -34,6 +35,7 @@ prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
 rewind_point = None        # late rewinding's θk: '1ep' or '500it'
 prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+executor = None            # where training runs: local (default) | ray | slurm (lth run has their options)
 protocol = None            # split protocol: one name, or per-dataset pairs as README shows
 
 # %%
@@ -49,7 +51,7 @@ print(narrative.describe_left_out(sel))
 
 # %%
 print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel, max_level=0))
+report.show_table(report.run_arms(sel, max_level=0, executor=make_executor(executor) if executor else None))
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell

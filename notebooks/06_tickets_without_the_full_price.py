@@ -31,6 +31,7 @@
 # %matplotlib inline
 from lthlib.report import figures, narrative, ticket_price
 from lthlib.report import notebook as report
+from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -45,6 +46,7 @@ levels = None              # pruning levels after the dense level 0
 prune_fraction = None      # share of the remaining weights pruned per level
 epochs = None              # training epochs per level
 prunable = None            # 'all' (weights and biases, as the study) or 'weights'
+executor = None            # where training runs: local (default) | ray | slurm (lth run has their options)
 protocol = None            # split protocol: one name, or per-dataset pairs as README shows
 init_scope = None          # SNIP, GraSP, SynFlow: 'global' (their papers') or 'local'
 synflow_rounds = None      # SynFlow's pruning rounds (100 in the paper)
@@ -61,7 +63,7 @@ print(narrative.describe_left_out(sel))
 
 # %%
 print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel))
+report.show_table(report.run_arms(sel, executor=make_executor(executor) if executor else None))
 
 # %% [markdown]
 # ## Accuracy against sparsity

@@ -126,3 +126,20 @@ def test_glove_dim_changes_only_the_models_that_read_glove():
     assert with_glove_dim(learned, 100) is learned   # a learned embedding has no GloVe size to change
     grid = Grid.of("quick", datasets=["imdb"], models=["lstm"], seeds=[0], glove_dim=100)
     assert grid.config("imdb", "lstm", TICKET, 0).model.embed_dim == 100
+
+
+def test_a_notebook_hands_its_executor_to_the_grid(monkeypatch):
+    """Notebooks build the executor their ``executor`` parameter names and run_arms passes it on."""
+    from lthlib.report import notebook as report
+    from lthlib.run.executors import make_executor
+    seen = {}
+
+    def run(grid, arms=None, **kwargs):
+        seen.update(kwargs)
+        return pd.DataFrame(columns=grids.STATUS_COLUMNS)
+    monkeypatch.setattr(Grid, "run", run)
+    executor = make_executor("local", workers=1)
+    report.run_arms(report.selection("smoke", seeds="[0]"), executor=executor)
+    assert seen["executor"] is executor
+    with pytest.raises(ConfigError, match="unknown executor"):
+        make_executor("kubernetes")

@@ -51,10 +51,12 @@ def store(profile: str) -> Store:
 
 
 def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | None = None,
-             progress: bool = False) -> pd.DataFrame:
+             progress: bool = False, executor: Any = None) -> pd.DataFrame:
     """Train ``arms`` (default: the grid's), skipping what the store has; print what ran and
-    return the status (one row per cell, and why a cell did not run)."""
-    status = grid.run(arms, max_level=max_level, progress=progress)
+    return the status (one row per cell, and why a cell did not run).  ``executor``: where the
+    training runs (None: local worker processes; a notebook builds Ray or Slurm ones with
+    :func:`lthlib.run.executors.make_executor` from its ``executor`` parameter)."""
+    status = grid.run(arms, max_level=max_level, progress=progress, executor=executor)
     print(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]
 
