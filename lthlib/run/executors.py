@@ -56,8 +56,8 @@ def make_executor(name: str, *, workers: int | None = None, gpu: bool | None = N
     options = {k: v for k, v in options.items() if v is not None}
     if name == "local":
         _no_options("local", options)
-        return LocalExecutor(workers or platform.default_workers(10**6),
-                             platform.threads_per_worker(workers or platform.default_workers(10**6)))
+        workers = workers or platform.default_workers(n_jobs=10**6)  # one per core, or 1 with a GPU
+        return LocalExecutor(workers, platform.threads_per_worker(workers))
     if name == "ray":
         executor = RayExecutor(gpus_per_task=1.0 if gpu else 0.0, **_known(RayExecutor, "ray", options))
     elif name == "slurm":
