@@ -13,7 +13,7 @@ from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
 from lthlib.experiment.arms import ARMS, Arm
 from lthlib.experiment.runner import Runner
-from lthlib.experiment.store import TABLES, Store
+from lthlib.experiment.store import TABLES, Store, decode_classes
 from lthlib.machine import platform as determinism
 from lthlib.machine.files import load_torch
 
@@ -35,9 +35,25 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[keep].sort_values(["config_hash", "level"]).reset_index(drop=True)
 
 
+@pytest.fixture
+def fake_glove(monkeypatch):
+    """A stand-in for a pretrained (GloVe) embedding: a fixed matrix of another scale than N(0, 1)."""
+    def load(cfg, data, seed):
+        if cfg.model.embedding != "glove":
+            return None
+        g = torch.Generator().manual_seed(1234)
+        return 0.4 * torch.randn(len(data.vocab), cfg.model.embed_dim, generator=g) + 0.1
+    monkeypatch.setattr(lottery, "load_embedding", load)
+
+
+def keeps_pretrained(arm: str) -> bool:
+    return ARMS.get(arm).reset_to == "fresh_init_keep_pretrained"
+
+
 @pytest.mark.parametrize("arm", ARMS.names())
-def test_every_arm_follows_the_pruning_schedule_and_learns(tmp_path, arm):
-    rows = lottery.run(smoke(arm), Store(tmp_path / "results"), progress=False)
+def test_every_arm_follows_the_pruning_schedule_and_learns(tmp_path, arm, fake_glove):
+    cfg = smoke(arm, embedding="glove") if keeps_pretrained(arm) else smoke(arm)
+    rows = lottery.run(cfg, Store(tmp_path / "results"), progress=False)
     assert list(rows["level"]) == [0, 1, 2]
     for _, row in rows.iterrows():
         assert row["remaining"] == pytest.approx(0.8 ** row["level"], abs=0.01)
@@ -98,6 +114,57 @@ def test_random_reinit_keeps_the_ticket_mask_with_a_fresh_init(tmp_path):
         assert torch.equal(level.masks[name], ticket[name])
     weight = next(n for n in ticket if n.endswith("weight") and "embedding" not in n)
     assert not torch.equal(level.start[weight], theta0[weight] * ticket[weight])
+
+
+def test_theta0_share_is_one_for_the_ticket_and_near_zero_for_a_full_reinit(tmp_path, fake_glove):
+    store = Store(tmp_path / "results")
+    shares = {arm: lottery.run(smoke(arm, embedding="glove"), store, progress=False).set_index("level")["theta0_share"]
+              for arm in ("winning_ticket", "random_reinit", "random_reinit_keep_glove")}
+    assert (shares["winning_ticket"] == 1.0).all()
+    assert (shares["random_reinit"].loc[1:] <= 0.05).all()  # only the zero biases start where θ0 did
+    assert (shares["random_reinit_keep_glove"].loc[1:] > 0.5).all()  # the embedding is most of it
+
+
+def test_a_full_reinit_redraws_a_pretrained_embedding_at_its_scale(tmp_path, fake_glove):
+    runner = Runner(smoke("random_reinit", embedding="glove"), Store(tmp_path / "results"), progress=False)
+    theta0 = runner.theta0()["embedding.weight"][2:]
+    start = runner.reset_point(1, None)["embedding.weight"][2:]
+    assert not torch.isclose(start, theta0).any(dim=1).all()
+    assert torch.allclose(start.mean(0), theta0.mean(0), atol=0.05)
+    assert torch.allclose(start.std(0), theta0.std(0), rtol=0.1)
+    kept = Runner(smoke("random_reinit_keep_glove", embedding="glove"), Store(tmp_path / "results"), progress=False)
+    assert torch.equal(kept.reset_point(1, None)["embedding.weight"], runner.theta0()["embedding.weight"])
+
+
+def test_keep_glove_reinit_is_refused_for_a_learned_embedding():
+    with pytest.raises(ConfigError, match="embedding='glove'"):
+        smoke("random_reinit_keep_glove")
+
+
+@pytest.mark.parametrize("arm, trunk", [("dense_rewinding_reinit", "dense_rewinding"),
+                                        ("late_rewinding_reinit", "late_rewinding")])
+def test_a_rewinding_trunks_reinit_takes_that_trunks_mask(tmp_path, arm, trunk):
+    store = Store(tmp_path / "results")
+    runner = Runner(smoke(arm, rewind_point="3it"), store, progress=False)
+    runner.run_levels(max_level=2)
+    own = Runner(smoke(trunk, rewind_point="3it"), store, progress=False)
+    ticket = Runner(smoke("winning_ticket"), store, progress=False)
+    ticket.run_levels(max_level=2)
+    mask, trunk_mask = (load_torch(r.run.file(2, "mask.pt")) for r in (runner, own))
+    assert all(torch.equal(mask[n], trunk_mask[n]) for n in mask)
+    assert any(not torch.equal(mask[n], load_torch(ticket.run.file(2, "mask.pt"))[n]) for n in mask)
+
+
+def test_each_level_stores_its_test_predictions(tmp_path):
+    store = Store(tmp_path / "results")
+    rows = lottery.run(smoke(), store, progress=False)
+    predictions, labels = store.table("predictions"), store.table("test_labels")
+    assert len(labels) == 1 and len(predictions) == len(rows)
+    truth = decode_classes(labels["labels"].iloc[0])
+    for row in rows.itertuples():
+        guess = decode_classes(predictions.set_index("level").loc[row.level, "predicted"])
+        assert len(guess) == len(truth) == row.n_test
+        assert (guess == truth).mean() == pytest.approx(row.test_acc)
 
 
 def test_random_pruning_matches_the_tickets_per_tensor_sparsity(tmp_path):

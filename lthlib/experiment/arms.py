@@ -4,18 +4,22 @@ An arm says two things (OpenLTH calls the branching ones *branches*):
 
 ``mask_from``  where its mask at level L comes from
     ``own_trunk``     magnitude-prune its own level L - 1 trained weights (a trunk: IMP)
-    ``ticket_trunk``  the winning-ticket trunk's mask at level L (a branch)
-    ``random``        a random mask with the ticket trunk's per-tensor counts at level L (a branch)
-    ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to the ticket trunk's
+    ``trunk``         its trunk's mask at level L (a branch; ``trunk`` names the trunk arm, the
+                      winning ticket unless said otherwise)
+    ``random``        a random mask with its trunk's per-tensor counts at level L (a branch)
+    ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to its trunk's
                       sparsity at level L (a branch; the scores live in :mod:`lthlib.nets.scores`)
-    ``early_magnitude`` the magnitude mask with the ticket trunk's per-tensor counts at level L,
+    ``early_magnitude`` the magnitude mask with its trunk's per-tensor counts at level L,
                       from the first dense epoch after which those masks stopped moving (a branch)
 ``reset_to``   what the survivors start from
     ``theta0``       the dense network's initialisation θ0
     ``theta_k``      θk, the dense weights after ``rewind_point`` of training
     ``dense_final``  the end of dense training (what the study called "late rewinding")
     ``trained``      the previous level's trained weights (LR rewinding, fine-tuning)
-    ``fresh_init``   a new random initialisation, seeded per level
+    ``fresh_init``   every weight drawn afresh (seeded per level) from the distribution θ0 came
+                     from; a pretrained embedding is replaced by random vectors of its scale
+                     (:func:`lthlib.nets.models.scale_matched_embedding`)
+    ``fresh_init_keep_pretrained``  the same, but a pretrained embedding's rows are kept as in θ0
 
 ``reads`` names the :class:`~lthlib.core.config.ExperimentConfig` fields an arm reads beyond the
 shared ones: only those enter its run key, so a field an arm ignores cannot split its results.
@@ -28,8 +32,8 @@ from typing import Iterable
 from ..core.config import ConfigError, ExperimentConfig, fingerprint, parse_rewind_point, run_key
 from ..core.registry import Registry
 
-MASK_SOURCES = ("own_trunk", "ticket_trunk", "random", "early_magnitude")  # and "score:<name>"
-RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init")
+MASK_SOURCES = ("own_trunk", "trunk", "random", "early_magnitude")  # and "score:<name>"
+RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init", "fresh_init_keep_pretrained")
 #: The trunk every branch hangs off.
 TICKET = "winning_ticket"
 
@@ -45,6 +49,7 @@ class Arm:
     notebook: str                # the notebook that trains it (named when a cell is missing)
     reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
     family: str = "rewind"       # control | rewind | init (cheaper tickets): its comparison
+    trunk: str = TICKET          # a branch: the trunk arm whose mask it takes (or matches)
 
     def __post_init__(self) -> None:
         if self.reset_to not in RESETS:
@@ -71,6 +76,15 @@ class Arm:
             rewind_iteration(cfg)
         if "finetune_epochs" in self.reads and cfg.finetune_epochs < 1:
             raise ConfigError("finetune_epochs must be >= 1")
+        if not self.is_trunk:
+            trunk = ARMS.get(self.trunk)
+            if not trunk.is_trunk or not set(trunk.reads) <= set(self.reads):
+                raise ConfigError(f"arm {self.name!r}: its trunk {self.trunk!r} must be a trunk arm whose "
+                                  f"fields ({', '.join(trunk.reads) or 'none'}) it reads too")
+        if self.reset_to == "fresh_init_keep_pretrained" and cfg.model.embedding == "random":
+            raise ConfigError(f"arm {self.name!r} keeps a pretrained embedding, and this model's "
+                              f"embedding is learned from random (embedding='random'): it would be "
+                              f"random_reinit; run it on a model with embedding='glove'")
 
 
 ARMS: Registry[Arm] = Registry("arm")
@@ -80,8 +94,11 @@ for _arm in (
     Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
         "own_trunk", "theta0", "#1f77b4", "03_winning_tickets", family="control"),
     Arm("random_reinit", "random re-init",
-        "winning-ticket mask, fresh random initialisation (GloVe rows kept: they are data)",
-        "ticket_trunk", "fresh_init", "#d62728", "02_random_pruning", family="control"),
+        "winning-ticket mask, every weight re-drawn (a pretrained embedding by random vectors of its scale)",
+        "trunk", "fresh_init", "#d62728", "02_random_pruning", family="control"),
+    Arm("random_reinit_keep_glove", "random re-init, GloVe kept",
+        "winning-ticket mask, every weight re-drawn but the pretrained (GloVe) embedding rows, kept as in θ0",
+        "trunk", "fresh_init_keep_pretrained", "#ff9896", "02_random_pruning", family="control"),
     Arm("random_pruning", "random pruning",
         "random mask of the ticket's per-tensor sparsity, from θ0",
         "random", "theta0", "#ff7f0e", "02_random_pruning", family="control"),
@@ -91,6 +108,12 @@ for _arm in (
     Arm("dense_rewinding", "dense rewinding (study's 'late')",
         "IMP, survivors rewound to the end of dense training (the study's 'late rewinding')",
         "own_trunk", "dense_final", "#9467bd", "04_late_rewinding"),
+    Arm("late_rewinding_reinit", "random re-init of late rewinding's mask",
+        "the late-rewinding (θk) trunk's mask, every weight re-drawn",
+        "trunk", "fresh_init", "#98df8a", "04_late_rewinding", reads=("rewind_point",), trunk="late_rewinding"),
+    Arm("dense_rewinding_reinit", "random re-init of dense rewinding's mask",
+        "the dense-rewinding trunk's mask, every weight re-drawn",
+        "trunk", "fresh_init", "#c5b0d5", "04_late_rewinding", trunk="dense_rewinding"),
     Arm("lr_rewinding", "LR rewinding",
         "IMP, survivors keep trained weights and retrain the full schedule",
         "own_trunk", "trained", "#8c564b", "04_late_rewinding"),
@@ -111,7 +134,7 @@ for _arm in (
         "score:synflow", "theta0", "#aec7e8", _AT_INIT, reads=("init_scope", "synflow_rounds"), family="init"),
     Arm("early_bird", "early-bird ticket",
         "magnitude mask once dense training's masks settle (You et al. 2020), from θ0",
-        "early_magnitude", "theta0", "#98df8a", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
+        "early_magnitude", "theta0", "#dbdb8d", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
         family="init"),
 ):
     ARMS.register(_arm)

@@ -31,6 +31,7 @@ from ..core.config import (
     ExperimentConfig,
     dense_key,
     derive_seed,
+    fingerprint,
     run_key,
 )
 from ..data.prepare import PreparedData, prepared
@@ -47,11 +48,11 @@ from ..nets.masks import (
     random_masks_like,
     remaining_fraction,
 )
-from ..nets.models import build_model
+from ..nets.models import build_model, scale_matched_embedding
 from ..nets.scores import prune_at_init
-from .arms import TICKET, Arm, arm, rewind_iteration, run_hash
+from .arms import Arm, arm, rewind_iteration, run_hash
 from .profiles import validate
-from .store import RunDir, Store
+from .store import RunDir, Store, encode_classes
 from .train import Batcher, TrainResult, train_model
 
 _EMBEDDING_CACHE: dict[tuple, torch.Tensor] = {}
@@ -76,10 +77,26 @@ def load_embedding(cfg: ExperimentConfig, data: PreparedData, seed: int) -> torc
     return _EMBEDDING_CACHE[key]
 
 
-def new_network(cfg: ExperimentConfig, data: PreparedData, init_seed: int) -> torch.nn.Module:
+def new_network(cfg: ExperimentConfig, data: PreparedData, init_seed: int,
+                keep_pretrained: bool = True) -> torch.nn.Module:
+    """A network drawn from θ0's distribution with ``init_seed``: a pretrained embedding is
+    copied in (``keep_pretrained``) or replaced by random vectors of its scale."""
     embedding = load_embedding(cfg, data, seed=init_seed)
+    if embedding is not None and not keep_pretrained:
+        embedding = scale_matched_embedding(embedding, derive_seed(init_seed, "embedding"))
     return build_model(cfg.model, len(data.vocab), data.n_classes, init_seed=init_seed,
                        embedding=embedding)
+
+
+def theta0_share(start: dict[str, torch.Tensor], theta0: dict[str, torch.Tensor], masks: Masks) -> float:
+    """The share of a level's surviving weights whose starting value is θ0's (1 for the winning
+    ticket, about 0 for a full re-initialisation: the zero biases are all that stay)."""
+    same = kept = 0
+    for name, mask in masks.items():
+        survivors = mask.bool()
+        kept += int(survivors.sum())
+        same += int(((start[name] == theta0[name]) & survivors).sum())
+    return same / kept if kept else float("nan")
 
 
 def masked(state: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
@@ -204,7 +221,8 @@ class Runner:
         return runs[runs["config_hash"] == self.run.hash] if not runs.empty else runs
 
     def trunk_config(self) -> ExperimentConfig:
-        return replace(self.cfg, arm=TICKET)
+        """A branch's trunk (its mask's source): the winning ticket unless its arm says otherwise."""
+        return replace(self.cfg, arm=self.arm.trunk)
 
     def trunk_level(self, index: int) -> Level:
         previous = self.dense if index == 1 else self.run
@@ -233,7 +251,7 @@ class Runner:
     def branch_mask(self, index: int, ticket: Masks) -> tuple[Masks, dict]:
         """The mask and what finding it cost (epochs of training spent, seconds)."""
         source = self.arm.mask_from
-        if source == "ticket_trunk":
+        if source == "trunk":
             return ticket, {"mask_search_epochs": self.trunk_search_epochs(self.trunk_run(), index)}
         if source == "random":
             return random_masks_like(ticket, seed=derive_seed(self.cfg.seed, "random_mask", index)), {
@@ -273,7 +291,8 @@ class Runner:
                                  cfg.early_bird_epsilon, max(2, cfg.early_bird_window))
 
     def trunk_run(self) -> RunDir:
-        return self.store.run_dir(run_key(self.trunk_config()), self.trunk_config())
+        trunk = self.trunk_config()
+        return self.store.run_dir(run_key(trunk, arm(trunk.arm).reads), trunk)
 
     def trunk_search_epochs(self, trunk: RunDir, index: int) -> float:
         """IMP's price for the level-``index`` mask: every epoch trained before it (dense included)."""
@@ -303,8 +322,9 @@ class Runner:
             return load_torch(self.dense.file(0, "final.pt"))
         if reset == "trained" and trained is not None:
             return trained
-        if reset == "fresh_init":
-            return cpu_state(new_network(self.cfg, self.data, derive_seed(self.cfg.seed, "reinit", index)))
+        if reset in ("fresh_init", "fresh_init_keep_pretrained"):
+            return cpu_state(new_network(self.cfg, self.data, derive_seed(self.cfg.seed, "reinit", index),
+                                         keep_pretrained=reset == "fresh_init_keep_pretrained"))
         raise ConfigError(f"arm {self.arm.name!r}: cannot reset to {reset!r}")
 
     # -- one level -------------------------------------------------------------------------
@@ -350,7 +370,8 @@ class Runner:
                "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                "best_val_acc": result.best_val_acc, "test_acc": result.test_acc,
                "final_test_acc": result.final_test_acc, "epochs_run": result.epochs_run,
-               "train_seconds": result.train_seconds,
+               "train_seconds": result.train_seconds, "data_hash": fingerprint(self.cfg.data),
+               "theta0_share": theta0_share(level.start, self.theta0(), level.masks),
                "n_train": len(self.data.train), "n_val": len(self.data.val), "n_test": len(self.data.test)}
         if keep_final:
             save_torch(final, run.file(level.index, "final.pt"))
@@ -363,7 +384,10 @@ class Runner:
                    collapsed=network_collapsed(self.shapes, level.masks))
         metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),
                    "collapse": collapse, "mask_distance": search.pop("mask_distance", []),
+                   "test_predictions": encode_classes(result.test_predictions),
                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        if run is self.dense:
+            metrics["test_labels"] = encode_classes(self.data.test.labels)
         save_json(metrics, run.file(level.index, "metrics.json"))
         run.file(level.index, "checkpoint.pt").unlink(missing_ok=True)
         if run is not self.dense and self.record:  # the shared dense level enters the tables under each arm

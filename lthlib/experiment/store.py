@@ -11,6 +11,9 @@ Layout under ``results/<profile>/``::
     runs/<config_hash>/level_XX/final.pt  the trained weights (trunks only: the next level prunes them)
     runs/<config_hash>/level_XX/metrics.json    the finished level: its runs.csv row, epochs, layers
     runs.csv, epochs.csv, layers.csv      tidy tables built from the metrics files
+    predictions.csv                       each level's predicted class of every test example
+                                          (one character per example: '0' + class)
+    test_labels.csv                       the true classes of each test set, by its data_hash
     status.csv                            which grid cells ran, and why others did not
 
 ``metrics.json`` is the source of truth and the completion marker: a level is done exactly when
@@ -37,6 +40,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -44,13 +48,28 @@ from ..core.config import ExperimentConfig, fingerprint
 from ..machine.files import DamagedFile, atomic_write, load_json, load_torch, save_json
 from ..machine.platform import results_dir
 
-TABLES = ("runs", "epochs", "layers", "collapse", "mask_distance")
-HASH_COLUMNS = {"config_hash": str, "trunk_hash": str, "shared_from": str}  # '0123' is no number
+TABLES = ("runs", "epochs", "layers", "collapse", "mask_distance", "predictions", "test_labels")
+#: read as text: a hash such as '0123' is no number, nor is a string of predicted classes
+HASH_COLUMNS = {"config_hash": str, "trunk_hash": str, "shared_from": str, "data_hash": str,
+                "predicted": str, "labels": str}
 ROW_KEYS = ("config_hash", "level")  # one runs.csv row per trained network
+#: the columns that name one table's rows (a newer copy replaces the older): the run level's,
+#: but one test set's labels for every run that shares it
+TABLE_KEYS = {**dict.fromkeys(TABLES, ROW_KEYS), "test_labels": ("data_hash",)}
 #: What to do about a damaged metrics.json, in every message that names one.
 RETRAIN_FIX = ("run the same grid again (`lth run` with the same arguments): the level is trained again "
                "to the same numbers; or delete the file")
 _HELD: dict[Path, list] = {}  # this process's claims: path -> [open lock file, depth]
+
+
+def encode_classes(classes: torch.Tensor) -> str:
+    """Classes as one character each ('0' + class): compact, and one CSV cell."""
+    return bytes((classes.to(torch.int64) + ord("0")).tolist()).decode("ascii")
+
+
+def decode_classes(text: str) -> "np.ndarray":
+    """The classes :func:`encode_classes` wrote, as an int array."""
+    return np.frombuffer(str(text).encode("ascii"), dtype=np.uint8).astype(np.int64) - ord("0")
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -183,19 +202,21 @@ class Store:
         the tables' lock (replacing older copies of the same (config_hash, level))."""
         if not all_metrics:
             return
-        keys = {(m["row"]["config_hash"], m["row"]["level"]) for m in all_metrics}
         with self.locked():
             for name in TABLES:
                 new = pd.DataFrame([row for m in all_metrics for row in _table_rows(m, name)])
                 if new.empty:
                     continue
+                key = list(TABLE_KEYS[name])
                 path = self.table_path(name)
                 if path.exists():
                     old = read_csv(path)
-                    same = pd.Series([k in keys for k in zip(old["config_hash"], old["level"])],
+                    replaced = set(map(tuple, new[key].to_numpy().tolist()))
+                    same = pd.Series([k in replaced for k in map(tuple, old[key].to_numpy().tolist())],
                                      index=old.index, dtype=bool)
                     new = pd.concat([old[~same], new], ignore_index=True)
-                save_csv(new.sort_values(list(ROW_KEYS), kind="stable"), path)
+                new = new.drop_duplicates(subset=key, keep="last") if name == "test_labels" else new
+                save_csv(new.sort_values(key, kind="stable"), path)
 
     def collect(self, config_hashes) -> int:
         """Merge the finished levels of these runs (their metrics.json) into the tidy tables;
@@ -217,7 +238,10 @@ class Store:
             for name in TABLES:
                 rows = [row for m in all_metrics for row in _table_rows(m, name)]
                 if rows:
-                    save_csv(pd.DataFrame(rows), self.table_path(name))
+                    frame = pd.DataFrame(rows)
+                    if name == "test_labels":
+                        frame = frame.drop_duplicates(subset=list(TABLE_KEYS[name]), keep="last")
+                    save_csv(frame, self.table_path(name))
                 else:  # a table no run has rows for yet is absent, as before any run
                     self.table_path(name).unlink(missing_ok=True)
 
@@ -258,5 +282,11 @@ def _table_rows(metrics: dict, name: str) -> list[dict]:
     row = metrics["row"]
     if name == "runs":
         return [row]
+    if name == "test_labels":
+        return [{"data_hash": row["data_hash"], "dataset": row["dataset"], "protocol": row["protocol"],
+                 "labels": metrics["test_labels"]}] if "test_labels" in metrics else []
+    if name == "predictions":
+        return [{**{k: row[k] for k in (*ROW_KEYS, "dataset", "model", "arm", "seed", "data_hash")},
+                 "predicted": metrics["test_predictions"]}] if "test_predictions" in metrics else []
     ident = {k: row[k] for k in ("config_hash", "dataset", "model", "arm", "seed", "level")}
     return [{**ident, **item} for item in metrics.get(name, [])]

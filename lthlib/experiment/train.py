@@ -39,7 +39,7 @@ from ..data.prepare import PAD
 from ..machine.files import DamagedFile, cpu_state, load_torch, save_torch
 from ..machine.platform import resolve_device
 from ..nets.masks import MaskApplier, Masks
-from ..nets.models import flatten_rnns, loss_and_correct
+from ..nets.models import flatten_rnns, loss_and_correct, predicted_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..data.prepare import EncodedSplit, PreparedData
@@ -197,6 +197,21 @@ def evaluate(model: nn.Module, batcher_or_split, *, batch_size: int = 1024,
     return total_loss.item() / n, total_correct.item() / n
 
 
+def predict(model: nn.Module, batcher: Batcher, batch_size: int = 1024, bf16: bool = False) -> torch.Tensor:
+    """The predicted class of every example of ``batcher``'s split, in the split's order (CPU int64)."""
+    out = torch.empty(len(batcher), dtype=torch.int64)
+    if len(batcher) == 0:
+        return out
+    was_training = model.training
+    model.eval()
+    order = batcher.eval_order(batch_size)
+    with torch.inference_mode(), _autocast(batcher.device, bf16):
+        for idx, (tokens, lengths, _) in zip(order, batcher.iterate(order)):
+            out[idx] = predicted_class(model(tokens, lengths).float()).cpu()
+    model.train(was_training)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +262,7 @@ class TrainResult:
     epochs_run: int = 0
     train_seconds: float = 0.0
     iterations_per_epoch: int = 0
+    test_predictions: torch.Tensor | None = None  # best_state's predicted class of every test example
 
 
 @dataclass
@@ -362,7 +378,21 @@ def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: Train
             on_epoch_end(e + 1, model)
         if checkpoint_path is not None:
             _save_checkpoint(checkpoint_path, meta, model, optimizer, state)
-    return _result(state, model, batchers["train"].n_batches())
+    result = _result(state, model, batchers["train"].n_batches())
+    result.test_predictions = _best_predictions(model, state.best_state, batchers["test"], cfg)
+    return result
+
+
+def _best_predictions(model: nn.Module, best_state: dict, batcher: Batcher, cfg: TrainConfig) -> torch.Tensor:
+    """The best-validation weights' test predictions; the model is left holding its final weights."""
+    final = cpu_state(model)
+    model.load_state_dict(best_state)
+    flatten_rnns(model)
+    use_bf16 = cfg.bf16 and next(model.parameters()).device.type == "cuda"
+    predictions = predict(model, batcher, cfg.eval_batch_size, use_bf16)
+    model.load_state_dict(final)
+    flatten_rnns(model)
+    return predictions
 
 
 def _batchers(model: nn.Module, data: "PreparedData", cfg: TrainConfig, device) -> dict[str, Batcher]:

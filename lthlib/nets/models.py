@@ -42,17 +42,20 @@ def n_outputs(n_classes: int) -> int:
     return 1 if n_classes == 2 else n_classes
 
 
+def predicted_class(logits: torch.Tensor) -> torch.Tensor:
+    """The class a network's outputs vote for: one logit > 0 for two classes, else the argmax."""
+    return (logits.squeeze(-1) > 0).long() if logits.shape[-1] == 1 else logits.argmax(dim=-1)
+
+
 def loss_and_correct(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean"):
     """Loss (BCE-with-logits on one logit, else cross-entropy; in fp32) and #correct (tensor)."""
     logits = logits.float()
     if logits.shape[-1] == 1:
         z = logits.squeeze(-1)
         loss = F.binary_cross_entropy_with_logits(z, labels.to(z.dtype), reduction=reduction)
-        correct = ((z > 0).long() == labels).sum()
     else:
         loss = F.cross_entropy(logits, labels, reduction=reduction)
-        correct = (logits.argmax(dim=-1) == labels).sum()
-    return loss, correct
+    return loss, (predicted_class(logits) == labels).sum()
 
 
 class KimCNN(nn.Module):
@@ -184,6 +187,19 @@ def initialise(model: nn.Module, seed: int, embedding: torch.Tensor | None = Non
             p.copy_(value.to(p.dtype))
     flatten_rnns(model)
     return model
+
+
+def scale_matched_embedding(pretrained: torch.Tensor, seed: int) -> torch.Tensor:
+    """Random vectors of a pretrained matrix's scale, to re-initialise what it initialised: each
+    coordinate d drawn from N(mean_d, std_d), the mean and standard deviation of column d over
+    the matrix's word rows (``PAD`` and ``UNK``, zero rows, left out; they stay zero)."""
+    words = pretrained[UNK + 1:].to(torch.float32)
+    g = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(pretrained.shape, generator=g)
+    drawn = words.mean(dim=0) + noise * words.std(dim=0)
+    drawn[PAD] = 0.0
+    drawn[UNK] = 0.0
+    return drawn
 
 
 def flatten_rnns(model: nn.Module) -> None:
