@@ -35,7 +35,8 @@ from lthlib.report import notebook as report
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = (0, 1, 2)
 T_975_2 = 4.302652729911275  # t_{0.975, 2}
-RANDOM_REINIT = next(a.name for a in ARMS if a.mask_from == "trunk" and a.reset_to == "fresh_init" and a.trunk == "winning_ticket")
+RANDOM_REINIT = next(a.name for a in ARMS
+                     if a.mask_from == "trunk" and a.reset_to == "fresh_init" and a.trunk == "winning_ticket")
 RANDOM_PRUNING = next(a.name for a in ARMS if a.mask_from == "random")
 LATE_REWINDING = next(a.name for a in ARMS if a.reset_to == "theta_k")
 
