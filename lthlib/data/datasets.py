@@ -132,16 +132,13 @@ def pooled_split(test_share: float) -> Callable[[Sequence[RawExample], DataConfi
 
 
 def stratified_split(test_share: float) -> Callable[[Sequence[RawExample], DataConfig], Split]:
-    """A seeded ``test_share`` of each class the test set, the rest the pool."""
+    """A seeded ``test_share`` of each class the test set, the rest the pool (scikit-learn's
+    stratified ``train_test_split``)."""
     def split(examples: Sequence[RawExample], cfg: DataConfig) -> Split:
-        pool, test = [], []
-        for label in sorted({e.label for e in examples}):
-            members = [i for i, e in enumerate(examples) if e.label == label]
-            seed = derive_seed(cfg.split_seed, "stratified_split", cfg.dataset, cfg.protocol, label)
-            order = [members[i] for i in permutation(len(members), seed).tolist()]
-            n_test = int(round(len(members) * test_share))
-            test += order[:n_test]
-            pool += order[n_test:]
+        from sklearn.model_selection import train_test_split
+        seed = derive_seed(cfg.split_seed, "stratified_split", cfg.dataset, cfg.protocol) % 2**32
+        pool, test = train_test_split(range(len(examples)), test_size=test_share, random_state=seed,
+                                      stratify=[e.label for e in examples])
         return sorted(pool), sorted(test)
     return split
 
