@@ -75,8 +75,10 @@ report.show_figure(fig, profile, "accuracy_controls")
 # %% [markdown]
 # Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, on a
 # log scale, dense on the left and sparser to the right; lines are means over seeds with 95%
-# t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the dotted
-# grey line is the dense network's mean.  The hypothesis predicts the winning ticket's line stays
+# t-interval bands (drawn clipped to 0-100%; no band where fewer than three seeds give one: two
+# seeds' interval spans most of a panel); the legend gives each arm's number of seeds, and a line
+# from a single seed is dashed.  The dotted grey line is the dense network's mean over the seeds
+# shown.  The hypothesis predicts the winning ticket's line stays
 # at or near the dotted line further to the right than the controls; where the bands overlap,
 # these seeds cannot tell the arms apart.  The paired differences below make that comparison per
 # seed, which removes the variation the arms share (same data order, same dense network).

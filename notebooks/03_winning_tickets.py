@@ -67,8 +67,10 @@ report.show_figure(fig, profile, "accuracy_winning_ticket")
 # %% [markdown]
 # Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, on a
 # log scale, dense on the left and sparser to the right; lines are means over seeds with 95%
-# t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the dotted
-# grey line is the dense network's mean.  A ticket that *matches* the dense network sits on or
+# t-interval bands (drawn clipped to 0-100%; no band where fewer than three seeds give one: two
+# seeds' interval spans most of a panel); the legend gives each arm's number of seeds, and a line
+# from a single seed is dashed.  The dotted grey line is the dense network's mean over the seeds
+# shown.  A ticket that *matches* the dense network sits on or
 # above the dotted line; the tables below say, under two stated criteria, up to which sparsity
 # that holds, and contrast the study's way of picking the best ticket (on test) with picking it
 # on validation.

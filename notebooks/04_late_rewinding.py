@@ -73,8 +73,10 @@ report.show_figure(fig, profile, "accuracy_rewinding")
 # %% [markdown]
 # Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, on a
 # log scale, dense on the left and sparser to the right; lines are means over seeds with 95%
-# t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the dotted
-# grey line is the dense network's mean.  Arms that start a level from trained weights (dense
+# t-interval bands (drawn clipped to 0-100%; no band where fewer than three seeds give one: two
+# seeds' interval spans most of a panel); the legend gives each arm's number of seeds, and a line
+# from a single seed is dashed.  The dotted grey line is the dense network's mean over the seeds
+# shown.  Arms that start a level from trained weights (dense
 # rewinding, LR rewinding, fine-tuning) are expected to degrade more slowly than rewinding to
 # θ0, because they do not have to relearn from scratch; whether late rewinding to θk closes that
 # gap is what its line against the winning ticket's shows.  Fine-tuning trains fewer epochs per

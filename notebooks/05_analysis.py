@@ -121,8 +121,10 @@ report.show_figure(fig, profile, "accuracy_controls")
 # %% [markdown]
 # Each panel is one dataset × model.  The x axis is the fraction of prunable weights kept, on a
 # log scale, dense on the left and sparser to the right; lines are means over seeds with 95%
-# t-interval bands (drawn clipped to 0-100%; no band where there is a single seed); the dotted
-# grey line is the dense network's mean.  The winning ticket is a ticket in Frankle & Carbin's
+# t-interval bands (drawn clipped to 0-100%; no band where fewer than three seeds give one: two
+# seeds' interval spans most of a panel); the legend gives each arm's number of seeds, and a line
+# from a single seed is dashed.  The dotted grey line is the dense network's mean over the seeds
+# shown.  The winning ticket is a ticket in Frankle & Carbin's
 # sense where it stays near the dense line while the controls fall below it, and the paired
 # intervals above lie above zero.
 #
@@ -151,8 +153,9 @@ print(narrative.describe_layers(results.layers, protocols=sel.protocols))
 
 # %% [markdown]
 # The first figure is the epoch of lowest validation loss against sparsity for the winning
-# ticket and its random controls (mean ± 95% CI); the second is the share of each masked tensor
-# that survives at each level of the winning ticket.
+# ticket and its random controls (mean ± 95% CI, the interval cut to the epochs trained; the arms
+# are shifted slightly sideways so their bars do not cover each other); the second is the share
+# of each masked tensor that survives at each level of the winning ticket.
 #
 # ## Do different seeds find the same ticket?
 #
@@ -166,9 +169,9 @@ report.show_figure(figures.plot_mask_overlap(overlap, protocols=sel.protocols), 
 print(narrative.describe_overlap(overlap, sel.protocols))
 
 # %% [markdown]
-# Dashed lines are what chance gives: two independent random masks keeping a fraction p overlap
-# by p / (2 − p) in expectation, and a mask nested in the previous level's overlaps it by exactly
-# the ratio of their sizes (IMP masks are nested, so the consecutive-level points lie on their
-# dashed line by construction).  Seeds whose tickets overlap well above the random line found
-# partly the same subnetwork; points on the line mean the tickets are no more alike than random
-# masks of that sparsity.
+# The black lines are references: dashed, what chance gives (two independent random masks keeping
+# a fraction p overlap by p / (2 − p) in expectation); dotted, a mask nested in the previous
+# level's, which overlaps it by exactly the ratio of their sizes (IMP masks are nested, so the
+# consecutive-level points lie on the dotted line by construction).  Seeds whose tickets overlap
+# well above the random line found partly the same subnetwork; points on the line mean the
+# tickets are no more alike than random masks of that sparsity.

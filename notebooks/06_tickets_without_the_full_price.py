@@ -75,7 +75,9 @@ fig = figures.plot_accuracy_vs_remaining(results.runs, sel.arms, protocols=sel.p
 report.show_figure(fig, profile, "accuracy_cheap_tickets")
 
 # %% [markdown]
-# Lines are means over seeds with 95% t-interval bands; the dotted grey line is the dense mean.
+# Lines are means over seeds with 95% t-interval bands where three or more seeds give one; the
+# legend gives each arm's number of seeds, and a line from a single seed is dashed.  The dotted
+# grey line is the dense network's mean over the seeds shown.
 # Below, the IMP winning ticket minus each other arm on the same seed, per pruned level (points,
 # 95% CI): an interval above zero means the cheaper mask lost accuracy beyond seed noise.
 
@@ -88,7 +90,8 @@ report.show_paired_differences(results.runs, profile, sel.arms, protocols=sel.pr
 # The price of a mask is the training it took to find it: IMP pays for the dense network and
 # every earlier level; random pruning and the scores at initialisation pay nothing but a few
 # scoring passes; an early-bird mask pays the dense epochs until it settled.  Training the
-# pruned network itself costs the same for every arm.
+# pruned network itself costs the same for every arm.  In the figure, arms whose masks all cost
+# the same (no search) share one x: they are drawn side by side on a shaded strip centred on it.
 
 # %%
 price = ticket_price.price_table(results.runs, sel.arms)

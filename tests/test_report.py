@@ -427,7 +427,124 @@ def test_figures_render_and_save(out_dirs):
     assert left > right  # dense on the left, sparser to the right
     assert len(ax.collections) >= len(arms.comparison("control"))  # a CI band per arm
     legend = [t.get_text() for t in made["controls"].legends[0].get_texts()]
-    assert legend[:2] == [ARMS.get(TICKET).display, ARMS.get(RANDOM_REINIT).display]
+    assert legend[:2] == [f"{ARMS.get(TICKET).display}, 3 seeds", f"{ARMS.get(RANDOM_REINIT).display}, 3 seeds"]
+
+
+def _legend(fig) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_accuracy_figure_says_each_arms_seeds_and_marks_one_seed_lines():
+    runs = pd.concat([make_runs({TICKET: {1: same(0.8), 2: same(0.7)}}, DENSE),
+                      make_runs({RANDOM_REINIT: {1: [(0.6, 0)], 2: [(0.5, 0)]}}, DENSE[:1], seeds=(0,)),
+                      make_runs({RANDOM_PRUNING: {1: same(0.6)[:2], 2: [(0.5, 0), (0.6, 0)]}}, DENSE[:2],
+                                seeds=(0, 1))], ignore_index=True)
+    fig = figures.plot_accuracy_vs_remaining(runs, [TICKET, RANDOM_REINIT, RANDOM_PRUNING])
+    legend = _legend(fig)
+    assert f"{ARMS.get(TICKET).display}, 3 seeds" in legend
+    assert f"{ARMS.get(RANDOM_REINIT).display}, 1 seed" in legend
+    assert f"{ARMS.get(RANDOM_PRUNING).display}, 2 seeds" in legend
+    assert "dense mean, 3 seeds" in legend  # over every seed shown, not the first arm's
+    ax = fig.axes[0]
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles[f"{ARMS.get(RANDOM_REINIT).display}, 1 seed"] == "--"
+    assert styles[f"{ARMS.get(TICKET).display}, 3 seeds"] == "-"
+    assert len(ax.collections) == 1  # a band for the 3-seed arm only: two seeds' t-band swamps a panel
+    dense = next(line for line in ax.get_lines() if line.get_label().startswith("dense"))
+    assert dense.get_ydata()[0] == pytest.approx(100 * np.mean([d[0] for d in DENSE]))
+    one = make_runs({TICKET: {1: [(0.8, 0)]}}, DENSE[:1], seeds=(0,))
+    assert "dense, seed 0" in _legend(figures.plot_accuracy_vs_remaining(one))
+
+
+def test_seeds_text_counts_and_ranges():
+    assert figures.seeds_text([1, 1]) == "1 seed"
+    assert figures.seeds_text([8]) == "8 seeds"
+    assert figures.seeds_text([8, 4, 8]) == "4–8 seeds"
+
+
+def test_remaining_axis_keeps_a_tick_per_level_when_arms_round_differently():
+    runs = make_runs({TICKET: {lvl: same(0.8) for lvl in range(1, 7)},
+                      RANDOM_PRUNING: {lvl: same(0.7) for lvl in range(1, 7)}}, DENSE)
+    apart = (runs["arm"] == RANDOM_PRUNING) & runs["level"].between(1, 3)
+    runs.loc[apart, "remaining"] *= 1 + 1e-5  # a few weights' rounding apart, at some levels: still one level
+    ax = figures.plot_accuracy_vs_remaining(runs).axes[0]
+    ticks = ax.xaxis.get_major_locator()()
+    assert len(ticks) == 7  # dense and six levels
+    labels = [ax.xaxis.get_major_formatter()(t, i) for i, t in enumerate(ticks)]
+    assert labels == [f"{100 * 0.8 ** lvl:.3g}" for lvl in range(7)]
+
+
+def test_early_stopping_legend_is_outside_and_intervals_stay_in_the_epochs_trained():
+    runs = make_runs({TICKET: {1: same(0.8), 2: same(0.8)}, RANDOM_REINIT: {1: same(0.7), 2: same(0.7)}}, DENSE)
+    runs["best_epoch"] = runs["seed"].map({0: 1, 1: 3, 2: 3})  # raw interval about [-0.5, 5.2]
+    fig = figures.plot_early_stopping(runs, [TICKET, RANDOM_REINIT])
+    ax = fig.axes[0]
+    assert ax.get_legend() is None and f"{ARMS.get(TICKET).display}, 3 seeds" in _legend(fig)
+    bars = [seg for c in ax.collections for seg in c.get_segments()]
+    assert bars and all(1 <= y <= 3 for seg in bars for y in seg[:, 1])  # epochs_run = 3
+    assert ax.get_ylim() == (0.5, 3.5)
+
+
+def test_layer_remaining_labels_only_major_ticks():
+    from matplotlib.ticker import NullFormatter
+    ax = figures.plot_layer_remaining(_layers(_all_arms_runs())).axes[0]
+    assert isinstance(ax.yaxis.get_minor_formatter(), NullFormatter)
+    low, high = ax.get_ylim()
+    majors = [t for t in ax.yaxis.get_major_locator()() if low <= t <= high]
+    assert {f"{t:.3g}"[0] for t in majors} <= {"1", "2", "5"}
+
+
+def test_plain_log_ticks_are_plain_numbers_without_minor_labels():
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([12, 160], [0, 1])
+    ax.set_xscale("log")
+    figures.plain_log_ticks(ax.xaxis)
+    low, high = ax.get_xlim()
+    labels = [ax.xaxis.get_major_formatter()(t, 0) for t in ax.xaxis.get_major_locator()() if low <= t <= high]
+    assert labels == ["20", "30", "50", "100"]
+    assert ax.xaxis.get_minor_formatter()(30, 0) == ""
+    plt.close(fig)
+
+
+def test_mask_overlap_draws_and_names_the_references_on_top():
+    runs = make_runs({TICKET: {1: same(0.8), 2: same(0.8)}}, DENSE)
+    overlap = mask_overlaps.mask_overlap(runs, lambda h, lvl: {"w": torch.arange(10) < int(10 * 0.8 ** lvl)})
+    fig = figures.plot_mask_overlap(overlap)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    nested = lines[figures.OVERLAP_REFERENCES["consecutive levels"][1]]
+    assert nested.get_zorder() > lines["consecutive levels"].get_zorder()
+    assert nested.get_color() != lines["consecutive levels"].get_color()
+    assert ax.get_legend() is None and nested.get_label() in _legend(fig)
+
+
+def test_mask_distance_labels_y_on_the_first_column_only():
+    distances = pd.DataFrame([dict(dataset="imdb", model=m, level=lvl, remaining=100 * 0.8 ** lvl, epoch=e,
+                                   distance=0.01 * lvl / e) for m in ("cnn", "lstm") for lvl in (1, 2)
+                              for e in (2, 3)])
+    fig = figures.plot_mask_distance(distances, epsilon=0.1)
+    left, right = fig.axes[:2]
+    assert left.get_ylabel() and right.get_ylabel() == ""
+    assert "ε = 0.1" in _legend(fig) and "80% kept" in _legend(fig)
+
+
+def test_price_dodges_arms_at_one_cost_and_says_their_seeds():
+    rows = [dict(dataset="imdb", model="cnn", arm=arm, level=lvl, n=n, test_acc=80 - lvl, total_epochs=total)
+            for arm, n, cost in ((TICKET, 3, None), (RANDOM_PRUNING, 3, 3.0), ("snip", 1, 3.0), ("grasp", 1, 3.0))
+            for lvl in (1, 2) for total in [cost or 3.0 * (lvl + 1)]]
+    fig = figures.plot_price(pd.DataFrame(rows))
+    ax = fig.axes[0]
+    xs = {line.get_label(): line.get_xdata()[0] for line in ax.get_lines()}
+    strip = [x for label, x in xs.items() if not label.startswith(ARMS.get(TICKET).display)]
+    assert len(set(strip)) == 3 and min(strip) < 3.0 < max(strip)  # side by side around x = 3
+    assert f"{ARMS.get('snip').display}, 1 seed" in _legend(fig)
+
+
+def test_the_recurrent_model_is_named_bilstm():
+    assert labels.model_label("lstm") == "BiLSTM"
+    runs = make_runs({TICKET: {1: same(0.8)}}, DENSE, model="lstm")
+    assert figures.plot_accuracy_vs_remaining(runs).axes[0].get_title() == "IMDb BiLSTM"
 
 
 def test_save_table_writes_csv_and_markdown(out_dirs):
@@ -527,7 +644,7 @@ def test_missing_cells_say_why():
     never = missing.loc[("cnn", LATE_REWINDING, 1)]
     assert never["state"] == "missing" and ARMS.get(LATE_REWINDING).notebook in never["reason"]
     text = narrative.describe_missing(missing.reset_index())
-    assert "data unavailable" in text and "Synthetic LSTM" in text
+    assert "data unavailable" in text and "Synthetic BiLSTM" in text
     none_missing = tables.missing_cells(runs, status, expected.iloc[:0])
     assert "has all its levels" in narrative.describe_missing(none_missing)
 

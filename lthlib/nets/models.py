@@ -244,7 +244,9 @@ def _recurrent(cell: str) -> Builder:
 
 MODELS.register(ModelSpec("cnn", "CNN", _cnn, recurrent=False, paper_max_vocab=50_000,
                           paper=ModelConfig(name="cnn", embed_dim=100, embedding="random", n_filters=100)))
-for _cell, _display in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "RNN")):
+# The study's recurrent net is a bidirectional LSTM (ModelConfig.bidirectional, True in the study
+# and every profile), so it is shown as "BiLSTM" wherever a model is named.
+for _cell, _display in (("lstm", "BiLSTM"), ("gru", "GRU"), ("rnn", "RNN")):
     MODELS.register(ModelSpec(_cell, _display, _recurrent(_cell), recurrent=True, paper_max_vocab=25_000,
                               paper=ModelConfig(name=_cell, embed_dim=100, embedding="glove",
                                                 hidden_dim=256, n_layers=2)))

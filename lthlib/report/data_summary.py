@@ -96,9 +96,12 @@ def summarise(prepared: Mapping[str, PreparedData], model_info: Mapping[str, Map
 
 
 def plot_lengths(prepared: Mapping[str, PreparedData]):
-    """A histogram of token lengths per dataset (log x), one colour per split; returns the Figure."""
+    """A histogram of token lengths per dataset (log x, plain tick labels), one colour per split;
+    returns the Figure."""
     import matplotlib.pyplot as plt
     import seaborn as sns
+
+    from .figures import plain_log_ticks
     n = max(1, len(prepared))
     fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 3.8), squeeze=False)
     for ax, (name, data) in zip(axes[0], prepared.items()):
@@ -109,6 +112,7 @@ def plot_lengths(prepared: Mapping[str, PreparedData]):
         ax.set_title(dataset(name).display_name(data.config.protocol))
         truncated = f" (truncated at {data.config.max_len})" if data.config.max_len else ""
         ax.set_xlabel("length in tokens" + truncated)
+        plain_log_ticks(ax.xaxis)
     if not prepared:
         axes[0][0].set_axis_off()
     fig.tight_layout()

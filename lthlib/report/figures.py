@@ -4,6 +4,10 @@ Each function takes the store's tidy tables (or a table made from them) and retu
 an input with nothing to draw gives a small figure that says so.  Panels are titled by
 :func:`lthlib.report.labels.pair_label` under the datasets' protocols (``protocols``, else the frame's
 ``protocol`` column).  Accuracies are drawn in %.
+
+Where arms ran on different numbers of seeds, the legend says each arm's count ("winning ticket
+(θ0), 8 seeds"; "…, 1 seed"; "…, 4–8 seeds" where panels differ), a line from one seed is
+dashed, and a t-interval band is drawn only where at least :data:`MIN_BAND_SEEDS` seeds give it.
 """
 from __future__ import annotations
 
@@ -17,6 +21,13 @@ from .labels import Protocols, arm_color, arm_label, pair_label, protocols_of
 from .stats import PAIR, summarise
 
 OVERLAP_COLORS = {"across seeds": "#1f77b4", "consecutive levels": "#2ca02c"}
+#: What each kind of mask overlap is compared with: its line style and legend label.
+OVERLAP_REFERENCES = {
+    "across seeds": ("--", "chance: independent random masks, p/(2−p)"),
+    "consecutive levels": (":", "nested masks: the size ratio (IMP's are)"),
+}
+#: Fewer seeds draw no band: two seeds' t_{0.975,1} = 12.7 makes a band that swamps the panel.
+MIN_BAND_SEEDS = 3
 
 
 def _plt():
@@ -62,18 +73,50 @@ def _empty_figure(title: str, message: str):
     return fig
 
 
-def _remaining_axis(ax, remaining: Iterable[float]) -> None:
-    """Log-scaled fraction of weights remaining, decreasing from left to right, ticks in %."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-    values = sorted({round(float(v), 6) for v in remaining if not pd.isna(v) and v > 0}, reverse=True)
+def _levels_of(remaining: Iterable[float], tolerance: float = 1.02) -> list[float]:
+    """The distinct fractions remaining, largest first; values within ``tolerance`` (a ratio) of
+    the previous one are one level (arms prune to a level up to a few weights' rounding)."""
+    values = sorted((float(v) for v in remaining if not pd.isna(v) and v > 0), reverse=True)
+    groups: list[list[float]] = []
+    for v in values:
+        if groups and groups[-1][-1] / v < tolerance:
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    return [sum(g) / len(g) for g in groups]
+
+
+def _remaining_axis(ax, remaining: Iterable[float], max_labels: int = 8) -> None:
+    """Log-scaled fraction of weights remaining, decreasing from left to right, in %: a tick at
+    every level, at most ``max_labels`` of them labelled (evenly) so that no labels collide."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+    levels = _levels_of(remaining)
     ax.set_xscale("log")
-    if values:
-        ticks = values if len(values) <= 8 else values[:: math.ceil(len(values) / 8)]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
+    if levels:
+        step = math.ceil(len(levels) / max_labels)
+        ax.xaxis.set_major_locator(FixedLocator(levels))
+        ax.xaxis.set_major_formatter(FixedFormatter(
+            [f"{100 * v:.3g}" if i % step == 0 else "" for i, v in enumerate(levels)]))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x:.3g}"))
-        ax.set_xlim(max(values) * 1.15, min(values) / 1.15)  # inverted: dense on the left
+        ax.set_xlim(max(levels) * 1.15, min(levels) / 1.15)  # inverted: dense on the left
     ax.set_xlabel("weights remaining (%, log scale)")
+
+
+def plain_log_ticks(axis) -> None:
+    """Plain-number ticks (1, 2, 5, 10, …, thinned to the span) on a log axis, call after
+    plotting, and no minor labels: matplotlib labels the minor ticks of an axis spanning less
+    than a decade as '3×10¹', '4×10¹', and those collide."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+    low, high = sorted(axis.get_view_interval())
+    if not (low > 0 and high > low):
+        return
+    decades = math.log10(high / low)
+    subs = (1, 2, 3, 5) if decades <= 1.5 else (1, 2, 5) if decades <= 2.5 else (1, 3) if decades <= 4 else (1,)
+    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+             for m in subs if low <= m * 10.0 ** e <= high]
+    axis.set_major_locator(FixedLocator(ticks if len(ticks) >= 2 else [low, high]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _arms_of(runs: pd.DataFrame, arms: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
@@ -84,28 +127,63 @@ def _arms_of(runs: pd.DataFrame, arms: Sequence[str] | None) -> tuple[pd.DataFra
     return runs[runs["arm"].isin(arms)], arms
 
 
-def _accuracy_panel(ax, table: pd.DataFrame, arms: Sequence[str]) -> None:
-    """One panel: a line and a t-interval band per arm, and the dense mean dotted."""
+def seeds_text(counts: Iterable[int]) -> str:
+    """How many seeds: '1 seed', '8 seeds', or '4–8 seeds' where panels or levels differ."""
+    counts = [int(c) for c in counts if not pd.isna(c)]
+    if not counts:
+        return "no seeds"
+    low, high = min(counts), max(counts)
+    return f"{low}–{high} seeds" if low != high else f"{low} seed" if low == 1 else f"{low} seeds"
+
+
+def arm_seed_labels(table: pd.DataFrame, arms: Iterable[str]) -> dict[str, str]:
+    """arm -> its legend label with its seed count, e.g. "random re-init (study's own IMP),
+    1 seed", from a table with ``arm`` and ``n`` (seeds per row) columns."""
+    return {arm: f"{arm_label(arm)}, {seeds_text(table.loc[table['arm'] == arm, 'n'])}" for arm in arms}
+
+
+def _one_seed(rows: pd.DataFrame) -> bool:
+    return bool((rows["n"] <= 1).all())
+
+
+def _band(ax, rows: pd.DataFrame, color) -> None:
+    """The t-interval band (in %) where at least MIN_BAND_SEEDS seeds give it, drawn clipped to
+    [0, 100] (the tables keep the unclipped bounds)."""
+    shown = (rows["n"] >= MIN_BAND_SEEDS) & rows["ci"].notna()
+    if shown.any():
+        ax.fill_between(rows["remaining"], 100 * rows["ci_low"].clip(0, 1).where(shown),
+                        100 * rows["ci_high"].clip(0, 1).where(shown), color=color, alpha=0.18, linewidth=0)
+
+
+def _dense(runs: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Per dataset × model: the dense network's (level 0, shared by every arm) mean ``value``
+    over the seeds shown, their number ``n`` and the first ``seed``."""
+    level0 = runs[runs["level"] == 0].drop_duplicates([*PAIR, "seed"])
+    return level0.groupby(PAIR).agg(mean=(value, "mean"), n=("seed", "nunique"), seed=("seed", "min"))
+
+
+def _dense_label(dense: pd.DataFrame) -> str:
+    """'dense, seed 0' for one seed everywhere; else 'dense mean, 8 seeds' (or '4–8 seeds')."""
+    if (dense["n"] == 1).all() and dense["seed"].nunique() == 1:
+        return f"dense, seed {int(dense['seed'].iloc[0])}"
+    return f"dense mean, {seeds_text(dense['n'])}"
+
+
+def _accuracy_panel(ax, table: pd.DataFrame, arms: Sequence[str], names: dict[str, str]) -> None:
+    """One panel: a line per arm (dashed from one seed) with its t-interval band."""
     for arm in arms:
         rows = table[table["arm"] == arm].sort_values("level")
         if rows.empty:
             continue
         color = arm_color(arm)
-        ax.plot(rows["remaining"], 100 * rows["mean"], marker="o", ms=3.5, color=color, label=arm_label(arm))
-        band = rows.dropna(subset=["ci"])
-        if len(band):
-            # drawn clipped to [0, 100]: with two seeds t_{0.975,1} = 12.7 and the raw interval
-            # can pass 100%; the tables keep the unclipped bounds
-            ax.fill_between(band["remaining"], 100 * band["ci_low"].clip(0, 1),
-                            100 * band["ci_high"].clip(0, 1), color=color, alpha=0.18, linewidth=0)
-    dense = table[table["level"] == 0]
-    if len(dense):
-        ax.axhline(100 * dense["mean"].iloc[0], color="grey", ls=":", lw=1, label="dense")
+        ax.plot(rows["remaining"], 100 * rows["mean"], marker="o", ms=3.5, color=color, label=names[arm],
+                ls="--" if _one_seed(rows) else "-")
+        _band(ax, rows, color)
     _remaining_axis(ax, table["remaining"])
     ax.set_ylabel("test accuracy (%)")
 
 
-def _shared_legend(fig, axes) -> None:
+def _shared_legend(fig, axes, ncol: int | None = None) -> None:
     """One legend below the panels with every label any panel has, and room for its rows."""
     handles, labels = [], []
     for ax in axes:
@@ -113,18 +191,19 @@ def _shared_legend(fig, axes) -> None:
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
-    ncol = max(1, min(len(labels), 4))
+    ncol = ncol or max(1, min(len(labels), 3 if max(map(len, labels), default=0) > 28 else 4))
     legend_rows = -(-len(labels) // ncol) if labels else 0
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.03 + 0.06 * legend_rows, 1, 1))
+    fig.tight_layout(rect=(0, (0.1 + 0.3 * legend_rows) / fig.get_figheight(), 1, 1))  # ~0.3 in per row
 
 
 def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] | None = None,
                                title: str = "Test accuracy vs weights remaining", value: str = "test_acc",
                                level: float = 0.95, protocols: Protocols | None = None):
     """Mean test accuracy (%) over seeds against the fraction of weights remaining, one line per
-    arm with a t-interval band (clipped to [0, 100] for display), one panel per dataset × model;
-    dotted: the dense mean."""
+    arm (its seed count in the legend; dashed from one seed) with a t-interval band where at
+    least MIN_BAND_SEEDS seeds give one (clipped to [0, 100] for display), one panel per
+    dataset × model; dotted: the dense mean over the seeds shown."""
     sub, arms = _arms_of(runs, arms)
     pairs = _pairs(sub)
     if not pairs:
@@ -132,17 +211,42 @@ def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] | None = 
     names = _labels(sub, protocols)
     fig, axes = _panels(pairs, title)
     table = summarise(sub, [*PAIR, "arm", "level"], value, level)
+    legend = arm_seed_labels(table, arms)
+    dense = _dense(sub, value)
     for ax, (dataset, model) in zip(axes, pairs):
-        _accuracy_panel(ax, _of_pair(table, dataset, model), arms)
+        _accuracy_panel(ax, _of_pair(table, dataset, model), arms, legend)
+        if (dataset, model) in dense.index:
+            ax.axhline(100 * dense.loc[(dataset, model), "mean"], color="grey", ls=":", lw=1,
+                       label=_dense_label(dense))
         ax.set_title(pair_label(dataset, model, names))
     _shared_legend(fig, axes)
     return fig
 
 
+def _dodged(x: pd.Series, i: int, k: int, step: float = 0.018) -> pd.Series:
+    """``x`` shifted by ``step`` decades per place, ``k`` places centred (a log axis)."""
+    return x * 10 ** (step * (i - (k - 1) / 2))
+
+
+def _epoch_bars(ax, rows: pd.DataFrame, epochs: float, x: pd.Series, **style) -> None:
+    """Mean ± CI error bars, the interval clipped to the possible epochs [1, ``epochs``]."""
+    low = (rows["mean"] - rows["ci"]).clip(lower=1)
+    high = (rows["mean"] + rows["ci"]).clip(upper=epochs)
+    yerr = [(rows["mean"] - low).fillna(0).clip(lower=0), (high - rows["mean"]).fillna(0).clip(lower=0)]
+    ax.errorbar(x, rows["mean"], yerr=yerr, marker="o", ms=3.5, capsize=3, **style)
+
+
+def _epochs_trained(runs: pd.DataFrame) -> float:
+    """The most epochs any run of the frame trained (the last possible early-stopping epoch)."""
+    return float(pd.concat([runs["epochs_run"], runs["best_epoch"]]).max())
+
+
 def plot_early_stopping(runs: pd.DataFrame, arms: Sequence[str] = (TICKET,),
                         title: str = "Early-stopping epoch vs weights remaining",
                         protocols: Protocols | None = None):
-    """The epoch of the best validation loss (mean ± CI over seeds) against weights remaining."""
+    """The epoch of the best validation loss (mean ± CI over seeds, the interval clipped to the
+    epochs trained) against weights remaining, arms dodged sideways, one legend below."""
+    from matplotlib.ticker import MaxNLocator
     sub, arms = _arms_of(runs, arms)
     pairs = _pairs(sub)
     if not pairs:
@@ -150,26 +254,31 @@ def plot_early_stopping(runs: pd.DataFrame, arms: Sequence[str] = (TICKET,),
     names = _labels(sub, protocols)
     fig, axes = _panels(pairs, title)
     table = summarise(sub, [*PAIR, "arm", "level"], "best_epoch")
+    legend = arm_seed_labels(table, arms)
     for ax, (dataset, model) in zip(axes, pairs):
         t = _of_pair(table, dataset, model)
-        for arm in arms:
+        epochs = _epochs_trained(_of_pair(sub, dataset, model))
+        for i, arm in enumerate(arms):
             rows = t[t["arm"] == arm].sort_values("level")
             if len(rows):
-                ax.errorbar(rows["remaining"], rows["mean"], yerr=rows["ci"].fillna(0), marker="o", ms=3.5,
-                            capsize=3, color=arm_color(arm), label=arm_label(arm))
+                _epoch_bars(ax, rows, epochs, _dodged(rows["remaining"], i, len(arms)), color=arm_color(arm),
+                            label=legend[arm], ls="--" if _one_seed(rows) else "-")
         _remaining_axis(ax, t["remaining"])
+        ax.set_ylim(0.5, epochs + 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("best (early-stopping) epoch")
         ax.set_title(pair_label(dataset, model, names))
-        ax.legend(fontsize="small")
-    fig.tight_layout()
+    _shared_legend(fig, axes)
     return fig
 
 
 def _log_percent_axis(ax) -> None:
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    """Log y in % with plain 1-2-5 labels (no minor labels: 20, 30, …, 90 collide); integer x."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
@@ -199,14 +308,16 @@ def plot_layer_remaining(layers: pd.DataFrame, arm: str = TICKET, title: str | N
 
 
 def _overlap_panel(ax, sns, overlap: pd.DataFrame) -> None:
+    """Per kind: the mean Jaccard index (line), each pair (dots), and what chance or nesting
+    gives, in black on top (the nested reference lies on the consecutive-level data)."""
     for kind, g in overlap.groupby("kind"):
         color = OVERLAP_COLORS.get(kind)
         means = g.groupby("remaining", as_index=False)[["jaccard", "random"]].mean()
         means = means.sort_values("remaining", ascending=False)
-        ax.plot(means["remaining"], means["jaccard"], marker="o", ms=4, color=color, label=kind)
-        reference = "independent random masks" if kind == "across seeds" else "nested mask (size ratio)"
-        ax.plot(means["remaining"], means["random"], ls="--", lw=1, color=color, label=f"{kind}: {reference}")
+        ax.plot(means["remaining"], means["jaccard"], marker="o", ms=4, lw=2.2, color=color, label=kind, zorder=2)
         sns.scatterplot(data=g, x="remaining", y="jaccard", color=color, alpha=0.4, s=14, ax=ax, legend=False)
+        style, reference = OVERLAP_REFERENCES.get(kind, ("--", f"{kind}: reference"))
+        ax.plot(means["remaining"], means["random"], ls=style, lw=1.6, color="black", label=reference, zorder=5)
     _remaining_axis(ax, overlap["remaining"])
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("Jaccard index")
@@ -214,7 +325,8 @@ def _overlap_panel(ax, sns, overlap: pd.DataFrame) -> None:
 
 def plot_mask_overlap(overlap: pd.DataFrame, title: str | None = None, protocols: Protocols | None = None):
     """Jaccard index against weights remaining: across seeds and between consecutive levels,
-    with the overlap two independent random masks would have (dashed)."""
+    with what two independent random masks (dashed) and a nested mask (dotted) would give,
+    drawn on top in black; one legend below the panels."""
     _, sns = _plt()
     title = title or f"Mask overlap (Jaccard): {arm_label(TICKET)}"
     pairs = _pairs(overlap)
@@ -226,8 +338,7 @@ def plot_mask_overlap(overlap: pd.DataFrame, title: str | None = None, protocols
     for ax, (dataset, model) in zip(axes, pairs):
         _overlap_panel(ax, sns, _of_pair(overlap, dataset, model))
         ax.set_title(pair_label(dataset, model, names))
-        ax.legend(fontsize="x-small")
-    fig.tight_layout()
+    _shared_legend(fig, axes, ncol=2)  # each kind above its reference
     return fig
 
 
@@ -260,47 +371,86 @@ def plot_training_curves(epochs: pd.DataFrame, level: int = 0, arm: str | None =
     return fig
 
 
+def _ylabel_first_column(axes, label: str) -> None:
+    """The y label on the first column only: a long label would run into the next panel."""
+    for ax in axes:
+        ax.set_ylabel(label if ax.get_subplotspec().is_first_col() else "")
+
+
 def plot_mask_distance(distances: pd.DataFrame, epsilon: float | None = None,
                        title: str = "Early-bird masks: distance between consecutive epochs",
                        protocols: Protocols | None = None):
     """Normalised Hamming distance between the magnitude masks of consecutive dense epochs
-    (mean over seeds), one line per target sparsity, one panel per dataset × model; dashed: ε."""
+    (mean over seeds), one line per target sparsity (the same colour in every panel), one panel
+    per dataset × model; dashed: ε; one legend below."""
+    from matplotlib.ticker import MaxNLocator
     pairs = _pairs(distances)
     if not pairs:
         return _empty_figure(title, "no early-bird masks yet")
     _, sns = _plt()
     names = _labels(distances, protocols)
     fig, axes = _panels(pairs, title)
+    levels = sorted(distances["level"].unique())
+    colors = dict(zip(levels, sns.color_palette(n_colors=len(levels))))
+    kept = distances.groupby("level")["remaining"].mean()
     for ax, (dataset, model) in zip(axes, pairs):
-        sub = _of_pair(distances, dataset, model).copy()
-        sub["kept"] = sub["remaining"].map(lambda r: f"{r:.3g}% kept")
-        sns.lineplot(data=sub, x="epoch", y="distance", hue="kept", marker="o", ax=ax, legend=True)
+        for level, g in _of_pair(distances, dataset, model).groupby("level"):
+            g = g.sort_values("epoch")
+            ax.plot(g["epoch"], g["distance"], marker="o", ms=4, color=colors[level], label=f"{kept[level]:.3g}% kept")
         if epsilon is not None:
             ax.axhline(epsilon, color="grey", ls="--", lw=1, label=f"ε = {epsilon:g}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("dense training epoch")
-        ax.set_ylabel("Hamming distance to the previous epoch's mask")
         ax.set_title(pair_label(dataset, model, names))
-        ax.legend(fontsize="small")
-    fig.tight_layout()
+    _ylabel_first_column(axes, "mask distance to previous epoch")
+    _shared_legend(fig, axes)
     return fig
+
+
+def _strips(sub: pd.DataFrame) -> dict[str, tuple[int, int, float]]:
+    """arm -> (place, count, x) for the arms drawn as vertical strips (every level at the same
+    price, e.g. every mask found at no search cost) sharing one x with another: those get dodged."""
+    xs = sub.groupby("arm", sort=False)["total_epochs"].agg(["min", "max"])
+    strips = xs[xs["max"] <= xs["min"] * 1.001]
+    places: dict[str, tuple[int, int, float]] = {}
+    for x, arms in strips.groupby(strips["min"].round(6)).groups.items():
+        if len(arms) > 1:
+            places.update({arm: (i, len(arms), float(x)) for i, arm in enumerate(arms)})
+    return places
+
+
+def _price_panel(ax, sub: pd.DataFrame, legend: dict[str, str], step: float = 0.03) -> None:
+    """One panel: a line per arm through its levels; arms sharing one x (e.g. no search) drawn
+    side by side on a shaded strip around that x."""
+    places = _strips(sub)
+    for arm, g in sub.groupby("arm", sort=False):
+        g = g.sort_values("level")
+        x = _dodged(g["total_epochs"], *places[arm][:2], step=step) if arm in places else g["total_epochs"]
+        ax.plot(x, g["test_acc"], marker="o", ms=5, color=arm_color(arm), label=legend[arm],
+                ls="--" if _one_seed(g) else "-")
+    for x, k in {(x, k) for _, k, x in places.values()}:
+        half = 10 ** (step * k / 2)
+        ax.axvspan(x / half, x * half, color="0.5", alpha=0.12, lw=0, zorder=0,
+                   label="(shaded: same cost, side by side)")
+    ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
+    ax.set_xlabel("epochs spent (finding the mask + training it)")
 
 
 def plot_price(price: pd.DataFrame, title: str = "Accuracy against the epochs spent on the ticket",
                protocols: Protocols | None = None):
     """Test accuracy (%) against the epochs spent finding the mask and training it (log x), one
-    line per arm through its levels, one panel per dataset × model."""
+    line per arm through its levels (its seed count in the legend), one panel per dataset ×
+    model; arms whose every level costs the same (no search) are drawn side by side on a
+    shaded strip centred on that cost."""
     pairs = _pairs(price)
     if not pairs:
         return _empty_figure(title, "no pruned results yet")
     names = _labels(price, protocols)
     fig, axes = _panels(pairs, title)
+    legend = arm_seed_labels(price, price["arm"].unique())
     for ax, (dataset, model) in zip(axes, pairs):
-        sub = _of_pair(price, dataset, model)
-        for arm, g in sub.groupby("arm", sort=False):
-            g = g.sort_values("level")
-            ax.plot(g["total_epochs"], g["test_acc"], marker="o", color=arm_color(arm), label=arm_label(arm))
-        ax.set_xscale("log")
-        ax.set_xlabel("epochs spent (finding the mask + training it)")
+        _price_panel(ax, _of_pair(price, dataset, model), legend)
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(pair_label(dataset, model, names))
     _shared_legend(fig, axes)
