@@ -217,7 +217,7 @@ def t_test(diffs: np.ndarray, bound: float = 0.0, level: float = LEVEL) -> dict:
     H0: mean = 0 and the one-sided p of H0: mean ≤ ``bound`` (NaN with one seed or no spread)."""
     diffs = np.asarray(diffs, dtype=float)
     mean, half = confidence_interval(diffs, level)
-    spread = len(diffs) > 1 and float(np.std(diffs)) > 0
+    spread = len(diffs) > 1 and float(np.std(diffs)) > 1e-9  # equal differences: no t-test
     p = float(scipy_stats.ttest_1samp(diffs, 0.0).pvalue) if spread else np.nan
     one = float(scipy_stats.ttest_1samp(diffs, bound, alternative="greater").pvalue) if spread else np.nan
     return {"diff": mean, "t_low": mean - half, "t_high": mean + half, "p": p, "p_one_sided": one}
