@@ -270,8 +270,10 @@ def test_committed_quick_tables_re_render_with_the_same_numbers():
                 "sound_view_rewinding": tables.sound_view(of(rewinding), rewinding)}
     for arm in (RANDOM_REINIT, RANDOM_PRUNING):
         expected[f"paired_{TICKET}_vs_{arm}"] = stats.paired_difference(runs, TICKET, arm)
-    from lthlib.report import verdicts
-    expected["verdicts"] = verdicts.verdict_table(imp)
+    from lthlib.report import paired, verdicts
+    expected["paired_differences"] = paired.paired_differences(imp)   # no stored predictions: t-intervals
+    expected["verdicts"] = verdicts.verdict_table(expected["paired_differences"], imp)
+    expected["answer"] = verdicts.answer_table(expected["verdicts"], {"ag_news": "test_resplit"})
     expected["reference_intervals"] = verdicts.reference_intervals(imp)
     for name, table in expected.items():
         committed = pd.read_csv(folder / "tables" / f"{name}.csv")

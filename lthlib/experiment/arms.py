@@ -50,6 +50,7 @@ class Arm:
     reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
     family: str = "rewind"       # control | rewind | init (cheaper tickets): its comparison
     trunk: str = TICKET          # a branch: the trunk arm whose mask it takes (or matches)
+    study_table: str = ""        # the study's table it reproduces (lthlib.data.datasets.STUDY_TABLES)
 
     def __post_init__(self) -> None:
         if self.reset_to not in RESETS:
@@ -92,7 +93,8 @@ _AT_INIT = "06_tickets_without_the_full_price"
 
 for _arm in (
     Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
-        "own_trunk", "theta0", "#1f77b4", "03_winning_tickets", family="control"),
+        "own_trunk", "theta0", "#1f77b4", "03_winning_tickets", family="control",
+        study_table="without_late_rewinding"),
     Arm("random_reinit", "random re-init",
         "winning-ticket mask, every weight re-drawn (a pretrained embedding by random vectors of its scale)",
         "trunk", "fresh_init", "#d62728", "02_random_pruning", family="control"),
@@ -107,7 +109,7 @@ for _arm in (
         "own_trunk", "theta_k", "#2ca02c", "04_late_rewinding", reads=("rewind_point",)),
     Arm("dense_rewinding", "dense rewinding (study's 'late')",
         "IMP, survivors rewound to the end of dense training (the study's 'late rewinding')",
-        "own_trunk", "dense_final", "#9467bd", "04_late_rewinding"),
+        "own_trunk", "dense_final", "#9467bd", "04_late_rewinding", study_table="with_late_rewinding"),
     Arm("late_rewinding_reinit", "random re-init of late rewinding's mask",
         "the late-rewinding (θk) trunk's mask, every weight re-drawn",
         "trunk", "fresh_init", "#98df8a", "04_late_rewinding", reads=("rewind_point",), trunk="late_rewinding"),

@@ -4,6 +4,9 @@ mask overlaps :mod:`lthlib.report.tables` reads through the store).
     notebook       parameters, training, results; showing and saving tables and figures
     results        the store's tables restricted to a grid
     stats          intervals and paired differences
+    paired         paired bootstrap (seeds × test examples) at every level; the level chosen on
+                   validation; the declared primary family, Holm-adjusted
+    per_class      recall per class and confusion matrices (sklearn) from stored predictions
     labels         how datasets, models and arms are named for a reader
     tables         the report's tables (study view, sound view, overlaps, missing cells)
     figures        the report's figures

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..experiment.arms import TICKET
 from .labels import Protocols, arm_color, arm_label, pair_label, protocols_of
+from .paired import MARGIN, VS_DENSE
 from .stats import PAIR, summarise
 
 OVERLAP_COLORS = {"across seeds": "#1f77b4", "consecutive levels": "#2ca02c"}
@@ -183,7 +184,7 @@ def _accuracy_panel(ax, table: pd.DataFrame, arms: Sequence[str], names: dict[st
     ax.set_ylabel("test accuracy (%)")
 
 
-def _shared_legend(fig, axes, ncol: int | None = None) -> None:
+def _shared_legend(fig, axes, ncol: int | None = None, max_columns: int = 4) -> None:
     """One legend below the panels with every label any panel has, and room for its rows."""
     handles, labels = [], []
     for ax in axes:
@@ -191,7 +192,8 @@ def _shared_legend(fig, axes, ncol: int | None = None) -> None:
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
-    ncol = ncol or max(1, min(len(labels), 3 if max(map(len, labels), default=0) > 28 else 4))
+    wide = max(map(len, labels), default=0) > 28
+    ncol = ncol or max(1, min(len(labels), min(max_columns, 3) if wide else max_columns))
     legend_rows = -(-len(labels) // ncol) if labels else 0
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, (0.1 + 0.3 * legend_rows) / fig.get_figheight(), 1, 1))  # ~0.3 in per row
@@ -454,4 +456,81 @@ def plot_price(price: pd.DataFrame, title: str = "Accuracy against the epochs sp
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(pair_label(dataset, model, names))
     _shared_legend(fig, axes)
+    return fig
+
+
+def _difference_lines(table: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(comparison, arm, reference) of the paired-difference figure, in the table's order: each
+    arm against dense only for the winning ticket (the rest are in the table)."""
+    keys = table[["comparison", "arm", "reference"]].drop_duplicates()
+    return [tuple(k) for k in keys.itertuples(index=False)
+            if k.arm == TICKET or k.comparison != VS_DENSE]
+
+
+def plot_paired_differences(table: pd.DataFrame, margin: float = MARGIN,
+                            title: str = "Paired differences at every level (points, 95% intervals)",
+                            protocols: Protocols | None = None):
+    """The paired differences of :func:`lthlib.report.paired.paired_differences` against the
+    fraction of weights remaining: the winning ticket against dense, its re-inits and random
+    pruning, and every other trunk against the re-init of its own mask; bands: the table's
+    intervals (bootstrap over seeds and test examples, or seeds only where it says so).  Solid
+    grey: zero; dashed red: −``margin``, the non-inferiority margin of "matches dense"."""
+    pairs = _pairs(table)
+    if not pairs:
+        return _empty_figure(title, "no pruned levels to compare yet")
+    names = _labels(table, protocols)
+    fig, axes = _panels(pairs, title, width=6.4)
+    for ax, (dataset, model) in zip(axes, pairs):
+        sub = _of_pair(table, dataset, model)
+        for comparison, arm, reference in _difference_lines(sub):
+            rows = sub[(sub["comparison"] == comparison) & (sub["arm"] == arm)
+                       & (sub["reference"] == reference)].sort_values("level")
+            color = arm_color(reference) if arm == TICKET and comparison != VS_DENSE else arm_color(arm)
+            style = "-" if arm == TICKET else "--"
+            label = f"{arm_label(arm)} − {arm_label(reference)}"
+            ax.plot(rows["remaining"], rows["diff"], marker="o", ms=3.5, ls=style, color=color, label=label)
+            band = rows.dropna(subset=["ci_low", "ci_high"])
+            if len(band):
+                ax.fill_between(band["remaining"], band["ci_low"], band["ci_high"], color=color, alpha=0.15,
+                                linewidth=0)
+        ax.axhline(0, color="grey", lw=1)
+        ax.axhline(-margin, color="#d62728", ls=":", lw=1.2, label=f"−{margin:g} point (margin)")
+        _remaining_axis(ax, sub["remaining"])
+        ax.set_ylabel("difference (points)")
+        ax.set_title(pair_label(dataset, model, names))
+    _shared_legend(fig, axes, max_columns=2)
+    return fig
+
+
+def plot_confusion(confusions: pd.DataFrame, title: str = "Confusion matrices (% of each true class)",
+                   protocols: Protocols | None = None):
+    """One heatmap per dataset × model × network (dense, and the ticket at its level chosen on
+    validation) of :func:`lthlib.report.per_class.per_class`'s confusion table, normalised by
+    row (true class)."""
+    plt, sns = _plt()
+    if confusions.empty:
+        return _empty_figure(title, "no stored test predictions yet")
+    names = _labels(confusions, protocols)
+    panels = list(confusions[[*PAIR, "network", "level"]].drop_duplicates().itertuples(index=False))
+    n_classes = confusions["true"].nunique()
+    ncols = 2
+    nrows = math.ceil(len(panels) / ncols)
+    size = 1.2 + 0.75 * n_classes
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * (size + 1.2), nrows * size), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, p in zip(axes, panels):
+        sub = confusions[(confusions["dataset"] == p.dataset) & (confusions["model"] == p.model)
+                         & (confusions["network"] == p.network) & (confusions["level"] == p.level)]
+        order = list(dict.fromkeys(sub["true"]))
+        grid = sub.pivot(index="true", columns="predicted", values="share").reindex(index=order, columns=order)
+        sns.heatmap(grid, annot=True, fmt=".1f", vmin=0, vmax=100, cmap="Blues", cbar=False, square=True, ax=ax)
+        what = arm_label(p.network) if p.level else "dense"
+        level = f", level {p.level}" if p.level else ""
+        ax.set_title(f"{pair_label(p.dataset, p.model, names)}: {what}{level}", fontsize="small")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig

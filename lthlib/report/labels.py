@@ -13,7 +13,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..core.config import ConfigError
+from ..core.config import ConfigError, DataConfig
 from ..data.datasets import DATASETS
 from ..experiment.arms import ARMS
 from ..nets.models import MODELS
@@ -47,6 +47,19 @@ def model_label(model: str) -> str:
 def pair_label(dataset: str, model: str, protocols: Protocols | None = None) -> str:
     """'IMDb CNN': one dataset × model, the dataset under its protocol."""
     return f"{dataset_label(dataset, (protocols or {}).get(dataset))} {model_label(model)}"
+
+
+def class_names(dataset: str, n_classes: int) -> list[str]:
+    """The dataset's class names ('World', 'Sports', ...) when it has ``n_classes`` of them;
+    else the class indices as text."""
+    if dataset in DATASETS:
+        try:
+            names = DATASETS.get(dataset).classes(DataConfig(dataset=dataset, synthetic_classes=n_classes))
+        except ConfigError:
+            names = []
+        if len(names) == n_classes:
+            return list(names)
+    return [str(c) for c in range(n_classes)]
 
 
 def arm_label(arm: str) -> str:

@@ -241,3 +241,23 @@ def describe_early_bird(table: pd.DataFrame, protocols: Protocols | None = None)
                      f"{settled}; it cost {last['early_bird_epochs']:.3g} epochs against IMP's "
                      f"{last['imp_epochs']:.3g}; early bird minus IMP ticket: {last['diff_text']}.")
     return "\n".join(lines)
+
+
+def describe_per_class(table: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """Per dataset × model: the hardest class for dense, and the class the ticket loses most on."""
+    if table.empty:
+        return "No stored test predictions yet (older stores): no per-class results."
+    lines = []
+    for (dataset, model), g in table.groupby(PAIR, sort=True):
+        dense = g[g["level"] == 0]
+        hardest = dense.loc[dense["recall"].idxmin()]
+        text = (f"{pair_label(dataset, model, protocols)}: dense recall ranges from {hardest['recall']:.1f}% "
+                f"({hardest['class_name']}) to {dense['recall'].max():.1f}%")
+        ticket = g[g["level"] > 0]
+        if len(ticket):
+            worst = ticket.loc[ticket["recall_vs_dense"].idxmin()]
+            text += (f"; the {arm_label(worst['arm'])} at level {int(worst['level'])} changes recall by "
+                     f"{ticket['recall_vs_dense'].min():+.1f} to {ticket['recall_vs_dense'].max():+.1f} points "
+                     f"(most lost: {worst['class_name']})")
+        lines.append(text + ".")
+    return "\n".join(lines)

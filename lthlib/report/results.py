@@ -3,7 +3,7 @@ its number of levels (a run key leaves the number of levels out, so a run extend
 shares its folder, and the deeper levels are not this grid's)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import pandas as pd
@@ -23,6 +23,9 @@ class Results:
     store: Store
     collapse: pd.DataFrame      # per masked tensor and level: what survives, what collapsed
     mask_distance: pd.DataFrame  # per early-bird level and dense epoch: the mask distance
+    # per run level: the predicted class of every test example (empty for older stores)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    test_labels: pd.DataFrame = field(default_factory=pd.DataFrame)  # per test set: its true classes
 
 
 def _keep(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
@@ -44,4 +47,5 @@ def load_results(grid: Grid, arms: Iterable[str] | None = None) -> Results:
     if not status.empty:
         status = status.merge(expected[CELL], on=CELL, how="inner")
     return Results(_keep(st.runs(), levels), _keep(st.epochs(), levels), _keep(st.layers(), levels),
-                   status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("mask_distance"), levels))
+                   status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("mask_distance"), levels),
+                   _keep(st.table("predictions"), levels), st.table("test_labels"))

@@ -29,12 +29,16 @@ DENSE_COLUMNS = ["dataset", "model", "n_seeds", "test_acc", "test_acc_ci", "test
 MISSING_COLUMNS = ["dataset", "model", "arm", "seed", "levels_found", "levels_expected", "state", "reason"]
 
 
-def study_table() -> pd.DataFrame:
-    """The reproduced study's published numbers per dataset × model, from the dataset registry."""
+def study_table(arm: str = TICKET) -> pd.DataFrame:
+    """The reproduced study's published numbers per dataset × model, from the dataset registry:
+    the table ``arm`` reproduces (:attr:`~lthlib.experiment.arms.Arm.study_table`: the winning
+    ticket's is the study's table without late rewinding, dense rewinding's the one with it);
+    empty for an arm the study has no table for."""
+    table = ARMS.get(arm).study_table
     rows = [{"dataset": ds.name, "model": model, "study_dense_acc": numbers.dense_acc,
              "study_ticket_acc": numbers.ticket_acc, "study_ticket_sparsity": numbers.ticket_sparsity,
              "study_n_params": numbers.n_params}
-            for ds in DATASETS for model, numbers in ds.study.items()]
+            for ds in DATASETS for model, numbers in (ds.study_numbers(table) if table else {}).items()]
     return pd.DataFrame(rows, columns=[*PAIR, *STUDY_COLUMNS])
 
 
