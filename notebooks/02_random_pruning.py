@@ -13,10 +13,18 @@
 # *combination* of its mask and its original initialisation θ0.  The controls take one of them
 # away:
 #
-# - **random re-initialisation**: the ticket's mask, fresh random weights;
+# - **random re-initialisation**: the ticket's mask, every weight drawn afresh from the
+#   distribution θ0 came from; a pretrained (GloVe) embedding is replaced by random vectors of
+#   its scale (each coordinate from a normal with that coordinate's mean and standard deviation
+#   over the GloVe rows), so nothing of θ0 survives but the zero biases (`theta0_share` in
+#   runs.csv says how much: 1 for the ticket, about 0 here);
+# - **random re-initialisation, GloVe kept** (models with a pretrained embedding only): the same,
+#   but the GloVe rows stay as in θ0.  With a 10k × 50 embedding most of the network *is* those
+#   rows, so this control keeps most of θ0 and a small difference from the ticket is expected
+#   whatever the truth; it separates "the pretrained vectors" from "the rest of θ0";
 # - **random pruning**: a random mask with the ticket's per-tensor sparsity, from θ0;
 # - **random re-initialisation, the study's way**: iterative pruning of a network re-initialised
-#   at every level (its own masks, not the ticket's).
+#   (every weight) at every level (its own masks, not the ticket's).
 #
 # If the hypothesis holds here, the winning ticket should stay accurate at sparsities where the
 # controls fall away.  The branching controls take their masks from the winning-ticket trunk;

@@ -19,6 +19,11 @@
 # - **learning-rate rewinding**: keep the trained weights and retrain the full schedule (Renda et
 #   al. 2020);
 # - **fine-tuning**: keep the trained weights and train on for a few epochs.
+#
+# Each rewinding trunk whose tickets are compared with a random re-initialisation gets its own:
+# **random re-init of late rewinding's mask** and **of dense rewinding's mask** re-draw every
+# weight of *that* trunk's mask, so a difference joins two networks that share their mask and
+# differ only in where the survivors start.
 
 # %%
 # %matplotlib inline

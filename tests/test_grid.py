@@ -143,3 +143,11 @@ def test_a_notebook_hands_its_executor_to_the_grid(monkeypatch):
     assert seen["executor"] is executor
     with pytest.raises(ConfigError, match="unknown executor"):
         make_executor("kubernetes")
+
+
+def test_an_arm_that_does_not_apply_to_a_model_is_skipped_with_its_reason_not_an_error():
+    grid = Grid.of("smoke", ["synthetic"], ["cnn"], [TICKET, "random_reinit_keep_glove"], [0])
+    grid.check()  # no error: keeping a pretrained embedding does not apply to a learned one
+    cell = next(c for c in grid.cells() if c.arm == "random_reinit_keep_glove")
+    assert "embedding='glove'" in grid.why_not(cell)
+    assert grid.why_not(next(c for c in grid.cells() if c.arm == TICKET)) is None

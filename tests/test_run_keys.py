@@ -61,3 +61,13 @@ def test_a_key_names_its_dataset_and_model_even_at_their_defaults():
     key = run_key(ExperimentConfig())
     assert key["data"]["dataset"] == "imdb" and key["model"]["name"] == "cnn"
     assert set(config.ARM_FIELDS) & set(key) == set()
+
+
+def test_a_changed_arm_gets_new_run_keys_and_the_others_keep_theirs():
+    from lthlib.core.config import fingerprint, run_key
+    from lthlib.experiment.arms import ARMS, run_hash
+    cfg = profiles.experiment("smoke", "synthetic", "cnn", "random_reinit", 0)
+    assert ARMS.get("random_reinit").version > 1
+    assert run_hash(cfg) != fingerprint(run_key(cfg))  # a store's older random_reinit is not reused
+    ticket = profiles.experiment("smoke", "synthetic", "cnn", "winning_ticket", 0)
+    assert run_hash(ticket) == fingerprint(run_key(ticket))

@@ -47,6 +47,11 @@ class ConfigError(ValueError):
     """A configuration that cannot run; raised before any training starts."""
 
 
+class NotApplicable(ConfigError):
+    """A cell whose arm does not apply to its model (e.g. keeping a pretrained embedding the
+    model does not have): a grid skips it with this reason; it is not bad input."""
+
+
 def _choice(name: str, value: Any, valid: tuple) -> None:
     if value not in valid:
         raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")

@@ -26,10 +26,10 @@ shared ones: only those enter its run key, so a field an arm ignores cannot spli
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
-from ..core.config import ConfigError, ExperimentConfig, fingerprint, parse_rewind_point, run_key
+from ..core.config import ConfigError, ExperimentConfig, NotApplicable, fingerprint, parse_rewind_point, run_key
 from ..core.registry import Registry
 
 MASK_SOURCES = ("own_trunk", "trunk", "random", "early_magnitude")  # and "score:<name>"
@@ -50,6 +50,9 @@ class Arm:
     reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
     family: str = "rewind"       # control | rewind | init (cheaper tickets): its comparison
     trunk: str = TICKET          # a branch: the trunk arm whose mask it takes (or matches)
+    #: bumped when what the arm trains changes, so that a store's runs of its older self are
+    #: not reused (it enters the run key from 2 on)
+    version: int = 1
     study_table: str = ""        # the study's table it reproduces (lthlib.data.datasets.STUDY_TABLES)
 
     def __post_init__(self) -> None:
@@ -83,7 +86,7 @@ class Arm:
                 raise ConfigError(f"arm {self.name!r}: its trunk {self.trunk!r} must be a trunk arm whose "
                                   f"fields ({', '.join(trunk.reads) or 'none'}) it reads too")
         if self.reset_to == "fresh_init_keep_pretrained" and cfg.model.embedding == "random":
-            raise ConfigError(f"arm {self.name!r} keeps a pretrained embedding, and this model's "
+            raise NotApplicable(f"arm {self.name!r} keeps a pretrained embedding, and this model's "
                               f"embedding is learned from random (embedding='random'): it would be "
                               f"random_reinit; run it on a model with embedding='glove'")
 
@@ -97,7 +100,7 @@ for _arm in (
         study_table="without_late_rewinding"),
     Arm("random_reinit", "random re-init",
         "winning-ticket mask, every weight re-drawn (a pretrained embedding by random vectors of its scale)",
-        "trunk", "fresh_init", "#d62728", "02_random_pruning", family="control"),
+        "trunk", "fresh_init", "#d62728", "02_random_pruning", family="control", version=2),
     Arm("random_reinit_keep_glove", "random re-init, GloVe kept",
         "winning-ticket mask, every weight re-drawn but the pretrained (GloVe) embedding rows, kept as in θ0",
         "trunk", "fresh_init_keep_pretrained", "#ff9896", "02_random_pruning", family="control"),
@@ -124,7 +127,7 @@ for _arm in (
         "own_trunk", "trained", "#e377c2", "04_late_rewinding", reads=("finetune_epochs",)),
     Arm("random_reinit_study", "random re-init (study's own IMP)",
         "the study's variant: IMP on a network re-initialised at every level",
-        "own_trunk", "fresh_init", "#bcbd22", "02_random_pruning", family="control"),
+        "own_trunk", "fresh_init", "#bcbd22", "02_random_pruning", family="control", version=2),
     Arm("snip", "SNIP (at init)",
         "mask from |g ⊙ θ0| on a few batches (Lee et al. 2019) at the ticket's sparsity, from θ0",
         "score:snip", "theta0", "#17becf", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
@@ -180,10 +183,23 @@ def arm_names(arms: Iterable[str]) -> list[str]:
     return [ARMS.get(name).name for name in arms]
 
 
+def arm_key(cfg: ExperimentConfig) -> dict:
+    """What defines a configuration's run: its run key with the fields its arm reads, and the
+    arm's version once it has been changed."""
+    entry = arm(cfg.arm)
+    key = run_key(cfg, entry.reads)
+    return {**key, "arm_version": entry.version} if entry.version > 1 else key
+
+
 def run_hash(cfg: ExperimentConfig) -> str:
-    """The store's name for a configuration's run: the fingerprint of its key, with the fields
-    its arm reads."""
-    return fingerprint(run_key(cfg, arm(cfg.arm).reads))
+    """The store's name for a configuration's run: the fingerprint of :func:`arm_key`."""
+    return fingerprint(arm_key(cfg))
+
+
+def trunk_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The trunk a configuration's run needs: its branch's trunk, or itself for a trunk."""
+    entry = arm(cfg.arm)
+    return cfg if entry.is_trunk else replace(cfg, arm=entry.trunk)
 
 
 def rewind_iteration(cfg: ExperimentConfig, iterations_per_epoch: int | None = None, *,

@@ -25,14 +25,14 @@ from typing import Any, Callable, Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..core.config import ConfigError, ExperimentConfig
+from ..core.config import ConfigError, ExperimentConfig, NotApplicable
 from ..core.parameters import as_list, parse_all
 from ..data.datasets import DATASETS
 from ..data.sources import DataUnavailable
 from ..machine.executor import Executor, LocalExecutor
 from ..machine.platform import default_workers, threads_per_worker
 from ..nets.models import MODELS
-from .arms import TICKET, arm_names, comparison, run_hash
+from .arms import TICKET, arm_names, comparison, run_hash, trunk_config
 from .profiles import PROFILES, experiment, validate
 from .runner import load_data, run
 from .store import Store
@@ -123,11 +123,23 @@ class Grid:
         return None
 
     def check(self, arms: Iterable[str] | None = None) -> None:
-        """Build every cell's configuration (no data read), so bad input fails before training."""
+        """Build every cell's configuration (no data read), so bad input fails before training;
+        a cell its arm does not apply to (:class:`~lthlib.core.config.NotApplicable`) is no error."""
         if not self.seeds and not self.profile_seeds:
             raise ConfigError("a grid needs at least one seed")
         for cell in self.cells(arms):
+            try:
+                self.config(*cell)
+            except NotApplicable:
+                pass
+
+    def why_not(self, cell: Cell) -> str | None:
+        """Why one cell cannot run (None: it can)."""
+        try:
             self.config(*cell)
+        except ConfigError as error:
+            return f"configuration refused: {error}"
+        return None
 
     # -- what the grid holds and expects ----------------------------------------------------
     def protocol(self, dataset: str) -> str:
@@ -225,19 +237,19 @@ class Grid:
         tables (:meth:`Store.collect`), so the tables are never written by two processes at once.
         """
         store = store or Store.of_profile(self.profile)
-        status, runnable = [], []
-        for arm in arms or self.arms:  # refuse a bad arm before anything trains, and let the others run
-            reason = self.refusal(arm)
-            if reason is None:
-                runnable.append(arm)
-            else:
-                status += [self.status_row(cell, "skipped", reason) for cell in self.cells([arm])]
+        status, refused = [], set()
+        for cell in self.cells(arms):  # refuse a bad cell before anything trains, and let the others run
+            reason = self.why_not(cell)
+            if reason is not None:
+                refused.add(cell)
+                status.append(self.status_row(cell, "skipped", reason))
         if isinstance(executor, str):
             if executor != "local":
                 raise ConfigError(f"Grid.run takes executor 'local' by name; build {executor!r} with "
                                   "lthlib.run.executors.make_executor")
             executor = None
-        groups = self._with_data(self.groups(runnable), status, progress) if runnable else []
+        groups = [kept for group in self.groups(arms) if (kept := [c for c in group if c not in refused])]
+        groups = self._with_data(groups, status, progress) if groups else []
         workers = default_workers(len(groups)) if workers is None else max(1, int(workers))
         try:
             if executor is None and workers == 1:
@@ -315,8 +327,8 @@ def _group_name(group: list[ExperimentConfig]) -> str:
 
 
 def trained_hashes(groups: list[list[ExperimentConfig]]) -> list[str]:
-    """The runs a grid's groups write: each cell's, and the winning-ticket trunk a branch trains."""
-    return [run_hash(c) for group in groups for cfg in group for c in (cfg, replace(cfg, arm=TICKET))]
+    """The runs a grid's groups write: each cell's, and the trunk a branch trains."""
+    return list(dict.fromkeys(run_hash(c) for group in groups for cfg in group for c in (cfg, trunk_config(cfg))))
 
 
 def group_payloads(groups: list[list[ExperimentConfig]], root, max_level: int | None) -> list[dict]:

@@ -32,7 +32,6 @@ from ..core.config import (
     dense_key,
     derive_seed,
     fingerprint,
-    run_key,
 )
 from ..data.prepare import PreparedData, prepared
 from ..machine.files import cpu_state, load_torch, save_json, save_torch
@@ -50,7 +49,7 @@ from ..nets.masks import (
 )
 from ..nets.models import build_model, scale_matched_embedding
 from ..nets.scores import prune_at_init
-from .arms import Arm, arm, rewind_iteration, run_hash
+from .arms import Arm, arm, arm_key, rewind_iteration, run_hash
 from .profiles import validate
 from .store import RunDir, Store, encode_classes
 from .train import Batcher, TrainResult, train_model
@@ -132,7 +131,7 @@ class Runner:
         self.iterations_per_epoch = math.ceil(len(self.data.train) / cfg.train.batch_size)
         self.rewind_iteration = rewind_iteration(cfg, self.iterations_per_epoch,
                                                  strict="rewind_point" in self.arm.reads)
-        self.run = store.run_dir(run_key(cfg, self.arm.reads), cfg)
+        self.run = store.run_dir(arm_key(cfg), cfg)
         self.dense = store.run_dir(dense_key(cfg), replace(cfg, arm="dense"))
 
     # -- level 0: the dense network every arm shares ---------------------------------------
@@ -292,7 +291,7 @@ class Runner:
 
     def trunk_run(self) -> RunDir:
         trunk = self.trunk_config()
-        return self.store.run_dir(run_key(trunk, arm(trunk.arm).reads), trunk)
+        return self.store.run_dir(arm_key(trunk), trunk)
 
     def trunk_search_epochs(self, trunk: RunDir, index: int) -> float:
         """IMP's price for the level-``index`` mask: every epoch trained before it (dense included)."""

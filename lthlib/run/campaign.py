@@ -33,24 +33,24 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
-from ..core.config import ConfigError, dense_key, run_key
+from ..core.config import ConfigError, dense_key
 from ..data.sources import DataUnavailable
-from ..experiment.arms import ARMS, TICKET
-from ..experiment.grid import Grid
+from ..experiment.arms import ARMS, TICKET, arm_key, trunk_config
+from ..experiment.grid import Cell, Grid
 from ..experiment.store import RunDir, Store
 from ..machine import platform
 from ..machine.files import save_json
 from . import deviations
 
 #: The arms a campaign trains first, in this order; other registered arms come after them.
-PRIORITY = ("winning_ticket", "random_reinit", "dense_rewinding", "late_rewinding", "random_pruning",
-            "lr_rewinding", "fine_tuning")
+PRIORITY = ("winning_ticket", "random_reinit", "random_reinit_keep_glove", "random_pruning", "dense_rewinding",
+            "dense_rewinding_reinit", "late_rewinding", "late_rewinding_reinit", "lr_rewinding", "fine_tuning")
 DENSE = "dense"
 PROGRESS_FILE = "campaign.json"
 #: Seconds per epoch read from an earlier command's runs.csv are taken this much larger: they
@@ -95,8 +95,13 @@ def units(grid: Grid, max_level: int | None = None) -> list[Unit]:
                 if any(seed in grid.seeds_of(a, d) for a in grid.arms)]
         for level in range(1, max(levels.values(), default=0) + 1):
             out += [Unit(d, m, seed, arm, level) for d, m in grid.pairs() if level <= levels[(d, m)]
-                    for arm in grid.arms if seed in grid.seeds_of(arm, d)]
+                    for arm in grid.arms if seed in grid.seeds_of(arm, d) and runs(grid, d, m, arm, seed)]
     return out
+
+
+def runs(grid: Grid, dataset: str, model: str, arm: str, seed: int) -> bool:
+    """Whether a cell of the grid can run (one its arm does not apply to cannot)."""
+    return grid.why_not(Cell(dataset, model, arm, seed)) is None
 
 
 def unit_config(grid: Grid, unit: Unit):
@@ -129,8 +134,8 @@ def pending(grid: Grid, unit: Unit, root: Path) -> list[Pending]:
     if unit.arm == DENSE:
         return todo
     arm = ARMS.get(unit.arm)
-    chain = [] if arm.is_trunk else [(RunDir(root, run_key(replace(cfg, arm=TICKET))), cfg.train.epochs)]
-    chain.append((RunDir(root, run_key(cfg, arm.reads)), arm.epochs(cfg)))
+    chain = [] if arm.is_trunk else [(RunDir(root, arm_key(trunk_config(cfg))), cfg.train.epochs)]
+    chain.append((RunDir(root, arm_key(cfg)), arm.epochs(cfg)))
     for run, epochs in chain:
         todo += [Pending(run, level, epochs) for level in range(1, unit.level + 1) if not run.is_done(level)]
     return todo
