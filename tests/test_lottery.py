@@ -229,6 +229,13 @@ def test_cpu_training_runs_on_one_thread_whatever_the_process_has(tmp_path, monk
     pd.testing.assert_frame_equal(comparable(runs[2]), comparable(runs[1]))
 
 
+def test_cpu_training_flushes_denormals_and_gives_the_setting_back():
+    denormal = torch.tensor([1e-39])  # below float32's smallest normal, 1.18e-38
+    with determinism.cpu_threads(torch.device("cpu")):
+        inside = (denormal * 1.0).item()
+    assert inside == 0.0 and (denormal * 1.0).item() != 0.0
+
+
 @pytest.mark.parametrize("overrides, message", [
     (dict(arm="golden_ticket"), "unknown arm"),
     (dict(model="transformer"), "unknown model"),
