@@ -17,5 +17,11 @@ module imports itself back through a circle (``tests/test_architecture.py`` chec
                 verdicts (from tidy tables; never imports ``run``)
 
 ``lthlib.cli`` (the ``lth`` command) sits on top.  Each wing's ``__init__`` names its modules.
+
+Importing lthlib sets the portable CPU settings before any tensor operation can run
+(:func:`lthlib.machine.platform.use_portable_cpu`; ``LTH_PORTABLE_CPU=0`` turns them off).
 """
+from .machine import platform as _platform
+
 __version__ = "0.1.0"
+_platform.use_portable_cpu()

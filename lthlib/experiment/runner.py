@@ -35,7 +35,7 @@ from ..core.config import (
 )
 from ..data.prepare import PreparedData, prepared
 from ..machine.files import cpu_state, load_torch, save_json, save_torch
-from ..machine.platform import cpu_threads, resolve_device
+from ..machine.platform import cpu_fingerprint, cpu_threads, resolve_device
 from ..nets.collapse import collapsed_layers, network_collapsed
 from ..nets.early_bird import early_bird_search
 from ..nets.masks import (
@@ -362,7 +362,8 @@ class Runner:
     def _finish(self, run: RunDir, level: Level, result: TrainResult, keep_final: bool) -> None:
         final = result.final_state
         params = [k for k, v in final.items() if k in level.masks or v.is_floating_point()]
-        row = {**self._identity(level.index, dense=run is self.dense), "shared_from": "",
+        # cpu_fingerprint: the code this process's CPU libraries ran (README: bit for bit)
+        row = {**self._identity(level.index, dense=run is self.dense), **cpu_fingerprint(), "shared_from": "",
                "remaining": remaining_fraction(level.masks),
                "n_params": sum(final[k].numel() for k in params),
                "n_nonzero": sum(int(torch.count_nonzero(final[k])) for k in params),

@@ -9,7 +9,8 @@ A job is a JSON payload ``{"fn": "module:function", "kwargs": {...}}`` (plus an 
 ``"name"`` used in messages).  The child imports ``module``, calls ``function(**kwargs)`` and
 writes the JSON of what it returns to ``<payload>.result.json`` beside the payload, where the
 parent reads it.  Each child gets its share of the CPU: ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``
-in its environment and ``torch.set_num_threads`` when the job uses torch.  Children's output is
+in its environment and ``torch.set_num_threads`` when the job uses torch; and the portable CPU
+settings (:func:`lthlib.machine.platform.portable_cpu_env`) from its start.  Children's output is
 passed through as it comes; a child that fails is a :class:`RuntimeError` in the parent that
 names the job and quotes the end of its stderr.
 
@@ -118,8 +119,9 @@ def _write_payload(folder: Path, index: int, payload: dict) -> _Job:
 
 
 def _child_env(threads: int) -> dict[str, str]:
-    """The parent's environment, the thread share, and lthlib importable wherever it came from."""
-    env = dict(os.environ, **platform.thread_env(threads), PYTHONUNBUFFERED="1")
+    """The parent's environment, the thread share, the portable CPU settings, and lthlib
+    importable wherever it came from."""
+    env = dict(os.environ, **platform.child_env(threads), PYTHONUNBUFFERED="1")
     if _PACKAGE_PARENT not in _site_dirs():  # a source checkout run without installing
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     return env

@@ -31,11 +31,28 @@ adds with atomics, and some backward passes (index_add, scatter_add) add with at
 
 What they cost in speed is measured by ``benchmarks/bench_determinism.py`` on the GPU (one
 epoch at the paper shapes with and without), not assumed.
+
+Portable CPU numbers.  One thread fixes the sums' order on one machine, not across machines:
+PyTorch's own kernels, MKL (the matrix products, and exp/tanh through its vector maths) and
+oneDNN (the convolutions) each pick code for the instruction set they find, and AVX-512 code
+adds in another order than AVX2 code.  :data:`PORTABLE_CPU_ENV` pins all three
+(``ATEN_CPU_CAPABILITY=avx2``, ``MKL_CBWR`` (MKL's conditional numerical reproducibility),
+``ONEDNN_MAX_CPU_ISA=AVX2``).  Each is read once per process, when its library first computes,
+so :func:`use_portable_cpu` sets them as ``import lthlib`` runs (``import torch`` alone computes
+nothing; after a first tensor operation it is too late, and it warns) and :func:`child_env` gives
+them to worker processes from their start.  ``LTH_PORTABLE_CPU=0`` leaves all three alone (the
+libraries' fastest code for the machine); a variable already set in the environment wins over
+ours.  :func:`cpu_fingerprint` says what was in force; every runs.csv row carries it.  The
+README's "Reproducing numbers bit for bit" says what this buys and what it costs
+(``benchmarks/bench_portable_cpu.py``).
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import platform as _host
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -146,10 +163,18 @@ def thread_env(threads: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
+def child_env(threads: int) -> dict[str, str]:
+    """What a worker process on this machine needs in its environment from its start: the
+    thread cap and the portable CPU settings (:func:`portable_cpu_env`)."""
+    return {**portable_cpu_env(), **thread_env(threads)}
+
+
 def forwarded_env() -> dict[str, str]:
     """The ``LTH_*`` variables (directories, mirror, plugins) a task on another process or host
-    needs to see what this one sees (Ray tasks get them in their runtime environment)."""
-    return {name: value for name, value in os.environ.items() if name.startswith("LTH_")}
+    needs to see what this one sees (Ray tasks get them in their runtime environment), and the
+    portable CPU settings, so the task's libraries read them from the process's start."""
+    return {**{name: value for name, value in os.environ.items() if name.startswith("LTH_")},
+            **portable_cpu_env()}
 
 
 def has_command(name: str) -> bool:
@@ -191,6 +216,95 @@ def cpu_threads(device: torch.device) -> Iterator[None]:
 #: than with them flushed (`benchmarks/bench_denormals.py`), and over 160 tokens it did not.  The
 #: values it changes are below 1.2e-38, far under anything a weight update can see.
 FLUSH_DENORMAL = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Portable CPU numbers (see the module docstring)
+# ---------------------------------------------------------------------------------------------
+
+#: ``LTH_PORTABLE_CPU=0`` (or false/no/off): leave the CPU libraries at their fastest code
+PORTABLE_SWITCH_ENV = "LTH_PORTABLE_CPU"
+#: the code every x86-64 machine with AVX2 (Intel and AMD since 2013-2015) runs the same way
+PORTABLE_CPU_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",      # PyTorch's own kernels: AVX2, not AVX-512
+    "MKL_CBWR": "COMPATIBLE",           # MKL: its one code path that is the same on Intel and AMD
+    "ONEDNN_MAX_CPU_ISA": "AVX2",       # oneDNN's JIT kernels (convolutions): at most AVX2
+}
+#: every variable that moves the CPU libraries' choice of code (recorded when set)
+CPU_CODE_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA",
+                "DNNL_MAX_CPU_ISA")
+
+
+def portable_cpu_wanted() -> bool:
+    return os.environ.get(PORTABLE_SWITCH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def portable_cpu_env() -> dict[str, str]:
+    """The variables of :data:`PORTABLE_CPU_ENV` this process should run with: none when
+    ``LTH_PORTABLE_CPU=0`` or the machine is not x86-64 (they mean nothing there);
+    ``ATEN_CPU_CAPABILITY`` only where the CPU has AVX2 (PyTorch would run AVX2 code regardless);
+    a value already in the environment is kept."""
+    if not portable_cpu_wanted() or _host.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    wanted = dict(PORTABLE_CPU_ENV)
+    if cpu_flags() and "avx2" not in cpu_flags():
+        wanted.pop("ATEN_CPU_CAPABILITY")
+    return {name: os.environ.get(name, value) for name, value in wanted.items()}
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def use_portable_cpu() -> dict[str, str]:
+    """Put :func:`portable_cpu_env` into this process's environment (``import lthlib`` does);
+    warn when PyTorch has already chosen other kernels, because a tensor operation ran first."""
+    env = portable_cpu_env()
+    os.environ.update(env)
+    wanted = env.get("ATEN_CPU_CAPABILITY")
+    if wanted and torch.backends.cpu.get_cpu_capability().lower() != wanted:
+        warnings.warn(f"PyTorch already runs {torch.backends.cpu.get_cpu_capability()} kernels: a tensor "
+                      f"operation ran before lthlib was imported, so ATEN_CPU_CAPABILITY={wanted} (and "
+                      f"MKL_CBWR, ONEDNN_MAX_CPU_ISA) came too late and this process's numbers may not "
+                      f"match other machines'; import lthlib first, or set them in the shell",
+                      RuntimeWarning, stacklevel=2)
+    return env
+
+
+#: MKL's code branches (mkl_cbwr_get(MKL_CBWR_BRANCH)), named as MKL_CBWR takes them
+_MKL_BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE4_1", 8: "SSE4_2",
+                 9: "AVX", 10: "AVX2", 11: "AVX512_MIC", 12: "AVX512", 13: "AVX512_MIC_E1", 14: "AVX512_E1"}
+
+
+def mkl_branch() -> str:
+    """The code branch MKL runs now (OFF: no reproducibility mode, its fastest code for the CPU);
+    "" when it cannot be asked (no MKL in this PyTorch)."""
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        get = lib.mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return ""
+    get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
+    value = get(1)  # MKL_CBWR_BRANCH
+    name = _MKL_BRANCHES.get(value & 0xFFFF, str(value))
+    return name + (",STRICT" if value & 0x10000 else "")
+
+
+def cpu_fingerprint() -> dict[str, str]:
+    """What decides the CPU's numbers in this process: the kernels PyTorch runs, MKL's branch,
+    the variables of :data:`CPU_CODE_ENV` that are set, the torch version (each runs.csv row)."""
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkl_branch": mkl_branch(),
+            "cpu_env": ";".join(f"{name}={os.environ[name]}" for name in CPU_CODE_ENV if name in os.environ),
+            "torch_version": torch.__version__}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class RayExecutor:
         if not payloads:
             return []
         ray = self._connect()
-        env = {**platform.forwarded_env(), **platform.thread_env(max(1, int(self.cpus_per_task)))}
+        env = {**platform.forwarded_env(), **platform.child_env(max(1, int(self.cpus_per_task)))}
         task = ray.remote(call).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
                                         max_retries=self.max_retries, retry_exceptions=False,
                                         runtime_env={"env_vars": env})
