@@ -130,3 +130,21 @@ def ConfigError_message(call) -> str:
     except ConfigError as error:
         return str(error)
     raise AssertionError("no ConfigError")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers, bidirectional", [(1, True), (2, True), (2, False)])
+def test_the_cpu_path_without_packing_gives_the_packed_final_states(cell, layers, bidirectional):
+    """The CPU runs each direction over right-padded (and, reversed, within-length) sequences
+    instead of packing them; its states and their gradients are the packed run's."""
+    torch.manual_seed(0)
+    model = RecurrentClassifier(cell, 50, 8, 6, layers, bidirectional, 3, dropout=0.3).eval()
+    x = torch.randn(5, 11, 8, requires_grad=True)
+    lengths = torch.tensor([11, 3, 7, 1, 9])
+    padded = model._last_states_padded(x, lengths)
+    (grad_padded,) = torch.autograd.grad(padded.square().sum(), x)
+    packed = model._last_states_packed(x, lengths)
+    (grad_packed,) = torch.autograd.grad(packed.square().sum(), x)
+    assert torch.allclose(padded, packed, atol=1e-6)
+    assert torch.allclose(grad_padded, grad_packed, atol=1e-6)
+    assert torch.count_nonzero(grad_padded[1, 3:]) == 0  # padding reaches no state that is read

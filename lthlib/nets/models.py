@@ -27,7 +27,10 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import (
+    _VF,  # the recurrent kernels nn.LSTM / nn.GRU / nn.RNN call
+    nn,
+)
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..core.config import ConfigError, ModelConfig
@@ -116,22 +119,69 @@ class RecurrentClassifier(nn.Module):
         self.fc = nn.Linear(hidden_dim * (2 if bidirectional else 1), self.n_out)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(tokens)
-        # pack_padded_sequence wants host lengths; the trainer hands them over on the CPU.
+        x = self.embedding(tokens).float()
         lengths = lengths.to("cpu", torch.int64).clamp(min=1)
-        packed = pack_padded_sequence(x.float(), lengths, batch_first=True, enforce_sorted=False)
         # The recurrence runs in fp32 even under bf16 autocast: autocast's cuDNN-RNN wrapper
         # casts to fp16 (no loss scaling here), and cuDNN takes bf16 RNNs only from 9.13 on.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            _, hidden = self.rnn(packed)
+            last = self._last_states_packed(x, lengths) if x.is_cuda else self._last_states_padded(x, lengths)
+        return self.fc(self.dropout(last))
+
+    def _last_states_packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The last layer's final state(s) through cuDNN's packed sequences (on a GPU)."""
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, hidden = self.rnn(packed)
         if isinstance(hidden, tuple):  # LSTM: (h_n, c_n)
             hidden = hidden[0]
         # h_n: (layers * directions, B, H), in the batch's original order (enforce_sorted=False)
-        if self.bidirectional:
-            last = torch.cat([hidden[-2], hidden[-1]], dim=1)
-        else:
-            last = hidden[-1]
-        return self.fc(self.dropout(last))
+        return torch.cat([hidden[-2], hidden[-1]], dim=1) if self.bidirectional else hidden[-1]
+
+    def _last_states_padded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The same states without packing, for the CPU, where packed sequences of unequal
+        lengths run ~10x slower (a BiLSTM over 256 tokens: 0.76 s a batch against 0.08).
+
+        Each direction of each layer runs alone over right-padded sequences, the reverse one
+        over every sequence reversed within its own length, so padding comes after the last
+        real token in both and never reaches a state that is read: a state at position
+        ``length - 1`` is exactly the packed run's final state.  The weights are the module's
+        own (``self.rnn``), so masks, initialisation and names are unchanged."""
+        batch, steps, _ = x.shape
+        positions = torch.arange(steps, device=x.device)
+        ends = lengths.to(x.device)[:, None]
+        reverse = torch.where(positions[None, :] < ends, ends - 1 - positions[None, :], positions[None, :])
+        last_index = (ends[:, 0] - 1, torch.arange(batch, device=x.device))
+        directions = 2 if self.bidirectional else 1
+        per_direction = len(self.rnn._flat_weights) // (self.rnn.num_layers * directions)
+        inputs, finals = x, []
+        for layer in range(self.rnn.num_layers):
+            outputs, finals = [], []
+            for direction in range(directions):
+                first = per_direction * (layer * directions + direction)
+                weights = self.rnn._flat_weights[first:first + per_direction]
+                seq = inputs if direction == 0 else _flip_within(inputs, reverse)
+                out = _run_one_direction(self.cell, seq, weights, self.rnn.hidden_size, self.training)
+                finals.append(out[last_index[1], last_index[0]])
+                outputs.append(out if direction == 0 else _flip_within(out, reverse))
+            inputs = torch.cat(outputs, dim=2)
+            if self.training and self.rnn.dropout > 0 and layer < self.rnn.num_layers - 1:
+                inputs = F.dropout(inputs, self.rnn.dropout, training=True)
+        return torch.cat(finals, dim=1)
+
+
+def _flip_within(seq: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``seq`` (B, T, F) with each sequence's first ``length`` steps in reverse order."""
+    return seq.gather(1, index[:, :, None].expand_as(seq))
+
+
+def _run_one_direction(cell: str, seq: torch.Tensor, weights: list[torch.Tensor], hidden: int,
+                       training: bool) -> torch.Tensor:
+    """One direction of one recurrent layer over ``seq`` (B, T, F) from a zero state: the
+    outputs (B, T, H), by the kernel ``nn.LSTM``/``nn.GRU``/``nn.RNN`` themselves call."""
+    h0 = seq.new_zeros(1, seq.shape[0], hidden)
+    args = (True, 1, 0.0, training, False, True)  # biases, 1 layer, no dropout, train, 1 direction, batch_first
+    if cell == "lstm":
+        return _VF.lstm(seq, (h0, h0), weights, *args)[0]
+    return (_VF.gru if cell == "gru" else _VF.rnn_tanh)(seq, h0, weights, *args)[0]
 
 
 # ---------------------------------------------------------------------------------------------

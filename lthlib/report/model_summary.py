@@ -9,7 +9,7 @@ from ..data.sources import DataUnavailable
 from ..experiment.arms import TICKET
 from ..experiment.grid import Grid
 from ..nets.masks import prunable_names
-from ..nets.models import build_model
+from ..nets.models import MODELS, build_model
 from .labels import pair_label
 from .stats import PAIR
 from .tables import study_table
@@ -50,10 +50,19 @@ def model_summaries(grid: Grid) -> tuple[pd.DataFrame, str]:
 
 
 def parameter_totals(summary: pd.DataFrame) -> pd.DataFrame:
-    """Total and prunable parameter counts per dataset × model, beside the study's counts."""
+    """Total and prunable parameter counts per dataset × model, the embedding's share of them
+    (what a re-initialisation that keeps a pretrained embedding keeps), beside the study's."""
+    columns = [*PAIR, "n_params", "n_prunable", "n_embedding", "embedding_share", "study_n_params",
+               "study_embedding_share"]
     if summary.empty:
-        return pd.DataFrame(columns=[*PAIR, "n_params", "n_prunable", "study_n_params"])
+        return pd.DataFrame(columns=columns)
     total = summary[summary["tensor"] == "total"][[*PAIR, "n_params"]]
     prunable = summary[summary["tensor"] == "total prunable"][[*PAIR, "n_params"]]
+    embedding = summary[summary["tensor"] == "embedding.weight"][[*PAIR, "n_params"]]
     total = total.merge(prunable.rename(columns={"n_params": "n_prunable"}), on=PAIR, how="left")
-    return total.merge(study_table()[[*PAIR, "study_n_params"]], on=PAIR, how="left")
+    total = total.merge(embedding.rename(columns={"n_params": "n_embedding"}), on=PAIR, how="left")
+    total["embedding_share"] = total["n_embedding"] / total["n_params"]
+    total = total.merge(study_table()[[*PAIR, "study_n_params"]], on=PAIR, how="left")
+    study_embedding = total["model"].map(lambda m: (MODELS.get(m).paper_max_vocab + 2) * MODELS.get(m).paper.embed_dim)
+    total["study_embedding_share"] = study_embedding / total["study_n_params"]
+    return total[columns]
