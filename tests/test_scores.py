@@ -271,3 +271,13 @@ def test_synflow_saturates_the_first_lstm_layer():
     assert all(float(s.sum()) == 0.0 for n, s in scores.items()
                if n == "embedding.weight" or n.endswith(("_l0", "_l0_reverse")))
     assert float(scores["rnn.weight_ih_l1"].sum()) > 0 and float(scores["fc.weight"].sum()) > 0
+
+
+def test_synflow_scores_a_bilstm_of_the_smoke_size_in_float64():
+    """SynFlow scores a float64 copy; the BiLSTM's CPU path must run it in float64 (at this size
+    a float32 input to float64 weights went to oneDNN, which has no float64)."""
+    cfg = ModelConfig(name="lstm", embed_dim=32, hidden_dim=16, n_layers=1, bidirectional=True)
+    model = build_model(cfg, 2002, 2, init_seed=0)
+    masks = all_masks(model)
+    new = prune_at_init("synflow", model, masks, 0.5, scope="global", rounds=3)
+    assert sum(int(m.sum()) for m in new.values()) == half_up(0.5 * sum(m.numel() for m in new.values()))

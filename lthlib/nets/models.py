@@ -145,6 +145,7 @@ class RecurrentClassifier(nn.Module):
         real token in both and never reaches a state that is read: a state at position
         ``length - 1`` is exactly the packed run's final state.  The weights are the module's
         own (``self.rnn``), so masks, initialisation and names are unchanged."""
+        x = x.to(self.rnn._flat_weights[0].dtype)  # a float64 copy (SynFlow's scores) runs in float64
         batch, steps, _ = x.shape
         positions = torch.arange(steps, device=x.device)
         ends = lengths.to(x.device)[:, None]
