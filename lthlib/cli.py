@@ -277,6 +277,8 @@ def _list_profiles(args: argparse.Namespace) -> int:
             print(f"    {dataset} on seeds {', '.join(map(str, seeds))}")
         for arm, seeds in entry.arm_seeds.items():
             print(f"    {arm} on seeds {', '.join(map(str, seeds))} only")
+        for arm, datasets in entry.arm_datasets.items():
+            print(f"    {arm} on {', '.join(datasets)} only")
     return 0
 
 

@@ -57,6 +57,18 @@ def test_arms_on_fewer_seeds_follow_the_profile_unless_seeds_are_given():
     assert set(explicit.loc[explicit["arm"] == fewer, "seed"]) == {1, 2}
 
 
+def test_arms_on_fewer_datasets_have_no_cells_elsewhere_and_say_so():
+    quick = profiles.PROFILES.get("quick")
+    arm, kept = next(iter(quick.arm_datasets.items()))
+    left_out = next(d for d in quick.datasets if d not in kept)
+    grid = Grid.of("quick", models=["cnn"], arms=[TICKET, arm])
+    cells = grid.expected()
+    assert set(cells.loc[cells["arm"] == arm, "dataset"]) == set(kept)
+    assert set(cells.loc[cells["arm"] == TICKET, "dataset"]) == {*kept, left_out}
+    assert f"{arm} on {', '.join(kept)} only" in grid.describe()
+    assert not [c for c in grid.cells() if c.dataset == left_out and c.arm == arm]
+
+
 def test_run_gives_each_arm_its_seeds_on_each_dataset(monkeypatch, tmp_path):
     real = profiles.PROFILES.get
     quick = dataclasses.replace(real("quick"), dataset_seeds={"ag_news": (0, 1, 2, 3, 4)})

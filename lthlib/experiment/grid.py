@@ -212,6 +212,8 @@ class Grid:
                                   for d in self.datasets if d in entry.dataset_seeds)
             exceptions += "".join(f"; {a} on seeds {list(entry.arm_seeds[a])} only"
                                   for a in self.arms if a in entry.arm_seeds)
+            exceptions += "".join(f"; {a} on {', '.join(entry.arm_datasets[a])} only"
+                                  for a in self.arms if a in entry.arm_datasets)
         return (f"profile {self.profile!r}: datasets {self.datasets}, models {self.models}, "
                 f"seeds {self.seeds}, arms {list(self.arms)}{exceptions}; {extra}")
 
