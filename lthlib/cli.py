@@ -103,10 +103,11 @@ def _seed_list(text: str | None) -> list[int] | None:
 
 
 def _arm_names(text: str) -> list[str]:
-    """'all' -> every registered arm; else the listed ones, each checked against the registry."""
-    from .experiment.arms import ARMS
+    """'all' -> every arm of a dataset's grid (:func:`~lthlib.experiment.arms.all_arms`: the
+    transfer arms run with ``lth transfer``); else the listed ones, each checked against the registry."""
+    from .experiment.arms import ARMS, all_arms
     if text.strip() == "all":
-        return list(ARMS.names())
+        return list(all_arms())
     names = as_list(text) or []
     if not names:
         raise ConfigError("--arms needs at least one arm (or 'all')")
@@ -265,6 +266,31 @@ def _export_html(output: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
+# lth transfer
+# ---------------------------------------------------------------------------------------------
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .experiment.transfer import TransferGrid
+    grid = TransferGrid.of(_profile(args.profile).name, args.pairs, as_list(args.models), _seed_list(args.seeds),
+                           **parse_settings(args.set))
+    grid.check()  # every cell's configuration, before any data is read
+    print(grid.describe())
+    return _report_status(grid.run(max_level=args.max_level, workers=args.workers, progress=True))
+
+
+def _add_transfer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    parser.add_argument("--pairs", help="source>target pairs, e.g. imdb>sst2,sst2>imdb (default: the profile's)")
+    parser.add_argument("--models", help="comma list or JSON list (default: the profile's)")
+    parser.add_argument("--seeds", help="comma list or JSON list of integers (default: the transfer study's)")
+    parser.add_argument("--max-level", type=int, help="stop at this pruning level (default: the profile's)")
+    parser.add_argument("--workers", type=int, help="processes at once (default: one per core without GPU)")
+    parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                        help="override a parameter, e.g. epochs=3 (JSON values)")
+    parser.set_defaults(handler=_transfer)
+
+
+# ---------------------------------------------------------------------------------------------
 # lth profiles
 # ---------------------------------------------------------------------------------------------
 
@@ -361,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands.add_parser("run", help="train a grid of cells into the results store"))
     _add_report(commands.add_parser("report", help="execute the notebooks into reports/<profile>/"))
+    _add_transfer(commands.add_parser("transfer", help="train a profile's tickets-across-datasets grid (notebook 07)"))
     tables = commands.add_parser("tables", help="rebuild results/<profile>'s tidy tables from the runs' files")
     tables.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
     tables.set_defaults(handler=_tables)

@@ -14,7 +14,7 @@ from lthlib import cli
 from lthlib.core.config import ConfigError
 from lthlib.experiment import grid as grids
 from lthlib.experiment import profiles
-from lthlib.experiment.arms import ARMS
+from lthlib.experiment.arms import all_arms
 from lthlib.machine.executor import JobFailed
 
 
@@ -65,8 +65,8 @@ def test_all_arms_means_every_registered_arm(grid_calls, monkeypatch):
     checked = []
     monkeypatch.setattr(grids, "experiment", lambda *args, **kwargs: checked.append(args[3]))
     assert cli.main(["run", "--profile", "smoke", "--arms", "all"]) == 0
-    assert grid_calls[0]["arms"] == list(ARMS.names())
-    assert set(checked) == set(ARMS.names())  # every cell checked before Grid.run
+    assert grid_calls[0]["arms"] == list(all_arms())
+    assert set(checked) == set(all_arms())  # every cell checked before Grid.run
 
 
 def test_set_values_are_typed_by_their_parameter():

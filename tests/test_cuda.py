@@ -34,7 +34,7 @@ from lthlib.core.config import DataConfig, PruneConfig, TrainConfig
 from lthlib.data.sources import files_missing
 from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
-from lthlib.experiment.arms import ARMS
+from lthlib.experiment.arms import all_arms
 from lthlib.experiment.runner import Runner
 from lthlib.experiment.store import Store
 from lthlib.experiment.train import Batcher, evaluate, make_optimizer, train_epoch, train_model
@@ -237,7 +237,7 @@ def test_theta_k_snapshot_and_every_arm_run_one_level_at_paper_shapes(tmp_path, 
                     embedding="random", **data_overrides)
     store = Store(tmp_path / "results")
     with determinism.deterministic():
-        for arm in ARMS.names():
+        for arm in all_arms():
             rows = lottery.run(profiles.experiment("paper", dataset, name, arm, 0, **settings), store, progress=False)
             assert list(rows["level"]) == [0, 1], arm
             level_1 = rows[rows["level"] == 1].iloc[0]

@@ -11,7 +11,7 @@ from lthlib.core.config import ConfigError
 from lthlib.data.prepare import forget_prepared
 from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
-from lthlib.experiment.arms import ARMS, Arm
+from lthlib.experiment.arms import ARMS, Arm, all_arms
 from lthlib.experiment.runner import Runner
 from lthlib.experiment.store import TABLES, Store, decode_classes
 from lthlib.machine import platform as determinism
@@ -50,7 +50,7 @@ def keeps_pretrained(arm: str) -> bool:
     return ARMS.get(arm).reset_to == "fresh_init_keep_pretrained"
 
 
-@pytest.mark.parametrize("arm", ARMS.names())
+@pytest.mark.parametrize("arm", all_arms())
 def test_every_arm_follows_the_pruning_schedule_and_learns(tmp_path, arm, fake_glove):
     cfg = smoke(arm, embedding="glove") if keeps_pretrained(arm) else smoke(arm)
     rows = lottery.run(cfg, Store(tmp_path / "results"), progress=False)

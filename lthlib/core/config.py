@@ -156,6 +156,9 @@ class ExperimentConfig:
     synflow_rounds: int = 100          # synflow: pruning rounds (exponential schedule)
     early_bird_epsilon: float = 0.1    # early_bird: masks count as settled below this distance
     early_bird_window: int = 5         # early_bird: ... for this many consecutive epochs
+    #: a transfer arm: the source's winning-ticket trunk whose masks it takes (another dataset of
+    #: the same vocabulary); the grid's, not a parameter, and part of the run key when set
+    source: ExperimentConfig | None = param(None, parameter=False)
 
     def validate(self) -> "ExperimentConfig":
         """Ranges and formats; names (dataset, model, arm) are checked against the registries
@@ -169,6 +172,8 @@ class ExperimentConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.early_bird_epsilon < 1.0:
             raise ConfigError(f"early_bird_epsilon must lie in (0, 1), got {self.early_bird_epsilon}")
+        if self.source is not None:
+            self.source.validate()
         return self
 
     def to_dict(self) -> dict:
@@ -176,11 +181,17 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExperimentConfig":
-        model = dict(d["model"])
-        model["filter_sizes"] = tuple(model["filter_sizes"])
-        return cls(data=DataConfig(**d["data"]), model=ModelConfig(**model),
-                   train=TrainConfig(**d["train"]), prune=PruneConfig(**d["prune"]),
-                   **{k: v for k, v in d.items() if k not in ("data", "model", "train", "prune")})
+        parts = {name: _from_json(part, d[name]) for name, part in
+                 (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig), ("prune", PruneConfig))}
+        source = d.get("source")
+        top = {k: v for k, v in d.items() if k not in (*parts, "source")}
+        return cls(**parts, **top, source=cls.from_dict(source) if source else None)
+
+
+def _from_json(part: type, values: dict) -> Any:
+    """A part from its JSON form: lists back to tuples where the field's default is one."""
+    tuples = {f.name for f in fields(part) if isinstance(f.default, tuple)}
+    return part(**{k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in values.items()})
 
 
 def fingerprint(obj: Any, length: int = 12) -> str:
@@ -239,6 +250,8 @@ def run_key(cfg: "ExperimentConfig", reads: tuple[str, ...] = ()) -> dict:
     defaults = ExperimentConfig()
     key.update({name: getattr(cfg, name) for name in reads
                 if name in ARM_FIELDS and getattr(cfg, name) != getattr(defaults, name)})
+    if cfg.source is not None:  # a transfer arm: the source trunk it takes its masks from
+        key["source"] = run_key(cfg.source)
     return key
 
 
@@ -246,4 +259,5 @@ def dense_key(cfg: "ExperimentConfig") -> dict:
     """The dense network every arm of one (data, model, training, seed) shares."""
     key = run_key(cfg)
     del key["prune"], key["arm"]
+    key.pop("source", None)
     return {"kind": "dense", **key}

@@ -253,8 +253,8 @@ def _pseudo_words(rng: random.Random, n: int, taken: set[str]) -> list[str]:
     return words
 
 
-def synthetic_corpus(n_classes: int = 2, seed: int = 0, sizes: tuple[int, int] = SYNTHETIC_SIZES
-                     ) -> tuple[list[RawExample], list[str]]:
+def synthetic_corpus(n_classes: int = 2, seed: int = 0, sizes: tuple[int, int] = SYNTHETIC_SIZES,
+                     lengths: tuple[int, int] = (5, 60), domain: str = "") -> tuple[list[RawExample], list[str]]:
     """A deterministic, learnable but not trivial text classification task.
 
     Each class owns 12 cue words; texts (5 to 60 tokens) are mostly noise words drawn from a
@@ -262,6 +262,9 @@ def synthetic_corpus(n_classes: int = 2, seed: int = 0, sizes: tuple[int, int] =
     ``not <cue of another class>``), 10% from another class.  Short texts carry fewer cues, so
     length matters; 5% of labels are flipped.  A bag-of-words naive Bayes gets about 86% (74% on
     texts under 20 tokens, 92% on those over 40), so ~85-95% is the expected range, not 100%.
+
+    ``domain`` names another corpus of the same words and task (the same cue and noise words,
+    other texts, drawn with their own seed, of ``lengths`` tokens): a transfer pair's other side.
     """
     rng = random.Random(derive_seed(seed, "synthetic", n_classes, SYNTHETIC_VERSION))
     taken = {"not"}
@@ -269,11 +272,13 @@ def synthetic_corpus(n_classes: int = 2, seed: int = 0, sizes: tuple[int, int] =
     mix = SYNTHETIC_MIX
     noise = _pseudo_words(rng, mix["noise_words"], taken)
     weights = [1.0 / (rank + 1) ** 1.05 for rank in range(len(noise))]
+    if domain:  # the same words, other texts
+        rng = random.Random(derive_seed(seed, "synthetic", n_classes, SYNTHETIC_VERSION, domain))
     out = []
     total = sum(sizes)
     for i in range(total):
         label = rng.randrange(n_classes)
-        length = rng.randint(5, 60)
+        length = rng.randint(*lengths)
         tokens = rng.choices(noise, weights=weights, k=length)
         n_cues = max(1, round(length * rng.uniform(*mix["cue_share"])))
         for _ in range(n_cues):
@@ -351,6 +356,17 @@ DATASETS.register(Dataset(
     "synthetic", "Synthetic", classes=lambda cfg: [f"class_{c}" for c in range(cfg.synthetic_classes)],
     read=lambda cfg, protocol, progress: synthetic_corpus(cfg.synthetic_classes, cfg.split_seed)[0],
     protocols=(Protocol("default", (), given_split),), version=SYNTHETIC_VERSION))
+
+# the smoke profile's transfer pairs: a corpus of the same words and task in short texts (as
+# SST-2 is to IMDb), and a four-topic one (as AG News is to both)
+DATASETS.register(Dataset(
+    "synthetic_short", "Synthetic (short texts)", classes=lambda cfg: ["class_0", "class_1"],
+    read=lambda cfg, protocol, progress: synthetic_corpus(2, cfg.split_seed, lengths=(3, 15), domain="short")[0],
+    protocols=(Protocol("default", (), given_split),), version=SYNTHETIC_VERSION + "-short"))
+DATASETS.register(Dataset(
+    "synthetic_topics", "Synthetic (4 topics)", classes=lambda cfg: [f"topic_{c}" for c in range(4)],
+    read=lambda cfg, protocol, progress: synthetic_corpus(4, cfg.split_seed, domain="topics")[0],
+    protocols=(Protocol("default", (), given_split),), version=SYNTHETIC_VERSION + "-topics"))
 
 
 def load_examples(cfg: DataConfig, *, progress: bool = True) -> list[RawExample]:

@@ -11,6 +11,10 @@ An arm says two things (OpenLTH calls the branching ones *branches*):
                       sparsity at level L (a branch; the scores live in :mod:`lthlib.nets.scores`)
     ``early_magnitude`` the magnitude mask with its trunk's per-tensor counts at level L,
                       from the first dense epoch after which those masks stopped moving (a branch)
+    ``source``        a transfer: the winning-ticket mask at level L of another dataset of the
+                      same vocabulary (``cfg.source``), adapted to this one
+                      (:func:`lthlib.nets.masks.transferred_masks`)
+    ``source_random`` a random mask with that transferred mask's per-tensor counts
 ``reset_to``   what the survivors start from
     ``theta0``       the dense network's initialisation θ0
     ``theta_k``      θk, the dense weights after ``rewind_point`` of training
@@ -20,6 +24,8 @@ An arm says two things (OpenLTH calls the branching ones *branches*):
                      from; a pretrained embedding is replaced by random vectors of its scale
                      (:func:`lthlib.nets.models.scale_matched_embedding`)
     ``fresh_init_keep_pretrained``  the same, but a pretrained embedding's rows are kept as in θ0
+    ``source_theta0`` the transfer source's θ0; a tensor of another shape (an output layer with
+                     another number of classes) is this network's own θ0
 
 ``reads`` names the :class:`~lthlib.core.config.ExperimentConfig` fields an arm reads beyond the
 shared ones: only those enter its run key, so a field an arm ignores cannot split its results.
@@ -32,8 +38,9 @@ from typing import Iterable
 from ..core.config import ConfigError, ExperimentConfig, NotApplicable, fingerprint, parse_rewind_point, run_key
 from ..core.registry import Registry
 
-MASK_SOURCES = ("own_trunk", "trunk", "random", "early_magnitude")  # and "score:<name>"
-RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init", "fresh_init_keep_pretrained")
+MASK_SOURCES = ("own_trunk", "trunk", "random", "early_magnitude", "source", "source_random")  # and "score:<name>"
+RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init", "fresh_init_keep_pretrained",
+          "source_theta0")
 #: The trunk every branch hangs off.
 TICKET = "winning_ticket"
 
@@ -48,7 +55,7 @@ class Arm:
     color: str
     notebook: str                # the notebook that trains it (named when a cell is missing)
     reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
-    family: str = "rewind"       # control | rewind | init (cheaper tickets): its comparison
+    family: str = "rewind"       # control | rewind | init (cheaper tickets) | transfer: its comparison
     trunk: str = TICKET          # a branch: the trunk arm whose mask it takes (or matches)
     #: bumped when what the arm trains changes, so that a store's runs of its older self are
     #: not reused (it enters the run key from 2 on)
@@ -65,6 +72,11 @@ class Arm:
     @property
     def is_trunk(self) -> bool:
         return self.mask_from == "own_trunk"
+
+    @property
+    def transfers(self) -> bool:
+        """Whether it takes its mask from another dataset's trunk (``cfg.source``)."""
+        return self.mask_from.startswith("source")
 
     @property
     def score(self) -> str | None:
@@ -89,10 +101,43 @@ class Arm:
             raise NotApplicable(f"arm {self.name!r} keeps a pretrained embedding, and this model's "
                               f"embedding is learned from random (embedding='random'): it would be "
                               f"random_reinit; run it on a model with embedding='glove'")
+        check_source(self, cfg)
+
+
+def check_source(entry: Arm, cfg: ExperimentConfig) -> None:
+    """A transfer arm needs a source trunk it can read: the winning ticket of another dataset,
+    in the same vocabulary (one index space), model and pruning schedule."""
+    source = cfg.source
+    if not entry.transfers:
+        if source is not None:
+            raise ConfigError(f"arm {entry.name!r} takes no source; only the transfer arms "
+                              f"({', '.join(families('transfer'))}) do")
+        return
+    fix = "build transfer cells with lthlib.experiment.transfer (lth transfer), which sets both"
+    if source is None:
+        raise ConfigError(f"arm {entry.name!r} transfers a ticket and needs cfg.source, the source "
+                          f"dataset's winning-ticket configuration; {fix}")
+    if source.arm != TICKET or source.source is not None:
+        raise ConfigError(f"a transfer's source must be a winning-ticket trunk, got arm {source.arm!r}")
+    if not cfg.data.shared_vocab or source.data.shared_vocab != cfg.data.shared_vocab \
+            or source.data.max_vocab != cfg.data.max_vocab:
+        raise ConfigError(f"{source.data.dataset} -> {cfg.data.dataset}: a mask on the embedding means "
+                          f"something only if rows line up, and these two have no shared vocabulary "
+                          f"(shared_vocab {list(source.data.shared_vocab)} / {list(cfg.data.shared_vocab)}, "
+                          f"max_vocab {source.data.max_vocab} / {cfg.data.max_vocab}); {fix}")
+    if source.model != cfg.model:
+        raise ConfigError(f"a transfer needs the same network on both sides; the source's model "
+                          f"differs ({source.model} / {cfg.model})")
+    if (source.prune.fraction, source.prune.scope, source.prune.prunable) != \
+            (cfg.prune.fraction, cfg.prune.scope, cfg.prune.prunable) or source.prune.levels < cfg.prune.levels:
+        raise ConfigError(f"a transferred level L is the source trunk's level L: the source's pruning "
+                          f"({source.prune}) must match the target's ({cfg.prune}) and reach its "
+                          f"{cfg.prune.levels} levels")
 
 
 ARMS: Registry[Arm] = Registry("arm")
 _AT_INIT = "06_tickets_without_the_full_price"
+_ACROSS = "07_tickets_across_datasets"
 
 for _arm in (
     Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
@@ -141,6 +186,15 @@ for _arm in (
         "magnitude mask once dense training's masks settle (You et al. 2020), from θ0",
         "early_magnitude", "theta0", "#dbdb8d", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
         family="init"),
+    Arm("transferred_ticket", "transferred ticket",
+        "another dataset's winning-ticket mask at this level and its θ0 (its head re-drawn where the classes differ)",
+        "source", "source_theta0", "#1b9e77", _ACROSS, family="transfer"),
+    Arm("transferred_reinit", "transferred mask, re-init",
+        "another dataset's winning-ticket mask, every weight re-drawn",
+        "source", "fresh_init", "#d95f02", _ACROSS, family="transfer"),
+    Arm("transferred_random", "random mask, transferred θ0",
+        "a random mask with the transferred mask's per-tensor counts, from the transferred θ0",
+        "source_random", "source_theta0", "#7570b3", _ACROSS, family="transfer"),
 ):
     ARMS.register(_arm)
 
@@ -160,9 +214,10 @@ def with_mask_from(source: str) -> tuple[str, ...]:
 
 
 def all_arms() -> tuple[str, ...]:
-    """Every registered arm in the report's order: the trunks, then the branches that hang off
-    them, each in registration order."""
-    return tuple(a.name for a in sorted(ARMS, key=lambda a: not a.is_trunk))
+    """Every registered arm of one dataset's grid in the report's order: the trunks, then the
+    branches that hang off them, each in registration order (the transfer arms, which need a
+    source dataset, run in a transfer grid: :mod:`lthlib.experiment.transfer`)."""
+    return tuple(a.name for a in sorted(ARMS, key=lambda a: not a.is_trunk) if not a.transfers)
 
 
 def comparison(family: str | None = None) -> tuple[str, ...]:
@@ -199,6 +254,8 @@ def run_hash(cfg: ExperimentConfig) -> str:
 def trunk_config(cfg: ExperimentConfig) -> ExperimentConfig:
     """The trunk a configuration's run needs: its branch's trunk, or itself for a trunk."""
     entry = arm(cfg.arm)
+    if entry.transfers:
+        return cfg.source
     return cfg if entry.is_trunk else replace(cfg, arm=entry.trunk)
 
 

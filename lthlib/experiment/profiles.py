@@ -29,6 +29,21 @@ Parts = dict[str, Any]   # data, model, train, prune
 
 
 @dataclass(frozen=True)
+class TransferStudy:
+    """A profile's transfer experiment (notebook 07, :mod:`lthlib.experiment.transfer`): which
+    tickets move from which dataset to which, on which seeds, and what its runs of a dataset
+    change from the profile's settings (parameter names, as overrides)."""
+    pairs: tuple[tuple[str, str], ...]   # (source, target)
+    seeds: tuple[int, ...]
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """Every dataset of the pairs: together they build the one vocabulary all share."""
+        return tuple(dict.fromkeys(d for pair in self.pairs for d in pair))
+
+
+@dataclass(frozen=True)
 class Profile:
     """What one profile runs: the grid and how to build one cell's settings."""
     name: str
@@ -44,6 +59,8 @@ class Profile:
     dataset_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
     #: arms this profile runs on some of its datasets only, to fit its time budget (arm -> datasets)
     arm_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: its transfer experiment (None: the profile runs none)
+    transfer: TransferStudy | None = None
 
     def seeds_for(self, arm: str, dataset: str | None = None) -> tuple[int, ...]:
         """The seeds one arm runs on one dataset (none where ``arm_datasets`` leaves it out)."""
@@ -120,9 +137,12 @@ def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
 
 
 PROFILES: Registry[Profile] = Registry("profile")
+#: transfer pairs: two datasets of one task both ways, and one across tasks (its head cannot move)
+SMOKE_TRANSFER = TransferStudy((("synthetic", "synthetic_short"), ("synthetic_short", "synthetic"),
+                                ("synthetic_topics", "synthetic_short")), (0, 1))
 PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
                           "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
-                          smoke_parts))
+                          smoke_parts, transfer=SMOKE_TRANSFER))
 #: quick's seeds, decided before any result: 0-2 for the primary comparison on every dataset
 #: and model, fewer for the arms the report reads as exploratory (the budget's trade-off)
 QUICK_SEEDS = (0, 1, 2)
@@ -131,12 +151,19 @@ QUICK_FEWER_SEEDS = dict.fromkeys(("late_rewinding", "late_rewinding_reinit", "d
                                    *families("init")), (0,))
 #: notebook 06's arms (masks found at initialisation) run on AG News only: an IMDb level costs ~4x
 QUICK_FEWER_DATASETS = dict.fromkeys(families("init"), ("ag_news",))
+#: quick's transfer experiment, seeds fixed before any result.  IMDb's runs here take 2,000
+#: reviews at 128 tokens: its 13 levels per model and seed (its own trunk and three arms from
+#: SST-2) at notebooks 01-05's size would take ~65 minutes on their own
+QUICK_TRANSFER = TransferStudy((("imdb", "sst2"), ("sst2", "imdb"), ("ag_news", "sst2")), (0, 1, 2, 3),
+                               settings={"imdb": {"train_subsample": 2_000, "max_len": 128}})
 PROFILES.register(Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), QUICK_SEEDS,
                           "real data subsampled (AG News: its test set re-split), a CNN learning its "
                           "embedding and a GloVe BiLSTM, 3 levels of 55%: the study's questions on a CPU",
-                          quick_parts, arm_seeds=QUICK_FEWER_SEEDS, arm_datasets=QUICK_FEWER_DATASETS))
+                          quick_parts, arm_seeds=QUICK_FEWER_SEEDS, arm_datasets=QUICK_FEWER_DATASETS,
+                          transfer=QUICK_TRANSFER))
 PROFILES.register(Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
-                          "the study's settings, on a GPU", paper_parts))
+                          "the study's settings, on a GPU", paper_parts,
+                          transfer=TransferStudy(QUICK_TRANSFER.pairs, (0, 1, 2))))
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Everything that can be checked before training: ranges, and names against the registries."""

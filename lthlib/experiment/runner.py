@@ -46,10 +46,12 @@ from ..nets.masks import (
     prunable_names,
     random_masks_like,
     remaining_fraction,
+    transferred_masks,
 )
 from ..nets.models import build_model, scale_matched_embedding
 from ..nets.scores import prune_at_init
 from .arms import Arm, arm, arm_key, rewind_iteration, run_hash
+from .arms import trunk_config as trunk_of
 from .profiles import validate
 from .store import RunDir, Store, encode_classes
 from .train import Batcher, TrainResult, train_model
@@ -132,7 +134,7 @@ class Runner:
         self.rewind_iteration = rewind_iteration(cfg, self.iterations_per_epoch,
                                                  strict="rewind_point" in self.arm.reads)
         self.run = store.run_dir(arm_key(cfg), cfg)
-        self.dense = store.run_dir(dense_key(cfg), replace(cfg, arm="dense"))
+        self.dense = store.run_dir(dense_key(cfg), replace(cfg, arm="dense", source=None))
 
     # -- level 0: the dense network every arm shares ---------------------------------------
     def theta0(self) -> dict[str, torch.Tensor]:
@@ -220,8 +222,9 @@ class Runner:
         return runs[runs["config_hash"] == self.run.hash] if not runs.empty else runs
 
     def trunk_config(self) -> ExperimentConfig:
-        """A branch's trunk (its mask's source): the winning ticket unless its arm says otherwise."""
-        return replace(self.cfg, arm=self.arm.trunk)
+        """A branch's trunk (its mask's source): the winning ticket unless its arm says otherwise;
+        for a transfer arm, the source dataset's winning ticket."""
+        return trunk_of(self.cfg)
 
     def trunk_level(self, index: int) -> Level:
         previous = self.dense if index == 1 else self.run
@@ -255,6 +258,11 @@ class Runner:
         if source == "random":
             return random_masks_like(ticket, seed=derive_seed(self.cfg.seed, "random_mask", index)), {
                 "mask_search_epochs": 0.0}
+        if source in ("source", "source_random"):  # the target pays no search: the source did
+            carried = self.transferred_mask(index, ticket)
+            if source == "source_random":
+                carried = random_masks_like(carried, seed=derive_seed(self.cfg.seed, "random_mask", index))
+            return carried, {"mask_search_epochs": 0.0}
         start = time.perf_counter()
         if self.arm.score is not None:
             masks, search = self.score_mask(ticket), {"mask_search_epochs": 0.0}
@@ -264,6 +272,22 @@ class Runner:
             raise ConfigError(f"arm {self.arm.name!r}: no mask source {source!r}")
         return masks, {"mask_search_epochs": search.pop("mask_search_epochs"),
                        "mask_search_seconds": time.perf_counter() - start, **search}
+
+    def transferred_mask(self, index: int, ticket: Masks) -> Masks:
+        """The source's level-``index`` ticket on this network (:func:`~lthlib.nets.masks.transferred_masks`):
+        the rows of words absent from the source's training split masked at random."""
+        source_train = load_data(self.cfg.source, self.progress).train
+        seen = torch.zeros(len(self.data.vocab), dtype=torch.bool)
+        seen[source_train.tokens.long().unique()] = True
+        return transferred_masks(ticket, self.full_masks(), self.shapes.embedding_param, (~seen).nonzero().flatten(),
+                                 seed=derive_seed(self.cfg.seed, "unseen_rows", index))
+
+    def source_theta0(self) -> dict[str, torch.Tensor]:
+        """The source's θ0, with this network's own θ0 for a tensor of another shape (the head)."""
+        source = Runner(self.trunk_config(), self.store, self.progress, self.record).theta0()
+        own = self.theta0()
+        return {name: source[name] if name in source and source[name].shape == value.shape else value
+                for name, value in own.items()}
 
     def score_mask(self, ticket: Masks) -> Masks:
         """θ0 scored by the arm's method (0 epochs: a few scoring passes only), pruned to the
@@ -321,6 +345,8 @@ class Runner:
             return load_torch(self.dense.file(0, "final.pt"))
         if reset == "trained" and trained is not None:
             return trained
+        if reset == "source_theta0":
+            return self.source_theta0()
         if reset in ("fresh_init", "fresh_init_keep_pretrained"):
             return cpu_state(new_network(self.cfg, self.data, derive_seed(self.cfg.seed, "reinit", index),
                                          keep_pretrained=reset == "fresh_init_keep_pretrained"))
@@ -352,6 +378,7 @@ class Runner:
     def _identity(self, index: int, dense: bool = False) -> dict:
         cfg = self.cfg
         return {"dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "model": cfg.model.name,
+                "source": cfg.source.data.dataset if cfg.source is not None else "",
                 "arm": "dense" if dense else cfg.arm, "seed": cfg.seed, "level": index,
                 "config_hash": self.dense.hash if dense else self.run.hash,
                 "trunk_hash": "" if self.arm.is_trunk else run_hash(self.trunk_config()),
@@ -365,6 +392,8 @@ class Runner:
         # cpu_fingerprint: the code this process's CPU libraries ran (README: bit for bit)
         row = {**self._identity(level.index, dense=run is self.dense), **cpu_fingerprint(), "shared_from": "",
                "remaining": remaining_fraction(level.masks),
+               "remaining_without_embedding": remaining_fraction(
+                   {k: m for k, m in level.masks.items() if k != self.shapes.embedding_param}),
                "n_params": sum(final[k].numel() for k in params),
                "n_nonzero": sum(int(torch.count_nonzero(final[k])) for k in params),
                "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,

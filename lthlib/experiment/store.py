@@ -262,11 +262,12 @@ class Store:
         return load_torch(self.root / "runs" / config_hash / f"level_{level:02d}" / "mask.pt")
 
     # -- grid status ----------------------------------------------------------------------
-    def record_status(self, rows: list[dict]) -> pd.DataFrame:
-        """Merge (dataset, model, arm, seed) status rows: what ran, what was skipped and why."""
-        keys = ["dataset", "model", "arm", "seed"]
+    def record_status(self, rows: list[dict], table: str = "status",
+                      keys: tuple[str, ...] | list[str] = ("dataset", "model", "arm", "seed")) -> pd.DataFrame:
+        """Merge status rows by their cell (``keys``): what ran, what was skipped and why."""
+        keys = list(keys)
         with self.locked():
-            path = self.table_path("status")
+            path = self.table_path(table)
             new = pd.DataFrame(rows)
             if path.exists() and not new.empty:
                 old = read_csv(path)

@@ -193,6 +193,28 @@ def random_masks_like(masks: Masks, seed: int) -> Masks:
     return out
 
 
+def transferred_masks(source: Masks, target: Masks, embedding: str, unseen_rows: torch.Tensor,
+                      seed: int) -> Masks:
+    """A source network's masks carried to a target network of the same vocabulary.
+
+    - A tensor whose shape differs (an output layer with another number of classes) keeps the
+      target's mask (dense at level 0): Chen et al. (2020) never prune the classifier either.
+    - The embedding rows of ``unseen_rows`` (words the source never trained on) are masked at
+      random, at the embedding's remaining share (seeded): magnitude pruning kept or dropped
+      them by their untrained θ0 values, which says nothing the source learned.
+    """
+    out = {name: (source[name] if name in source and source[name].shape == mask.shape else mask).clone()
+           for name, mask in target.items()}
+    if embedding in out and len(unseen_rows):
+        rows = out[embedding][unseen_rows]
+        share = float(out[embedding].float().mean())
+        g = torch.Generator().manual_seed(int(seed))
+        keep = torch.zeros(rows.numel(), dtype=torch.bool)
+        keep[torch.randperm(rows.numel(), generator=g)[:_round(share * rows.numel())]] = True
+        out[embedding][unseen_rows] = keep.reshape(rows.shape).to(out[embedding].dtype)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Application
 # ---------------------------------------------------------------------------------------------

@@ -270,14 +270,16 @@ def compare(runs: pd.DataFrame, outcomes: ExampleOutcomes, arm: str, reference: 
 # The level, chosen on validation
 # ---------------------------------------------------------------------------------------------
 
-def validation_differences(runs: pd.DataFrame, arm: str = TICKET, level: float = LEVEL) -> pd.DataFrame:
+def validation_differences(runs: pd.DataFrame, arm: str = TICKET, level: float = LEVEL,
+                           reference: str = DENSE) -> pd.DataFrame:
     """Per dataset × model × pruned level of ``arm``: the paired validation difference arm −
-    dense (``best_val_acc``, same seed, points), mean and t lower bound over seeds."""
+    ``reference`` (dense: level 0; ``best_val_acc``, same seed, points), mean and t lower bound
+    over seeds."""
     rows = []
     for (dataset, model), pair_runs in runs.groupby(PAIR, sort=True):
         sub = pair_runs[(pair_runs["arm"] == arm) & (pair_runs["level"] >= 1)]
         for lvl in sorted(sub["level"].unique()):
-            both = _level_rows(pair_runs, arm, DENSE, int(lvl))
+            both = _level_rows(pair_runs, arm, reference, int(lvl))
             mean, half = confidence_interval(100 * (both["best_val_acc_a"] - both["best_val_acc_b"]), level)
             rows.append({"dataset": dataset, "model": model, "level": int(lvl),
                          "remaining": float(both["remaining_a"].mean()), "n_seeds": len(both),
@@ -285,12 +287,12 @@ def validation_differences(runs: pd.DataFrame, arm: str = TICKET, level: float =
     return pd.DataFrame(rows, columns=[*PAIR, "level", "remaining", "n_seeds", "val_diff", "val_low"])
 
 
-def choose_level(runs: pd.DataFrame, arm: str = TICKET, margins=MARGINS) -> pd.DataFrame:
+def choose_level(runs: pd.DataFrame, arm: str = TICKET, margins=MARGINS, reference: str = DENSE) -> pd.DataFrame:
     """Per dataset × model and margin: the sparsest pruned level of ``arm`` whose paired
-    validation difference from dense has its 95% lower bound ≥ −margin (``matched``); else the
-    level nearest 13% remaining (``matched`` False).  A level with one seed has no bound, so it
-    never qualifies.  Test accuracy plays no part."""
-    val = validation_differences(runs, arm)
+    validation difference from ``reference`` (dense) has its 95% lower bound ≥ −margin
+    (``matched``); else the level nearest 13% remaining (``matched`` False).  A level with one
+    seed has no bound, so it never qualifies.  Test accuracy plays no part."""
+    val = validation_differences(runs, arm, reference=reference)
     rows = []
     for (dataset, model), g in val.groupby(PAIR, sort=True):
         for margin in margins:

@@ -1,0 +1,225 @@
+"""Tickets across datasets: a winning ticket found on one dataset, trained on another of the
+same vocabulary (the study's announced follow-up; Morcos et al. 2019 for images).
+
+A profile's :class:`~lthlib.experiment.profiles.TransferStudy` names the pairs (source, target)
+and seeds.  Every network of the study, on every dataset of its pairs, reads **one vocabulary**
+built from all their training splits (``DataConfig.shared_vocab``), so row i of an embedding is
+the same word everywhere and a mask on it carries over.  For each pair, model, seed and level L
+the target trains, paired by seed:
+
+- ``winning_ticket``      its own IMP ticket at level L (level 0: its dense network);
+- ``transferred_ticket``  the source's level-L ticket mask from the source's θ0;
+- ``transferred_reinit``  that mask, every weight re-drawn;
+- ``transferred_random``  a random mask of that mask's per-tensor counts, from the source's θ0.
+
+How a mask moves (:func:`lthlib.nets.masks.transferred_masks`): an output layer whose class
+count differs is re-initialised (the target's own θ0 rows) and left dense; the embedding rows of
+words the source never trained on are masked at random at the embedding's remaining share.  The
+transferred arms search nothing on the target: its own ticket's ``mask_search_epochs`` at level L
+is the search they avoid.
+
+:class:`TransferGrid` builds the cells' configurations and trains them: first every trunk (each
+dataset, model and seed, one group each), then the target arms, through the same executors as
+:class:`lthlib.experiment.grid.Grid`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from ..core.config import ConfigError, ExperimentConfig
+from ..core.parameters import as_list, parse_all
+from ..data.datasets import DATASETS
+from ..data.sources import DataUnavailable
+from ..machine.executor import Executor, LocalExecutor
+from ..machine.platform import default_workers, threads_per_worker
+from ..nets.models import MODELS
+from .arms import TICKET, families, run_hash
+from .grid import run_group, run_groups, trained_hashes
+from .profiles import PROFILES, TransferStudy, experiment, validate
+from .runner import load_data
+from .store import Store
+
+#: What a target trains in a pair: its own ticket, then the arms that carry the source's mask.
+TARGET_ARMS = (TICKET, *families("transfer"))
+TRANSFER_CELL = ["source", "dataset", "model", "arm", "seed"]
+TRANSFER_STATUS = "transfer_status"
+
+
+class TransferCell(NamedTuple):
+    source: str     # the pair's source: where the mask comes from (the own ticket's pair)
+    dataset: str    # the target
+    model: str
+    arm: str
+    seed: int
+
+
+def study_of(profile: str) -> TransferStudy:
+    study = PROFILES.get(profile).transfer
+    if study is None:
+        raise ConfigError(f"profile {profile!r} has no transfer experiment; profiles with one: "
+                          f"{', '.join(p.name for p in PROFILES if p.transfer is not None)}")
+    return study
+
+
+def parse_pairs(pairs: Any) -> list[tuple[str, str]]:
+    """'imdb>sst2,sst2>imdb' or [['imdb', 'sst2']] -> [('imdb', 'sst2'), ...], names checked."""
+    out = []
+    for item in as_list(pairs) or []:
+        source, target = (item.split(">") if isinstance(item, str) else item)
+        source, target = DATASETS.get(source.strip()).name, DATASETS.get(target.strip()).name
+        if source == target:
+            raise ConfigError(f"a transfer pair needs two datasets, got {source} > {target}")
+        out.append((source, target))
+    return out
+
+
+@dataclass
+class TransferGrid:
+    """Pairs × models × seeds of one profile's transfer experiment, with overrides for every cell."""
+    profile: str
+    pairs: list[tuple[str, str]]
+    models: list[str]
+    seeds: list[int]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, profile: str, pairs=None, models=None, seeds=None, **overrides: Any) -> "TransferGrid":
+        """None: the profile's pairs, models and the study's seeds."""
+        study = study_of(profile)
+        chosen = parse_pairs(pairs) or list(study.pairs)
+        unknown = [p for p in chosen if p not in study.pairs]
+        if unknown:
+            raise ConfigError(f"pairs {unknown} are not in profile {profile!r}'s transfer study, whose "
+                              f"one vocabulary is built from {', '.join(study.datasets)}; valid pairs: "
+                              f"{', '.join(f'{s}>{t}' for s, t in study.pairs)}")
+        return cls(profile, chosen, [MODELS.get(m).name for m in as_list(models) or PROFILES.get(profile).models],
+                   [int(s) for s in as_list(seeds, int) or study.seeds], parse_all(overrides))
+
+    @property
+    def study(self) -> TransferStudy:
+        return study_of(self.profile)
+
+    # -- configurations ----------------------------------------------------------------------
+    def _own(self, dataset: str, model: str, seed: int) -> ExperimentConfig:
+        """A dataset's winning-ticket configuration in this study (its settings, no vocabulary)."""
+        return experiment(self.profile, dataset, model, TICKET, seed,
+                          **{**self.study.settings.get(dataset, {}), **self.overrides})
+
+    def shared_vocab(self, model: str) -> tuple[str, ...]:
+        """'dataset/protocol' of every dataset of the study: the one vocabulary's sources."""
+        return tuple(f"{d}/{self._own(d, model, self.seeds[0]).data.protocol}" for d in self.study.datasets)
+
+    def trunk(self, dataset: str, model: str, seed: int) -> ExperimentConfig:
+        """One dataset's winning-ticket trunk on the study's shared vocabulary."""
+        cfg = self._own(dataset, model, seed)
+        return validate(replace(cfg, data=replace(cfg.data, shared_vocab=self.shared_vocab(model))))
+
+    def config(self, cell: TransferCell) -> ExperimentConfig:
+        target = self.trunk(cell.dataset, cell.model, cell.seed)
+        if cell.arm == TICKET:
+            return target
+        return validate(replace(target, arm=cell.arm, source=self.trunk(cell.source, cell.model, cell.seed)))
+
+    # -- cells -------------------------------------------------------------------------------
+    def cells(self) -> list[TransferCell]:
+        """Per pair, model and seed: the target's own ticket, then the transferred arms."""
+        return [TransferCell(source, target, model, arm, seed)
+                for source, target in self.pairs for model in self.models for seed in self.seeds
+                for arm in TARGET_ARMS]
+
+    def trunks(self) -> list[ExperimentConfig]:
+        """Every trunk the cells need (sources and targets), once each."""
+        found = {}
+        for source, target in self.pairs:
+            for dataset in (source, target):
+                for model in self.models:
+                    for seed in self.seeds:
+                        cfg = self.trunk(dataset, model, seed)
+                        found.setdefault(run_hash(cfg), cfg)
+        return list(found.values())
+
+    def expected(self) -> pd.DataFrame:
+        rows = []
+        for cell in self.cells():
+            cfg = self.config(cell)
+            rows.append({**cell._asdict(), "protocol": cfg.data.protocol, "config_hash": run_hash(cfg),
+                         "trunk_hash": run_hash(cfg.source) if cfg.source else "",
+                         "levels_expected": cfg.prune.levels + 1})
+        return pd.DataFrame(rows, columns=[*TRANSFER_CELL, "protocol", "config_hash", "trunk_hash", "levels_expected"])
+
+    def check(self) -> None:
+        """Build every configuration (no data read): bad input fails before any training."""
+        for cell in self.cells():
+            self.config(cell)
+
+    def describe(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
+        changed = "; ".join(f"{d}: {', '.join(f'{k}={v}' for k, v in s.items())}"
+                            for d, s in self.study.settings.items() if any(d in p for p in self.pairs))
+        return (f"profile {self.profile!r} transfer: pairs {', '.join(f'{s} > {t}' for s, t in self.pairs)}; "
+                f"models {self.models}; seeds {self.seeds}; one vocabulary from "
+                f"{', '.join(self.shared_vocab(self.models[0]))}; {extra}"
+                + (f"; this study's runs of {changed}" if changed else ""))
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, store: Store | None = None, *, max_level: int | None = None, progress: bool = False,
+            workers: int | None = None, executor: Executor | None = None) -> pd.DataFrame:
+        """Train what the store lacks: every trunk (one group each), then the target arms (one
+        group per pair, model and seed); record one ``transfer_status`` row per cell."""
+        self.check()
+        store = store or Store.of_profile(self.profile)
+        trunks, skipped = self._with_data([[cfg] for cfg in self.trunks()])
+        unavailable = {g[0].data.dataset for g in skipped}
+        branches = [[self.config(c) for c in self.cells() if (c.source, c.dataset, c.model, c.seed) == key
+                     and c.arm != TICKET]
+                    for key in dict.fromkeys((c.source, c.dataset, c.model, c.seed) for c in self.cells()
+                                             if c.arm != TICKET)]
+        branches = [g for g in branches if not {g[0].data.dataset, g[0].source.data.dataset} & unavailable]
+        status: list[dict] = []
+        try:
+            for phase in (trunks, branches):
+                n = default_workers(len(phase)) if workers is None else max(1, int(workers))
+                if executor is None and n == 1:
+                    for group in phase:
+                        status += run_group(group, store.root, max_level, progress, record=False)
+                elif phase:
+                    status += run_groups(phase, store.root, max_level,
+                                         executor or LocalExecutor(n, threads_per_worker(n)), progress)
+        finally:
+            store.collect(trained_hashes(trunks + branches))
+        return self._record_status(store, status, unavailable)
+
+    def _with_data(self, groups: list[list[ExperimentConfig]]):
+        """Prepare every trunk's data here, once, before any worker needs it."""
+        ready, skipped = [], []
+        for group in groups:
+            try:
+                load_data(group[0], progress=False)
+                ready.append(group)
+            except DataUnavailable as error:
+                print(f"SKIPPED {group[0].data.dataset}: data unavailable: {error}")
+                skipped.append(group)
+        return ready, skipped
+
+    def _record_status(self, store: Store, status: list[dict], unavailable: set[str]) -> pd.DataFrame:
+        by_hash = {row["config_hash"]: row for row in status}
+        rows = []
+        for cell in self.cells():
+            cfg = self.config(cell)
+            found = by_hash.get(run_hash(cfg))
+            if {cell.dataset, cell.source} & unavailable:
+                found = {"status": "skipped", "reason": "data unavailable", "levels_done": 0}
+            rows.append({**cell._asdict(), "config_hash": run_hash(cfg),
+                         **{k: (found or {}).get(k, d) for k, d in
+                            (("status", "pending"), ("reason", ""), ("levels_done", 0))}})
+        store.record_status(rows, table=TRANSFER_STATUS, keys=TRANSFER_CELL)
+        return pd.DataFrame(rows)
+
+
+def transfer_grid(profile: str = "smoke", pairs=None, models=None, seeds=None, **parameters) -> TransferGrid:
+    """Notebook 07's papermill parameters as a transfer grid (None: the profile's)."""
+    return TransferGrid.of(profile, pairs, models, seeds, **{k: v for k, v in parameters.items() if v is not None})
+

@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Tickets across datasets
+#
+# **Question.** The study ended with its follow-up under way: how well does a winning ticket
+# found on one dataset perform on another dataset of the same task?  For image classifiers
+# Morcos et al. (2019) found that tickets transfer, best from larger sources; for BERT, Chen et
+# al. (2020) found that tickets of most GLUE tasks transfer little.  Here, text classifiers
+# trained from scratch: IMDb reviews and SST-2 sentences (same task, same domain, very
+# different lengths and sizes) both ways, and one contrast across tasks, an AG News (topic)
+# ticket trained on SST-2 (sentiment).
+#
+# **How.** Every network of this notebook reads one vocabulary built from all its datasets'
+# training splits, so an embedding row is the same word on both sides of a pair.  On the
+# target, at every level and the same seeds: the target's own IMP ticket (the upper
+# reference), the **transferred ticket** (the source's mask and θ0), the transferred mask with
+# every weight re-drawn, a random mask of the same per-tensor sparsity from the same θ0, and
+# the dense network (level 0).  An output layer whose classes differ (AG News' four) is
+# re-initialised and left dense; embedding rows of words the source never trained on are
+# masked at random at the embedding's sparsity (`lthlib/experiment/transfer.py`).
+
+# %%
+# %matplotlib inline
+from lthlib.experiment.arms import TICKET, families
+from lthlib.experiment.transfer import transfer_grid
+from lthlib.report import figures
+from lthlib.report import notebook as report
+from lthlib.report import transfer
+from lthlib.run.executors import make_executor
+
+# %% tags=["parameters"]
+# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# parameter (`lth parameters` lists them) may be given with -p.
+profile = "smoke"          # smoke | quick | paper
+pairs = None               # e.g. 'imdb>sst2,sst2>imdb' (the profile's transfer pairs by default)
+models = None              # e.g. 'cnn,lstm'
+seeds = None               # e.g. '[0, 1, 2, 3]'
+levels = None              # pruning levels after the dense level 0
+epochs = None              # training epochs per level
+executor = None            # where training runs: local (default) | ray | slurm
+datasets = None            # not used here (run_all.sh may pass it to every notebook)
+arms = None                # not used here: the five arms above always run
+
+# %%
+grid = transfer_grid(profile, pairs=pairs, models=models, seeds=seeds,
+                     **{k: v for k, v in report.parameters(globals()).items() if k not in ("datasets", "arms")})
+print(grid.describe())
+
+# %% [markdown]
+# ## Training
+
+# %%
+status = grid.run(progress=False, executor=make_executor(executor) if executor else None)
+print(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
+report.show_table(status[status["status"] != "done"])
+
+# %% [markdown]
+# ## Target accuracy against weights remaining
+
+# %%
+store = report.store(profile)
+expected = grid.expected()
+runs = transfer.by_pair(store.runs(), expected)
+predictions = transfer.by_pair(store.table("predictions"), expected)
+shown = [TICKET, *families("transfer")]
+fig = figures.plot_accuracy_vs_remaining(runs, shown, title="On the target: its own ticket and tickets moved from the source")
+report.show_figure(fig, profile, "accuracy_transfer")
+
+# %% [markdown]
+# One panel per pair and model: lines are means over seeds with 95% t-interval bands (three or
+# more seeds), the dotted grey line the target's dense network.  The x axis counts every
+# weight, the embedding included; the table below gives the sparsity without it too.
+#
+# ## Paired differences at every level
+
+# %%
+table, chosen = transfer.transfer_differences(runs, predictions, store.table("test_labels"))
+report.show_table(table, profile, "transfer_paired_differences")
+print(transfer.describe_family())
+
+# %% [markdown]
+# Intervals are the paired bootstrap over seeds and test examples (2,000 replicates;
+# `interval_source` says where a row falls back to the seeds' t-interval).  The primary rows
+# are those at each pair's level chosen on validation; every other row is exploratory.
+#
+# ## The answer
+
+# %%
+verdicts = transfer.verdict_table(table, chosen, runs)
+report.show_table(verdicts, profile, "transfer_verdicts")
+print(transfer.describe_answer(verdicts))
