@@ -30,9 +30,8 @@
 # %matplotlib inline
 from lthlib.experiment.arms import TICKET, families
 from lthlib.experiment.transfer import transfer_grid
-from lthlib.report import figures
+from lthlib.report import figures, transfer
 from lthlib.report import notebook as report
-from lthlib.report import transfer
 from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
@@ -45,12 +44,12 @@ seeds = None               # e.g. '[0, 1, 2, 3]'
 levels = None              # pruning levels after the dense level 0
 epochs = None              # training epochs per level
 executor = None            # where training runs: local (default) | ray | slurm
-datasets = None            # not used here (run_all.sh may pass it to every notebook)
+datasets = None            # keeps the pairs both of whose datasets it names
 arms = None                # not used here: the five arms above always run
 
 # %%
-grid = transfer_grid(profile, pairs=pairs, models=models, seeds=seeds,
-                     **{k: v for k, v in report.parameters(globals()).items() if k not in ("datasets", "arms")})
+grid = transfer_grid(profile, pairs=pairs, models=models, seeds=seeds, datasets=datasets,
+                     **report.parameters(globals()))
 print(grid.describe())
 
 # %% [markdown]

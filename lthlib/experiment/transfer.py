@@ -156,6 +156,9 @@ class TransferGrid:
             self.config(cell)
 
     def describe(self) -> str:
+        if not self.pairs:
+            return (f"profile {self.profile!r} transfer: no pair left (the datasets parameter names "
+                    f"neither side of {', '.join(f'{s}>{t}' for s, t in self.study.pairs)}); nothing runs")
         extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
         changed = "; ".join(f"{d}: {', '.join(f'{k}={v}' for k, v in s.items())}"
                             for d, s in self.study.settings.items() if any(d in p for p in self.pairs))
@@ -215,11 +218,17 @@ class TransferGrid:
             rows.append({**cell._asdict(), "config_hash": run_hash(cfg),
                          **{k: (found or {}).get(k, d) for k, d in
                             (("status", "pending"), ("reason", ""), ("levels_done", 0))}})
-        store.record_status(rows, table=TRANSFER_STATUS, keys=TRANSFER_CELL)
-        return pd.DataFrame(rows)
+        if rows:
+            store.record_status(rows, table=TRANSFER_STATUS, keys=TRANSFER_CELL)
+        return pd.DataFrame(rows, columns=[*TRANSFER_CELL, "config_hash", "status", "reason", "levels_done"])
 
 
-def transfer_grid(profile: str = "smoke", pairs=None, models=None, seeds=None, **parameters) -> TransferGrid:
-    """Notebook 07's papermill parameters as a transfer grid (None: the profile's)."""
-    return TransferGrid.of(profile, pairs, models, seeds, **{k: v for k, v in parameters.items() if v is not None})
+def transfer_grid(profile: str = "smoke", pairs=None, models=None, seeds=None, datasets=None,
+                  **parameters) -> TransferGrid:
+    """Notebook 07's papermill parameters as a transfer grid (None: the profile's).  ``datasets``
+    (the parameter every notebook takes) keeps the pairs both of whose datasets it names."""
+    grid = TransferGrid.of(profile, pairs, models, seeds, **{k: v for k, v in parameters.items() if v is not None})
+    kept = set(as_list(datasets) or [d for pair in grid.pairs for d in pair])
+    grid.pairs = [pair for pair in grid.pairs if set(pair) <= kept]
+    return grid
 
