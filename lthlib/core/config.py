@@ -68,6 +68,14 @@ class DataConfig:
     train_subsample: int | None = None  # keep this many training examples (seeded); quick profile
     eval_subsample: int | None = None   # and at most this many validation and test examples
     synthetic_classes: int = 2         # synthetic only: 2 or 4 classes
+    # one vocabulary (index space) for several datasets, e.g. ("imdb/study", "sst2/glue"): each
+    # 'dataset/protocol', this config's own among them; (): the dataset's own vocabulary
+    shared_vocab: tuple[str, ...] = ()
+
+    @property
+    def own_vocab_entry(self) -> str:
+        """This config's ``dataset/protocol``, as :attr:`shared_vocab` names it."""
+        return f"{self.dataset}/{self.protocol}"
 
     def validate(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
@@ -76,6 +84,22 @@ class DataConfig:
             raise ConfigError(f"max_vocab must be positive, got {self.max_vocab}")
         if self.synthetic_classes not in (2, 4):
             raise ConfigError(f"synthetic_classes must be 2 or 4, got {self.synthetic_classes}")
+        self._validate_shared_vocab()
+
+    def _validate_shared_vocab(self) -> None:
+        """Its form only; the names are checked against the registry by
+        :func:`lthlib.data.prepare.vocab_members`."""
+        entries, own = self.shared_vocab, self.own_vocab_entry
+        if not entries:
+            return
+        for entry in entries:
+            if not isinstance(entry, str) or entry.count("/") != 1 or "" in entry.split("/"):
+                raise ConfigError(f"shared_vocab entries are 'dataset/protocol' (e.g. 'imdb/study'), got {entry!r}")
+        if len(set(entries)) != len(entries):
+            raise ConfigError(f"shared_vocab names a dataset/protocol twice: {list(entries)}")
+        if own not in entries:
+            raise ConfigError(f"shared_vocab {list(entries)} does not name this config's own dataset and "
+                              f"protocol: write shared_vocab={(own, *entries)!r} (or () for its own vocabulary)")
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,19 @@ def fingerprint(obj: Any, length: int = 12) -> str:
         obj = dataclasses.asdict(obj)
     text = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+#: DataConfig fields added after runs.csv's ``data_hash`` was first written: left out of it at
+#: their defaults, so an existing configuration keeps its data_hash
+LATER_DATA_FIELDS = ("shared_vocab",)
+
+
+def data_hash(data: DataConfig) -> str:
+    """The fingerprint of a data configuration that runs.csv records (``data_hash``): every field,
+    but those of :data:`LATER_DATA_FIELDS` only when set."""
+    defaults = DataConfig()
+    return fingerprint({k: v for k, v in dataclasses.asdict(data).items()
+                        if k not in LATER_DATA_FIELDS or v != getattr(defaults, k)})
 
 
 def derive_seed(seed: int, purpose: str, *extra: Any) -> int:

@@ -11,13 +11,24 @@ Vocabulary and encoding
     ties broken by the word, capped at ``max_vocab``; ids ``<pad>`` = 0 and ``<unk>`` = 1 come on
     top (so 50,002 / 25,002 for the study).  An example with no tokens becomes one ``<unk>``.
 
+Shared vocabulary (``DataConfig.shared_vocab``, e.g. ``("imdb/study", "sst2/glue")``)
+    One index space for several datasets, so a transfer pair reads the same embedding row for
+    the same word: the vocabulary is built from the training splits of every member (each after
+    its own validation hold-out, with the config's ``split_seed`` and ``val_fraction``), words
+    ranked by the *sum over members of their relative frequency* in that member's training split
+    (each dataset weighs the same whatever its size), ties broken by the word; specials on top,
+    the cap at load as below.  Every member encodes with it, so id ``i`` is one word in each.
+    Building it parses every member, so every member's cache is written at once.  ``()`` (the
+    default) is the dataset's own vocabulary, as before.
+
 Processed cache
     ``data/processed/<corpus fingerprint>/`` holds every split encoded with the *full* training
     vocabulary in frequency order (written to a temporary folder, renamed atomically).  The cap
     is then a clamp at load time (ids >= max_vocab + 2 -> ``<unk>``), so the CNN's 50,000 and
     the LSTM's 25,000 vocabularies share one tokenisation; the corpus fingerprint covers
     dataset, protocol, val_fraction, split_seed, synthetic_classes, tokenizer version and the
-    source checksums.  :attr:`PreparedData.fingerprint` adds ``max_vocab``.  ``max_len``
+    source checksums, and with a shared vocabulary every member's such key (a config without
+    one keeps the key it had).  :attr:`PreparedData.fingerprint` adds ``max_vocab``.  ``max_len``
     (truncation), ``train_subsample`` and ``eval_subsample`` (seeded subsets, compute reductions
     for the quick profile; the vocabulary is still that of the full training split) are applied
     on load and are in neither fingerprint.
@@ -29,10 +40,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -95,6 +107,20 @@ class Vocab:
         if max_vocab is not None:
             words = words[:max_vocab]
         return cls(list(SPECIALS) + words)
+
+    @classmethod
+    def shared(cls, counts: Sequence[Counter]) -> "Vocab":
+        """One vocabulary for several training splits' ``counts``: words ranked by the sum of their
+        relative frequencies (count / the split's tokens), ties broken by the word; specials on
+        top.  Exact: each sum is compared scaled by the product of the splits' token totals."""
+        totals = [sum(c.values()) or 1 for c in counts]
+        product = math.prod(totals)
+        score: Counter = Counter()
+        for split_counts, total in zip(counts, totals):
+            scale = product // total
+            for word, n in split_counts.items():
+                score[word] += n * scale
+        return cls.build(score)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,16 +206,36 @@ class PreparedData:
     def splits(self) -> dict[str, EncodedSplit]:
         return {"train": self.train, "val": self.val, "test": self.test}
 
+    def train_word_ids(self) -> torch.Tensor:
+        """The sorted distinct ids (int64) of the loaded training split, after the cap, truncation
+        and subsample: the embedding rows training reads (``<unk>`` among them when it occurs)."""
+        return torch.unique(self.train.tokens).to(torch.int64)
+
 
 # ---------------------------------------------------------------------------------------------
 # prepare
-
-# ---------------------------------------------------------------------------------------------
-# prepare
 # ---------------------------------------------------------------------------------------------
 
-def corpus_key(cfg: DataConfig) -> dict:
-    """Everything that fixes the cached encoding (not max_vocab, max_len, subsamples)."""
+def vocab_members(cfg: DataConfig) -> list[DataConfig]:
+    """The data configurations whose training splits make ``cfg``'s vocabulary when it is shared:
+    one per ``shared_vocab`` entry, sorted, each with ``cfg``'s split settings (``[]`` for a
+    vocabulary of its own).  ConfigError, before anything is read, for a malformed list or an
+    unknown dataset or protocol."""
+    if not cfg.shared_vocab:
+        return []
+    cfg.validate()
+    members = []
+    for entry in sorted(cfg.shared_vocab):
+        name, protocol = entry.split("/")
+        try:
+            dataset(name).protocol(protocol)
+        except ConfigError as error:
+            raise ConfigError(f"shared_vocab entry {entry!r}: {error}") from None
+        members.append(replace(cfg, dataset=name, protocol=protocol))
+    return members
+
+
+def _own_corpus_key(cfg: DataConfig) -> dict:
     entry = dataset(cfg.dataset)
     files = {relpath: source_identity(relpath) for relpath in entry.files(cfg.protocol)}
     key = {"cache_version": CACHE_VERSION, "dataset": cfg.dataset, "protocol": cfg.protocol,
@@ -197,6 +243,15 @@ def corpus_key(cfg: DataConfig) -> dict:
            "synthetic_classes": cfg.synthetic_classes if entry.version else None,
            "synthetic_version": entry.version or None,
            "tokenizer": TOKENIZER_VERSION, "sources": files}
+    return key
+
+
+def corpus_key(cfg: DataConfig) -> dict:
+    """Everything that fixes the cached encoding (not max_vocab, max_len, subsamples); with a
+    shared vocabulary, every member's own key too (absent otherwise, so no existing key moves)."""
+    key = _own_corpus_key(cfg)
+    if cfg.shared_vocab:
+        key["shared_vocab"] = [_own_corpus_key(member) for member in vocab_members(cfg)]
     return key
 
 
@@ -218,24 +273,62 @@ def split_indices(examples: Sequence[RawExample], cfg: DataConfig) -> dict[str, 
 PARSE_COUNT = 0
 
 
-def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, EncodedSplit], list[str], dict]:
+@dataclass
+class _Corpus:
+    """One dataset's examples read, split and tokenised: what a vocabulary is counted on."""
+    docs: list[list[str]]
+    labels: list[int]
+    index: dict[str, list[int]]     # train / val / test -> example indices
+    timings: dict
+
+    def train_counts(self) -> Counter:
+        return Counter(itertools.chain.from_iterable(self.docs[i] for i in self.index["train"]))
+
+    def encode(self, vocab: Vocab) -> dict[str, EncodedSplit]:
+        return {name: EncodedSplit.encode([self.docs[i] for i in idx], [self.labels[i] for i in idx], vocab)
+                for name, idx in self.index.items()}
+
+
+def _tokenized(cfg: DataConfig, progress: bool) -> _Corpus:
     global PARSE_COUNT
     PARSE_COUNT += 1
-    timings = {}
     t0 = time.perf_counter()
     examples = load_examples(cfg, progress=progress)
-    timings["read_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     index = split_indices(examples, cfg)
     docs = [tokenize(e.text) for e in examples]
-    timings["tokenize_s"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    counts = Counter(itertools.chain.from_iterable(docs[i] for i in index["train"]))
-    vocab = Vocab.build(counts)            # full training vocabulary; capped at load time
-    splits = {name: EncodedSplit.encode([docs[i] for i in idx], [examples[i].label for i in idx], vocab)
-              for name, idx in index.items()}
-    timings["encode_s"] = time.perf_counter() - t2
-    return splits, vocab.itos, timings
+    timings = {"read_s": t1 - t0, "tokenize_s": time.perf_counter() - t1}
+    return _Corpus(docs, [e.label for e in examples], index, timings)
+
+
+def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, EncodedSplit], list[str], dict]:
+    corpus = _tokenized(cfg, progress)
+    t0 = time.perf_counter()
+    vocab = Vocab.build(corpus.train_counts())   # full training vocabulary; capped at load time
+    splits = corpus.encode(vocab)
+    return splits, vocab.itos, {**corpus.timings, "encode_s": time.perf_counter() - t0}
+
+
+def _build_shared(cfg: DataConfig, members: list[DataConfig], progress: bool
+                  ) -> tuple[dict[str, EncodedSplit], list[str], dict]:
+    """``cfg``'s splits encoded with the vocabulary shared by ``members``; the other members'
+    caches are written on the way (their parsing is done)."""
+    corpora = [_tokenized(member, progress) for member in members]
+    t0 = time.perf_counter()
+    vocab = Vocab.shared([corpus.train_counts() for corpus in corpora])
+    own: dict[str, EncodedSplit] = {}
+    for member, corpus in zip(members, corpora):
+        splits = corpus.encode(vocab)
+        if member.own_vocab_entry == cfg.own_vocab_entry:
+            own = splits
+        elif not (_cache_folder(member) / "data.pt").is_file():
+            _write_cache(_cache_folder(member), splits, vocab.itos, corpus_key(member))
+    timings = {name: sum(corpus.timings[name] for corpus in corpora) for name in ("read_s", "tokenize_s")}
+    return own, vocab.itos, {**timings, "encode_s": time.perf_counter() - t0}
+
+
+def _cache_folder(cfg: DataConfig) -> Path:
+    return processed_dir() / fingerprint(corpus_key(cfg), length=16)
 
 
 def _write_cache(folder: Path, splits: dict[str, EncodedSplit], itos: list[str], key: dict) -> None:
@@ -284,10 +377,12 @@ def forget_prepared() -> None:
 
 
 def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
-    """The encoded train / val / test splits and vocabulary for ``cfg`` (cached on disk)."""
+    """The encoded train / val / test splits and vocabulary for ``cfg`` (cached on disk); with
+    ``cfg.shared_vocab``, the vocabulary of all its members (module docstring)."""
     cfg.validate()
     entry = dataset(cfg.dataset)
     entry.protocol(cfg.protocol)   # an unknown protocol is refused before anything is read
+    members = vocab_members(cfg)   # and so is a shared vocabulary naming one
     t0 = time.perf_counter()
     key = corpus_key(cfg)
     corpus_fp = fingerprint(key, length=16)
@@ -297,7 +392,7 @@ def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
         splits, itos = _read_cache(folder)
         timings["cached"] = True
     else:
-        splits, itos, timings = _build(cfg, progress)
+        splits, itos, timings = _build_shared(cfg, members, progress) if members else _build(cfg, progress)
         _write_cache(folder, splits, itos, key)
         timings["cached"] = False
     n_ids = min(len(itos), cfg.max_vocab + len(SPECIALS))

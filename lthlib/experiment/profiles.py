@@ -20,6 +20,7 @@ from ..core.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig
 from ..core.parameters import apply_overrides
 from ..core.registry import Registry, load_plugins
 from ..data.datasets import DATASETS, Dataset
+from ..data.prepare import vocab_members
 from ..machine import platform
 from ..nets.models import MODELS, ModelSpec
 from .arms import arm as arm_entry
@@ -169,6 +170,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Everything that can be checked before training: ranges, and names against the registries."""
     cfg.validate()
     DATASETS.get(cfg.data.dataset).protocol(cfg.data.protocol)
+    vocab_members(cfg.data)   # a shared vocabulary's datasets and protocols
     MODELS.get(cfg.model.name)
     arm_entry(cfg.arm).validate(cfg)
     return cfg

@@ -29,9 +29,9 @@ import torch
 from ..core.config import (
     ConfigError,
     ExperimentConfig,
+    data_hash,
     dense_key,
     derive_seed,
-    fingerprint,
 )
 from ..data.prepare import PreparedData, prepared
 from ..machine.files import cpu_state, load_torch, save_json, save_torch
@@ -399,7 +399,7 @@ class Runner:
                "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                "best_val_acc": result.best_val_acc, "test_acc": result.test_acc,
                "final_test_acc": result.final_test_acc, "epochs_run": result.epochs_run,
-               "train_seconds": result.train_seconds, "data_hash": fingerprint(self.cfg.data),
+               "train_seconds": result.train_seconds, "data_hash": data_hash(self.cfg.data),
                "theta0_share": theta0_share(level.start, self.theta0(), level.masks),
                "n_train": len(self.data.train), "n_val": len(self.data.val), "n_test": len(self.data.test)}
         if keep_final:
