@@ -163,3 +163,14 @@ def test_the_tables_compare_every_arm_at_every_level_and_mark_the_primary_family
     assert len(verdicts) == 1 and verdicts["search_epochs_avoided"].iloc[0] > 0
     assert "Synthetic → Synthetic (short texts), CNN" in transfer_report.describe_answer(verdicts)
     assert isinstance(verdicts, pd.DataFrame)
+
+
+def test_a_mask_moves_only_between_networks_of_one_shape_but_the_head():
+    from lthlib.nets.masks import transferred_masks
+    source = {"embedding.weight": torch.ones(5, 3, dtype=torch.bool), "fc.weight": torch.zeros(4, 3, dtype=torch.bool)}
+    target = {"embedding.weight": torch.ones(5, 3, dtype=torch.bool), "fc.weight": torch.ones(1, 3, dtype=torch.bool)}
+    moved = transferred_masks(source, target, "embedding.weight", torch.tensor([], dtype=torch.long), seed=0)
+    assert bool(moved["fc.weight"].all())   # the head of another class count: the target's, dense
+    with pytest.raises(ValueError, match="embedding.weight"):
+        transferred_masks({**source, "embedding.weight": torch.ones(6, 3, dtype=torch.bool)}, target,
+                          "embedding.weight", torch.tensor([], dtype=torch.long), seed=0)

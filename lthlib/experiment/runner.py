@@ -280,7 +280,8 @@ class Runner:
         seen = torch.zeros(len(self.data.vocab), dtype=torch.bool)
         seen[source_train.tokens.long().unique()] = True
         return transferred_masks(ticket, self.full_masks(), self.shapes.embedding_param, (~seen).nonzero().flatten(),
-                                 seed=derive_seed(self.cfg.seed, "unseen_rows", index))
+                                 seed=derive_seed(self.cfg.seed, "unseen_rows", index),
+                                 output_prefix=self.shapes.output_prefix)
 
     def source_theta0(self) -> dict[str, torch.Tensor]:
         """The source's θ0, with this network's own θ0 for a tensor of another shape (the head)."""

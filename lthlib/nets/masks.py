@@ -194,7 +194,7 @@ def random_masks_like(masks: Masks, seed: int) -> Masks:
 
 
 def transferred_masks(source: Masks, target: Masks, embedding: str, unseen_rows: torch.Tensor,
-                      seed: int) -> Masks:
+                      seed: int, output_prefix: str = "fc.") -> Masks:
     """A source network's masks carried to a target network of the same vocabulary.
 
     - A tensor whose shape differs (an output layer with another number of classes) keeps the
@@ -203,8 +203,11 @@ def transferred_masks(source: Masks, target: Masks, embedding: str, unseen_rows:
       random, at the embedding's remaining share (seeded): magnitude pruning kept or dropped
       them by their untrained θ0 values, which says nothing the source learned.
     """
-    out = {name: (source[name] if name in source and source[name].shape == mask.shape else mask).clone()
-           for name, mask in target.items()}
+    other = [n for n, m in target.items() if n not in source or source[n].shape != m.shape]
+    if any(not n.startswith(output_prefix) for n in other):
+        raise ValueError(f"a mask moves only between networks of one shape but the output layer; "
+                         f"these differ: {[n for n in other if not n.startswith(output_prefix)]}")
+    out = {name: (mask if name in other else source[name]).clone() for name, mask in target.items()}
     if embedding in out and len(unseen_rows):
         rows = out[embedding][unseen_rows]
         share = float(out[embedding].float().mean())
