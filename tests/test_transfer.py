@@ -174,3 +174,14 @@ def test_a_mask_moves_only_between_networks_of_one_shape_but_the_head():
     with pytest.raises(ValueError, match="embedding.weight"):
         transferred_masks({**source, "embedding.weight": torch.ones(6, 3, dtype=torch.bool)}, target,
                           "embedding.weight", torch.tensor([], dtype=torch.long), seed=0)
+
+
+def test_lth_transfer_runs_a_pair_from_a_shell(tmp_path, monkeypatch, capsys):
+    from lthlib import cli
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
+    assert cli.main(["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic_short", "--models", "cnn",
+                     "--seeds", "0", "--set", "epochs=1", "levels=1", "--workers", "1"]) == 0
+    assert "synthetic > synthetic_short" in capsys.readouterr().out
+    runs = Store.of_profile("smoke").runs()
+    assert set(runs["arm"]) >= set(TARGET_ARMS)
+    assert cli.main(["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic"]) == 2
