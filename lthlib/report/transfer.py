@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..experiment.arms import TICKET
+from ..experiment.arms import ARMS, TICKET
 from .labels import dataset_label, model_label
 from .paired import (
     ALPHA,
@@ -38,14 +38,22 @@ from .paired import (
 from .stats import PAIR
 from .verdicts import claim_verdict, interval_verdict
 
-TRANSFERRED = "transferred_ticket"
+
+def _transfer_arm(mask_from: str, reset_to: str) -> str:
+    return next(a.name for a in ARMS if a.mask_from == mask_from and a.reset_to == reset_to)
+
+
+#: the transfer arms, by what they are (the registry names them)
+TRANSFERRED = _transfer_arm("source", "source_theta0")
+MASK_REINIT = _transfer_arm("source", "fresh_init")
+RANDOM_MASK = _transfer_arm("source_random", "source_theta0")
 VS_OWN, VS_MASK_REINIT, VS_RANDOM_MASK = ("vs the target's own ticket", "vs re-init of the transferred mask",
                                           "vs a random mask, same θ0")
 #: (comparison, arm, reference, bound in points)
 TRANSFER_COMPARISONS = (
     (VS_OWN, TRANSFERRED, TICKET, -MARGIN),
-    (VS_MASK_REINIT, TRANSFERRED, "transferred_reinit", 0.0),
-    (VS_RANDOM_MASK, TRANSFERRED, "transferred_random", 0.0),
+    (VS_MASK_REINIT, TRANSFERRED, MASK_REINIT, 0.0),
+    (VS_RANDOM_MASK, TRANSFERRED, RANDOM_MASK, 0.0),
     (VS_DENSE, TRANSFERRED, DENSE, -MARGIN),
     (VS_DENSE, TICKET, DENSE, -MARGIN),
 )
