@@ -61,7 +61,7 @@ FP32_FORMS = ("dense_fp32", "sparse_fp32", "sparse_fp32_csr", "onnx_fp32")
 LATENCY_EXAMPLES = 16
 LATENCY_BATCHES = 2
 LATENCY_BATCH = 64
-LATENCY_ROUNDS = 3
+LATENCY_ROUNDS = 5
 
 
 @dataclass
