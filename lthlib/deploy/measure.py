@@ -12,11 +12,13 @@ machine they were measured on:
   validation accuracy; agreement of its test predictions with the stored network's and the
   largest logit difference; latency on one CPU thread at batch 1 and 64 (p50, p95).
 
-Latency (:func:`latency`): seeded random test examples, the same for every form; batch 1 runs
-:data:`LATENCY_EXAMPLES` examples one at a time at their own lengths, batch 64 runs
-:data:`LATENCY_BATCHES` batches of 64 padded to their longest, each input
-:data:`LATENCY_ROUNDS` times after one warm-up round; p50 and p95 are over those timed calls.
-The spread is the examples' lengths as much as the machine's noise.
+Latency (:func:`latencies`): seeded random test examples, the same for every level and form of
+a network; batch 1 runs :data:`LATENCY_EXAMPLES` examples one at a time at their own lengths,
+batch 64 runs :data:`LATENCY_BATCHES` batches of 64 padded to their longest, each input
+:data:`LATENCY_ROUNDS` times after one warm-up pass; p50 and p95 are over those timed calls.
+Every level and runtime of a network is timed in turn within each round, so that the ratios
+between them (what sparsity buys) survive a change in the machine's load; the spread is the
+examples' lengths as much as the machine's noise.  The bench JSON records the load average.
 """
 from __future__ import annotations
 
@@ -160,19 +162,26 @@ def latency_inputs(data: PreparedData, max_len: int | None, seed: int) -> dict[i
     return {1: as_numpy(singles), LATENCY_BATCH: as_numpy(batches)}
 
 
-def latency(run: Runner, inputs: list[tuple], rounds: int = LATENCY_ROUNDS) -> tuple[float, float]:
-    """p50 and p95 of one call's wall time (ms) over ``rounds`` passes over ``inputs``, after
-    one warm-up pass."""
-    for tokens, lengths in inputs:
-        run(tokens, lengths)
-    times = []
-    for _ in range(rounds):
+def latencies(runners: dict, inputs: list[tuple], rounds: int | None = None) -> dict:
+    """p50 and p95 of one call's wall time (ms) per runner, over ``rounds`` passes over
+    ``inputs`` after one warm-up pass each.  The runners take turns within every round (their
+    order rotated round to round), so a change in the machine's load reaches all of them alike
+    and their ratios stay fair."""
+    rounds = LATENCY_ROUNDS if rounds is None else rounds
+    for run in runners.values():
         for tokens, lengths in inputs:
-            start = time.perf_counter()
             run(tokens, lengths)
-            times.append((time.perf_counter() - start) * 1e3)
-    p50, p95 = np.percentile(times, [50, 95])
-    return float(p50), float(p95)
+    keys = list(runners)
+    times: dict = {key: [] for key in keys}
+    for round_ in range(rounds):
+        turn = round_ % len(keys)
+        for key in keys[turn:] + keys[:turn]:
+            run = runners[key]
+            for tokens, lengths in inputs:
+                start = time.perf_counter()
+                run(tokens, lengths)
+                times[key].append((time.perf_counter() - start) * 1e3)
+    return {key: tuple(float(v) for v in np.percentile(spent, [50, 95])) for key, spent in times.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,8 +208,9 @@ def form_sizes(manifest: dict, file_key: str) -> tuple[int, int]:
     return entry["bytes"], entry["zstd"]["bytes"]
 
 
-def measure_level(stored: StoredLevel, folder: Path | None = None) -> tuple[dict, list[dict]]:
-    """Export one level and measure it: its ``levels`` row and its ``forms`` rows."""
+def measure_level(stored: StoredLevel, folder: Path | None = None) -> tuple[dict, list[dict], dict[str, Runner]]:
+    """Export one level and measure all but latency: its ``levels`` row, its ``forms`` rows
+    (latency left empty) and the runners of its timed forms."""
     folder = Path(folder) if folder is not None else default_folder(stored)
     manifest = export_ticket(stored, folder)
     cfg = stored.cfg
@@ -216,30 +226,49 @@ def measure_level(stored: StoredLevel, folder: Path | None = None) -> tuple[dict
                  "mean_test_length": float(test_batcher.true_len_cpu.clamp(min=1).double().mean()),
                  **{k: stored.row.get(k) for k in ("test_acc", "final_test_acc", "best_val_acc", "best_epoch",
                                                    "epochs_run")}}
-    timed_inputs = latency_inputs(data, cfg.data.max_len, cfg.seed)
     test_labels, val_labels = data.test.labels.numpy(), data.val.labels.numpy()
-    n_out = model.n_out
-    reference = None
-    rows = []
+    reference, rows, timed = None, [], {}
     with cpu_threads(torch.device("cpu")):
         for form, build in form_runners(folder, model).items():
-            file_key, runtime, timed = FORMS[form]
+            file_key, runtime, is_timed = FORMS[form]
             run = build()
-            logits = run_split(run, test, len(test_labels), n_out)
+            logits = run_split(run, test, len(test_labels), model.n_out)
             if reference is None:  # dense_fp32 comes first: the stored network itself
                 reference = logits
             predicted = classes(logits)
             size, packed = form_sizes(manifest, file_key)
-            row = {**stored.identity(), "form": form, "runtime": runtime, "bytes": size, "zstd_bytes": packed,
-                   "test_acc": float((predicted == test_labels).mean()),
-                   "val_acc": float((classes(run_split(run, val, len(val_labels), n_out)) == val_labels).mean()),
-                   "agreement": float((predicted == classes(reference)).mean()),
-                   "max_logit_diff": float(np.abs(logits - reference).max()) if len(logits) else 0.0}
-            for batch, inputs in timed_inputs.items():
-                p50, p95 = latency(run, inputs) if timed else (float("nan"), float("nan"))
-                row.update({f"latency_b{batch}_p50_ms": p50, f"latency_b{batch}_p95_ms": p95})
-            rows.append(row)
-    return level_row, rows
+            rows.append({**stored.identity(), "form": form, "runtime": runtime, "bytes": size, "zstd_bytes": packed,
+                         "test_acc": float((predicted == test_labels).mean()),
+                         "val_acc": float((classes(run_split(run, val, len(val_labels), model.n_out))
+                                           == val_labels).mean()),
+                         "agreement": float((predicted == classes(reference)).mean()),
+                         "max_logit_diff": float(np.abs(logits - reference).max()) if len(logits) else 0.0,
+                         **{f"latency_b{b}_{q}_ms": float("nan") for b in (1, LATENCY_BATCH) for q in ("p50", "p95")}})
+            if is_timed:
+                timed[form] = run
+    return level_row, rows, timed
+
+
+def measure_network(levels: list[StoredLevel], progress: bool = False) -> tuple[list[dict], list[dict]]:
+    """Every level of one network (one dataset × model × seed): exported and measured one by
+    one, then every (level, timed form) timed together (:func:`latencies`)."""
+    level_rows, form_rows, runners = [], [], {}
+    for stored in tqdm(levels, desc="export and measure", disable=not progress):
+        level_row, rows, timed = measure_level(stored)
+        level_rows.append(level_row)
+        form_rows.extend(rows)
+        runners.update({(stored.level, form): run for form, run in timed.items()})
+    if levels:
+        cfg = levels[0].cfg
+        inputs = latency_inputs(prepared(cfg.data, progress=False), cfg.data.max_len, cfg.seed)
+        with cpu_threads(torch.device("cpu")):
+            timing = {batch: latencies(runners, batch_inputs) for batch, batch_inputs in inputs.items()}
+        for row in form_rows:
+            for batch, measured in timing.items():
+                if (row["level"], row["form"]) in measured:
+                    p50, p95 = measured[(row["level"], row["form"])]
+                    row.update({f"latency_b{batch}_p50_ms": p50, f"latency_b{batch}_p95_ms": p95})
+    return level_rows, form_rows
 
 
 def measure_savings(grid: Grid, seed: int | None = None, store: Store | None = None,
@@ -248,17 +277,16 @@ def measure_savings(grid: Grid, seed: int | None = None, store: Store | None = N
     (``seed``, else the ticket's first seed on each dataset) for each (dataset, model) of
     ``grid``; write ``results/bench/deploy_<profile>.json``."""
     store = store or Store.of_profile(grid.profile)
-    start = time.perf_counter()
-    stored = [level for dataset, model in grid.pairs()
-              for level in ticket_levels(grid, dataset, model,
-                                         grid.seeds_of(TICKET, dataset)[0] if seed is None else seed, store)]
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
     level_rows, form_rows = [], []
-    for level in tqdm(stored, desc="export and measure", disable=not progress):
-        level_row, rows = measure_level(level)
-        level_rows.append(level_row)
-        form_rows.extend(rows)
-    savings = Savings(pd.DataFrame(level_rows), pd.DataFrame(form_rows), time.perf_counter() - start,
-                      machine_settings())
+    for dataset, model in grid.pairs():
+        chosen = grid.seeds_of(TICKET, dataset)[0] if seed is None else seed
+        rows = measure_network(ticket_levels(grid, dataset, model, chosen, store), progress)
+        level_rows.extend(rows[0])
+        form_rows.extend(rows[1])
+    settings = {**machine_settings(), "load_average_1m_before": load_before,
+                "load_average_1m_after": os.getloadavg()[0]}
+    savings = Savings(pd.DataFrame(level_rows), pd.DataFrame(form_rows), time.perf_counter() - start, settings)
     write_bench(savings, grid.profile)
     return savings
 
@@ -274,7 +302,7 @@ def machine_settings() -> dict:
 def write_bench(savings: Savings, profile: str) -> Path:
     path = results_dir("bench") / f"deploy_{profile}.json"
     save_json({"written": time.strftime("%Y-%m-%d %H:%M:%S"), "profile": profile,
-               "seconds": round(savings.seconds, 1), "load_average_1m": os.getloadavg()[0],
+               "seconds": round(savings.seconds, 1),
                "settings": savings.settings, "levels": savings.levels.to_dict("records"),
                "forms": savings.forms.to_dict("records")}, path)
     return path

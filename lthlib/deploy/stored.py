@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from ..core.config import ConfigError, ExperimentConfig, dense_key
 from ..experiment.arms import ARMS, TICKET, arm_key
 from ..experiment.grid import Grid
@@ -119,7 +117,3 @@ def ticket_levels(grid: Grid, dataset: str, model: str, seed: int, store: Store,
     done = run.levels_done() if run.path.is_dir() else []
     return [stored_level(grid, dataset, model, arm, seed, level, store) for level in [0, *[d for d in done if d]]]
 
-
-def levels_table(levels: list[StoredLevel]) -> pd.DataFrame:
-    return pd.DataFrame([{**s.identity(), **{k: s.row.get(k) for k in ("test_acc", "final_test_acc",
-                                                                       "best_val_acc")}} for s in levels])

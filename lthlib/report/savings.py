@@ -41,8 +41,17 @@ TIMED_FORMS = ("dense_fp32", "sparse_fp32_csr", "onnx_fp32", "onnx_int8")
 BATCHES = (1, 64)
 
 
+#: each timed form as the runtime it is timed in
+RUNTIME_LABELS = {"dense_fp32": "PyTorch, dense", "sparse_fp32_csr": "PyTorch, Linear layers as CSR",
+                  "onnx_fp32": "onnxruntime fp32", "onnx_int8": "onnxruntime int8"}
+
+
 def form_label(form: str) -> str:
     return FORM_LABELS.get(form, form)
+
+
+def runtime_label(form: str) -> str:
+    return RUNTIME_LABELS.get(form, form_label(form))
 
 
 #: one measured network per dataset × model × seed
@@ -84,7 +93,7 @@ def latency_table(forms: pd.DataFrame) -> pd.DataFrame:
     p50 speed-up over dense PyTorch at level 0."""
     table = with_dense(forms[forms["form"].isin(TIMED_FORMS)])
     out = {**{c: table[c] for c in (*PAIR, "level")}, "remaining": 100 * table["remaining"],
-           "runtime": table["form"].map(form_label)}
+           "runtime": table["form"].map(runtime_label)}
     for batch in BATCHES:
         p50, p95 = f"latency_b{batch}_p50_ms", f"latency_b{batch}_p95_ms"
         out.update({f"b{batch}_p50_ms": table[p50], f"b{batch}_p95_ms": table[p95],
