@@ -271,7 +271,8 @@ def test_committed_quick_tables_re_render_with_the_same_numbers():
     for arm in (RANDOM_REINIT, RANDOM_PRUNING):
         expected[f"paired_{TICKET}_vs_{arm}"] = stats.paired_difference(runs, TICKET, arm)
     from lthlib.report import paired, verdicts
-    expected["paired_differences"] = paired.paired_differences(imp)   # no stored predictions: t-intervals
+    predictions, labels = read_csv(folder / "predictions.csv"), read_csv(folder / "test_labels.csv")
+    expected["paired_differences"] = paired.paired_differences(imp, predictions, labels)  # the bootstrap
     expected["verdicts"] = verdicts.verdict_table(expected["paired_differences"], imp)
     expected["answer"] = verdicts.answer_table(expected["verdicts"], {"ag_news": "test_resplit"})
     expected["reference_intervals"] = verdicts.reference_intervals(imp)

@@ -533,7 +533,7 @@ def plot_confusion(confusions: pd.DataFrame, title: str = "Confusion matrices (%
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the title (~0.45 in)
     return fig
 
 
