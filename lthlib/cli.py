@@ -363,7 +363,7 @@ def _export_ticket(args: argparse.Namespace) -> int:
     from .deploy.stored import find_level
     from .machine.platform import display_path
     stored = find_level(_profile(args.profile).name, args.dataset, args.model, args.arm, args.seed, args.level,
-                        glove_dim=args.glove_dim, **parse_settings(args.set))
+                        glove_dim=args.glove_dim, train=args.train, **parse_settings(args.set))
     folder = Path(args.out) if args.out else default_folder(stored)
     manifest = export_ticket(stored, folder)
     reference = manifest["reference"]["dense_fp32_checkpoint"]
@@ -493,6 +493,9 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: %(default)s)")
     parser.add_argument("--level", type=int, required=True, help="the level: 0 dense, 1.. pruned")
     parser.add_argument("--out", help="the folder (default: results/<profile>/exports/<run and level>/)")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="export only what the store "
+                        "holds; without it, what the store lacks of the run up to --level is trained first, as "
+                        "lth run would (a fresh clone's store holds no weights)")
     parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
                         help="the parameters the run was trained with, as lth run took them")
     _add_glove_dim(parser)

@@ -179,11 +179,27 @@ def test_bad_input_names_what_is_wrong_and_what_exists(store, tmp_path, capsys, 
     given = {"--profile": "smoke", "--dataset": "synthetic", "--model": "cnn", "--level": "1",
              "--out": str(tmp_path / "x"), "--set": "epochs=2 levels=2", **change}
     settings = given.pop("--set").split() + ["epochs=2"]
-    argv = ["export", *[part for pair in given.items() for part in pair], "--set", *settings]
+    argv = ["export", *[part for pair in given.items() for part in pair], "--no-train", "--set", *settings]
     assert cli.main(argv) == 2
     message = capsys.readouterr().err
     assert all(word in message for word in words), message
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_the_store_lacks_is_trained_first_unless_no_train(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("LTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LTH_DATA_MIRROR", raising=False)
+    forget_prepared()
+    args = ["export", "--profile", "smoke", "--dataset", "synthetic", "--model", "cnn", "--seed", "1",
+            "--level", "1", "--out", str(tmp_path / "ticket"), "--set", "epochs=1", "levels=1"]
+    assert cli.main([*args, "--no-train"]) == 2 and "no trained run" in capsys.readouterr().err
+    assert cli.main(args) == 0
+    assert "training it first" in capsys.readouterr().out
+    stored = find_level("smoke", "synthetic", "cnn", seed=1, level=1, epochs=1, levels=1)
+    state = load_torch(stored.weights)
+    assert all(torch.equal(export.load_ticket(tmp_path / "ticket").state_dict()[k], state[k]) for k in state)
+    forget_prepared()
 
 
 # ---------------------------------------------------------------------------------------------

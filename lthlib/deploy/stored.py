@@ -55,29 +55,52 @@ class StoredLevel:
 
 
 def find_level(profile: str, dataset: str, model: str, arm: str = TICKET, seed: int = 0, level: int = 0, *,
-               store: Store | None = None, glove_dim: int | None = None, **overrides) -> StoredLevel:
+               store: Store | None = None, glove_dim: int | None = None, train: bool = False,
+               **overrides) -> StoredLevel:
     """The stored level a profile's (dataset, model, arm, seed) trained, under ``overrides`` (the
-    same ``--set`` parameters it was trained with).  A ConfigError says what is wrong and what
-    exists: an unknown name, a model the exporter does not know, a run the store lacks, a level
-    not trained, a branch's level (no weights kept)."""
+    same ``--set`` parameters it was trained with).  ``train``: first train what the store lacks
+    of that run, up to ``level`` (the store resumes, so a trained level is never trained again).
+    A ConfigError says what is wrong and what exists: an unknown name, a model the exporter does
+    not know, a level the configuration does not have, a run the store lacks, a level not
+    trained, a branch's level (no weights kept)."""
     grid = Grid.of(profile, [dataset], [model], [arm], [seed], glove_dim=glove_dim, **overrides)
     check_exportable(grid.models[0])
-    return stored_level(grid, grid.datasets[0], grid.models[0], grid.arms[0], int(seed), int(level),
-                        store or Store.of_profile(grid.profile))
+    store = store or Store.of_profile(grid.profile)
+    check_level(grid.config(grid.datasets[0], grid.models[0], grid.arms[0], int(seed)), int(level))
+    if level and not ARMS.get(grid.arms[0]).is_trunk:
+        raise ConfigError(_branch_keeps_no_weights(f"{dataset}/{model}/{arm} seed {seed} level {level}", arm))
+    if train and not _is_stored(grid, int(seed), int(level), store):
+        print(f"lth: the {grid.profile} store lacks {dataset}/{model}/{arm} seed {seed} up to level {level}: "
+              f"training it first (resumable; --no-train to refuse)")
+        grid.run(max_level=int(level), store=store, progress=True)
+    return stored_level(grid, grid.datasets[0], grid.models[0], grid.arms[0], int(seed), int(level), store)
+
+
+def _is_stored(grid: Grid, seed: int, level: int, store: Store) -> bool:
+    try:
+        stored_level(grid, grid.datasets[0], grid.models[0], grid.arms[0], seed, level, store)
+        return True
+    except ConfigError:
+        return False
+
+
+def check_level(cfg: ExperimentConfig, level: int) -> None:
+    if level < 0 or level > cfg.prune.levels:
+        raise ConfigError(f"{cfg.data.dataset}/{cfg.model.name}/{cfg.arm} seed {cfg.seed}: no level {level}; "
+                          f"this configuration trains levels 0-{cfg.prune.levels} (0 dense, then "
+                          f"{cfg.prune.levels} pruned)")
 
 
 def stored_level(grid: Grid, dataset: str, model: str, arm: str, seed: int, level: int,
                  store: Store) -> StoredLevel:
     cfg = grid.config(dataset, model, arm, seed)
     cell = f"{dataset}/{model}/{arm} seed {seed}"
-    if level < 0 or level > cfg.prune.levels:
-        raise ConfigError(f"{cell}: no level {level}; this configuration trains levels 0-{cfg.prune.levels} "
-                          f"(0 dense, then {cfg.prune.levels} pruned)")
+    check_level(cfg, level)
     run = RunDir(store.root, dense_key(cfg) if level == 0 else arm_key(cfg), cfg)
     if not run.path.is_dir() or not run.levels_done():
         raise ConfigError(f"the {grid.profile} store ({display_path(store.root)}) has no trained run of "
                           f"{cell} with these settings (folder {display_path(run.path)}); "
-                          f"{describe_store(store)}")
+                          f"{describe_store(store)}; without --no-train, lth export trains it first")
     if not run.is_done(level):
         done = ", ".join(map(str, run.levels_done()))
         raise ConfigError(f"{cell}: level {level} is not trained; trained levels: {done} "
@@ -88,12 +111,16 @@ def stored_level(grid: Grid, dataset: str, model: str, arm: str, seed: int, leve
     return found
 
 
+def _branch_keeps_no_weights(label: str, arm: str) -> str:
+    trunks = ", ".join(a.name for a in ARMS if a.is_trunk)
+    return (f"{label}: {arm} is a branch, and a branch's levels keep no trained weights "
+            f"({WEIGHTS} is kept for the dense level 0 and for trunks: {trunks}); export level 0 "
+            f"or a trunk's level")
+
+
 def _no_weights(found: StoredLevel, arm: str) -> str:
     if not ARMS.get(arm).is_trunk:
-        trunks = ", ".join(a.name for a in ARMS if a.is_trunk)
-        return (f"{found.label}: {arm} is a branch, and a branch's levels keep no trained weights "
-                f"({WEIGHTS} is kept for the dense level 0 and for trunks: {trunks}); export level 0 "
-                f"or a trunk's level")
+        return _branch_keeps_no_weights(found.label, arm)
     return (f"{found.label}: {display_path(found.weights)} is missing (deleted?); delete that level's "
             f"metrics.json and run the grid again to train it again to the same numbers")
 
