@@ -8,12 +8,14 @@
     lth campaign --profile paper --datasets imdb --glove-dim 50 --minutes 9 --bundle paper.tar.gz
     lth bundle export --profile paper --out paper.tar.gz
     lth bundle import paper.tar.gz --profile paper
+    lth export --profile quick --dataset imdb --model cnn --arm winning_ticket --seed 0 --level 3
 
 Exit codes: 0 all done (a campaign also when it stopped at its budget: campaign.json says why);
 1 something ran and failed (a notebook, a grid cell that did not run, a worker process, a source
 file a carry could not get); 2 bad input (unknown profile, arm, dataset, parameter, malformed
-``--set``; a bundle that is damaged, another profile's or too large; a carry over its limit),
-refused before any training; 130 interrupted (a rerun resumes where it stopped).
+``--set``; a bundle that is damaged, another profile's or too large; a carry over its limit;
+an export of a run, level or model the store or the exporter does not have), refused before any
+training; 130 interrupted (a rerun resumes where it stopped).
 """
 from __future__ import annotations
 
@@ -379,6 +381,28 @@ def _carry(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# lth export
+# ---------------------------------------------------------------------------------------------
+
+def _export_ticket(args: argparse.Namespace) -> int:
+    from .deploy.export import MANIFEST, default_folder, export_ticket
+    from .deploy.stored import find_level
+    from .machine.platform import display_path
+    stored = find_level(_profile(args.profile).name, args.dataset, args.model, args.arm, args.seed, args.level,
+                        glove_dim=args.glove_dim, train=args.train, **parse_settings(args.set))
+    folder = Path(args.out) if args.out else default_folder(stored)
+    manifest = export_ticket(stored, folder)
+    reference = manifest["reference"]["dense_fp32_checkpoint"]
+    rows = [("dense fp32 checkpoint (reference)", reference["bytes"], reference["zstd_bytes"]),
+            *[(entry["path"], entry["bytes"], entry["zstd"]["bytes"]) for entry in manifest["files"].values()]]
+    print(f"lth: {stored.label}: {manifest['run']['remaining']:.1%} of the weights remain")
+    for name, size, packed in rows:
+        print(f"  {name:34} {size:>12,} B   zstd {packed:>12,} B")
+    print(f"lth: wrote {display_path(folder / MANIFEST)} and the files above (with their .zst copies)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # The parser and main
 # ---------------------------------------------------------------------------------------------
 
@@ -398,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_campaign(commands.add_parser("campaign", help="train a grid in priority order within a time budget"))
     _add_bundle(commands.add_parser("bundle", help="export or import the store's tables as a .tar.gz"))
     _add_carry(commands.add_parser("carry", help="prepare the data a GPU machine without internet needs"))
+    _add_export(commands.add_parser("export", help="write a stored level as a deployable ticket (sparse "
+                                    "checkpoint, ONNX, int8, zstd, manifest)"))
     return parser
 
 
@@ -483,6 +509,24 @@ def _add_carry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", default=".carry", help="where (default: %(default)s, git-ignored)")
     parser.add_argument("--limit-mib", type=float, help="refuse above this size (default: 60)")
     parser.set_defaults(handler=_carry)
+
+
+def _add_export(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
+    parser.add_argument("--dataset", required=True, help="the run's dataset")
+    parser.add_argument("--model", required=True, help="the run's model")
+    parser.add_argument("--arm", default="winning_ticket", help="the run's arm (default: %(default)s); "
+                        "a branch keeps no weights but at level 0")
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: %(default)s)")
+    parser.add_argument("--level", type=int, required=True, help="the level: 0 dense, 1.. pruned")
+    parser.add_argument("--out", help="the folder (default: results/<profile>/exports/<run and level>/)")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="export only what the store "
+                        "holds; without it, what the store lacks of the run up to --level is trained first, as "
+                        "lth run would (a fresh clone's store holds no weights)")
+    parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
+                        help="the parameters the run was trained with, as lth run took them")
+    _add_glove_dim(parser)
+    parser.set_defaults(handler=_export_ticket)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,9 @@ MAY_IMPORT = {
     "nets": {"core", "machine", "data"},
     "experiment": {"core", "machine", "data", "nets"},
     "run": {"core", "machine", "data", "nets", "experiment"},
+    "deploy": {"core", "machine", "data", "nets", "experiment"},
     "report": {"core", "machine", "data", "nets", "experiment"},
-    "cli": {"core", "machine", "data", "nets", "experiment", "run", "report"},
+    "cli": {"core", "machine", "data", "nets", "experiment", "run", "deploy", "report"},
 }
 
 

@@ -79,6 +79,17 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(_BR_TAG.sub(" ", text).lower())
 
 
+def tokenizer_spec() -> dict:
+    """How :func:`tokenize` cuts text and ids are assigned, for a reader without lthlib (a
+    deployed ticket's manifest)."""
+    return {"version": TOKENIZER_VERSION, "function": "lthlib.data.prepare.tokenize",
+            "steps": ["replace every match of br_pattern (case-insensitive) by a space", "lower-case",
+                      "the tokens are the matches of token_pattern (Python re), in order",
+                      "id = the token's position in the vocabulary, unk_id if absent; "
+                      "an example with no tokens is [unk_id]"],
+            "br_pattern": _BR_TAG.pattern, "token_pattern": _TOKEN.pattern, "pad_id": PAD, "unk_id": UNK}
+
+
 @dataclass
 class Vocab:
     itos: list[str]

@@ -6,6 +6,7 @@ protocol, else the frame's ``protocol`` column), every arm by its registry label
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import pandas as pd
@@ -261,3 +262,102 @@ def describe_per_class(table: pd.DataFrame, protocols: Protocols | None = None) 
                      f"(most lost: {worst['class_name']})")
         lines.append(text + ".")
     return "\n".join(lines)
+
+
+def _times(x: float) -> str:
+    return f"{x:.2g}×" if x < 10 else f"{x:.0f}×"
+
+
+def _smaller(x: float) -> str:
+    """A size ratio (dense / this) as words: 'N× smaller', or 'N× larger' below 1."""
+    return f"{_times(x)} smaller" if x >= 1 else f"{_times(1 / x)} larger"
+
+
+def _speed(x: float, noise: float = 0.1) -> str:
+    """A latency ratio (before / after) as words: faster, slower, or within ``noise`` of equal."""
+    if pd.isna(x):
+        return "not measured"
+    if abs(x - 1) <= noise:
+        return f"about as fast ({x:.2f}×)"
+    return f"{x:.2f}× as fast" if x > 1 else f"{1 / x:.2f}× as slow"
+
+
+def _more_or_less(these: list[float], those: list[float]) -> str:
+    """'more than' when the largest change (as a ratio either way) among ``these`` beats ``those``'s."""
+    largest = lambda ratios: max((abs(math.log(x)) for x in ratios if x > 0 and not pd.isna(x)), default=0.0)  # noqa: E731
+    return "more than" if largest(these) > largest(those) else "less than"
+
+
+def describe_savings(summary: pd.DataFrame, best: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """What sparsity buys on this CPU and what it does not, per dataset × model, from
+    :func:`lthlib.report.savings.savings_summary` and :func:`lthlib.report.savings.best_tickets`."""
+    from .savings import BUDGET_POINTS
+    if summary.empty:
+        return "No exported ticket has been measured yet."
+    names = _names(summary, protocols)
+    lines = []
+    for row in summary.itertuples(index=False):
+        r = row._asdict()
+        lines.append(
+            f"{pair_label(row.dataset, row.model, names)}, level {row.level} ({row.remaining:.3g}% of the "
+            f"prunable weights remain; the embedding is {100 * row.embedding_share:.0f}% of the network): "
+            f"as written, the sparse fp16 checkpoint is {_smaller(r['sparse_fp16_x'])} than the dense fp32 "
+            f"checkpoint and the sparse fp32 one {_smaller(r['sparse_fp32_x'])}; ONNX fp32 keeps the pruned zeros "
+            f"({_smaller(r['onnx_fp32_x'])} as written, {_smaller(r['onnx_fp32_zstd_x'])} with zstd) and int8 ONNX "
+            f"is {_smaller(r['onnx_int8_x'])} ({_smaller(r['onnx_int8_zstd_x'])} with zstd); with zstd the sparse "
+            f"fp16 checkpoint is {_smaller(r['sparse_fp16_zstd_x'])}.")
+        sparsity = [r[f"{form}_b{batch}_sparsity_x"] for form in ("dense_fp32", "onnx_fp32", "onnx_int8")
+                    for batch in (1, 64)]
+        runtime = [r[f"{form}_b{batch}_vs_torch_x"] for form in ("onnx_fp32", "onnx_int8") for batch in (1, 64)]
+        # a runtime gains from sparsity only as much as it gains at both batch sizes (one noisy
+        # timing alone does not make a gain)
+        gained = max(min(r[f"{form}_b1_sparsity_x"], r[f"{form}_b64_sparsity_x"])
+                     for form in ("dense_fp32", "onnx_fp32", "onnx_int8"))
+        verdict = ("and no runtime here turns that into speed" if gained <= 1.1
+                   else "and the runtimes turn little of it into speed" if gained < 1 + (row.flops_ratio - 1) / 2
+                   else "and a runtime here turns much of it into speed")
+        lines.append(
+            f"  Skipping the zeros would cut the arithmetic per example {_times(row.flops_ratio)}, {verdict}: "
+            f"against its own dense run, at batch 1 the sparsest level is "
+            f"{_speed(r['dense_fp32_b1_sparsity_x'])} in PyTorch, {_speed(r['onnx_fp32_b1_sparsity_x'])} in "
+            f"onnxruntime fp32 and {_speed(r['onnx_int8_b1_sparsity_x'])} in int8 (batch 64: "
+            f"{_speed(r['dense_fp32_b64_sparsity_x'])}, {_speed(r['onnx_fp32_b64_sparsity_x'])}, "
+            f"{_speed(r['onnx_int8_b64_sparsity_x'])}).  CSR weights reach only the Linear layers "
+            f"(the embedding, convolutions and LSTM take dense weights): "
+            f"{_speed(r['sparse_fp32_csr_b1_vs_torch_x'])} as dense PyTorch at batch 1.  The runtime moves "
+            f"latency {_more_or_less(runtime, sparsity)} sparsity does: on the sparsest level onnxruntime fp32 is "
+            f"{_speed(r['onnx_fp32_b1_vs_torch_x'])} and int8 {_speed(r['onnx_int8_b1_vs_torch_x'])} as dense "
+            f"PyTorch at batch 1 (batch 64: {_speed(r['onnx_fp32_b64_vs_torch_x'])}, "
+            f"{_speed(r['onnx_int8_b64_vs_torch_x'])}).")
+        lines.append(
+            f"  Accuracy: the fp32 forms give the stored network's test predictions on "
+            f"{row.fp32_agreement_min:.2f}% of examples at every level; int8 moves test accuracy by at most "
+            f"{row.onnx_int8_moved_max:.2f} points (predictions the same on at least "
+            f"{row.onnx_int8_agreement_min:.1f}%), fp16 by at most {row.sparse_fp16_moved_max:.2f}.")
+        for choice in best[(best["dataset"] == row.dataset) & (best["model"] == row.model)].itertuples(index=False):
+            what = ("the dense network itself" if choice.level == 0
+                    else f"level {choice.level} ({choice.remaining:.3g}%)")
+            lines.append(
+                f"  Within {BUDGET_POINTS:g} point of dense on validation, the {choice.criterion.split(' ')[0]} "
+                f"deployable form is {what} as {choice.form}: {choice.zstd_kib:.0f} KiB with zstd "
+                f"({_smaller(choice.times_smaller)} than the dense checkpoint), {choice.b1_p50_ms:.2f} ms at "
+                f"batch 1 ({_speed(choice.b1_speedup)} as dense PyTorch), test accuracy {choice.test_acc:.1f}% "
+                f"({choice.test_diff:+.1f} points).")
+    return "\n".join(lines)
+
+
+def describe_exported_weights(levels: pd.DataFrame, forms: pd.DataFrame) -> str:
+    """Which weights were exported, and whether their test accuracy is the store's."""
+    if levels.empty:
+        return "No level was exported."
+    dense_runs = forms[forms["form"] == "dense_fp32"].merge(
+        levels[["dataset", "model", "seed", "level", "final_test_acc", "test_acc"]],
+        on=["dataset", "model", "seed", "level"], suffixes=("", "_stored"))
+    final_gap = 100 * (dense_runs["test_acc"] - dense_runs["final_test_acc"]).abs().max()
+    best_gap = 100 * (dense_runs["test_acc"] - dense_runs["test_acc_stored"]).abs().max()
+    seeds = ", ".join(f"{d}/{m} seed {s}" for d, m, s in levels[["dataset", "model", "seed"]]
+                      .drop_duplicates().itertuples(index=False))
+    return (f"Exported: every level's final.pt ({len(levels)} networks: {seeds}), the weights after its last "
+            f"epoch.  Their test accuracy, recomputed here, differs from the stored final_test_acc by at most "
+            f"{final_gap:.2f} points, and from the stored test_acc (the best-validation epoch's, whose weights "
+            f"the store does not keep) by up to {best_gap:.2f} points.")
