@@ -69,7 +69,8 @@ expected = grid.expected()
 runs = transfer.by_pair(store.runs(), expected)
 predictions = transfer.by_pair(store.table("predictions"), expected)
 shown = [TICKET, *families("transfer")]
-fig = figures.plot_accuracy_vs_remaining(runs, shown, title="On the target: its own ticket and the source's")
+fig = figures.plot_accuracy_vs_remaining(runs, shown, title="On the target: its own ticket and the source's",
+                                         arm_names={TICKET: transfer.OWN_TICKET_NAME})
 report.show_figure(fig, profile, "accuracy_transfer")
 
 # %% [markdown]

@@ -12,7 +12,7 @@ dashed, and a t-interval band is drawn only where at least :data:`MIN_BAND_SEEDS
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -75,9 +75,12 @@ def _empty_figure(title: str, message: str):
     return fig
 
 
-def _levels_of(remaining: Iterable[float], tolerance: float = 1.02) -> list[float]:
+def _levels_of(remaining: Iterable[float], tolerance: float = 1.1) -> list[float]:
     """The distinct fractions remaining, largest first; values within ``tolerance`` (a ratio) of
-    the previous one are one level (arms prune to a level up to a few weights' rounding)."""
+    the previous one are one level: arms prune to a level up to a few weights' rounding, and a
+    GloVe embedding's never-trained zero rows count as pruned (``remaining`` counts non-zeros), so
+    a transferred mask's level sits a few percent off the target's own.  Levels of 20% (the
+    study's rate) are 1.25 apart."""
     values = sorted((float(v) for v in remaining if not pd.isna(v) and v > 0), reverse=True)
     groups: list[list[float]] = []
     for v in values:
@@ -138,10 +141,13 @@ def seeds_text(counts: Iterable[int]) -> str:
     return f"{low}–{high} seeds" if low != high else f"{low} seed" if low == 1 else f"{low} seeds"
 
 
-def arm_seed_labels(table: pd.DataFrame, arms: Iterable[str]) -> dict[str, str]:
+def arm_seed_labels(table: pd.DataFrame, arms: Iterable[str], names: Mapping[str, str] | None = None) -> dict[str, str]:
     """arm -> its legend label with its seed count, e.g. "random re-init (study's own IMP),
-    1 seed", from a table with ``arm`` and ``n`` (seeds per row) columns."""
-    return {arm: f"{arm_label(arm)}, {seeds_text(table.loc[table['arm'] == arm, 'n'])}" for arm in arms}
+    1 seed", from a table with ``arm`` and ``n`` (seeds per row) columns; ``names`` overrides
+    an arm's label (e.g. the winning ticket as "the target's own ticket")."""
+    names = names or {}
+    return {arm: f"{names.get(arm, arm_label(arm))}, {seeds_text(table.loc[table['arm'] == arm, 'n'])}"
+            for arm in arms}
 
 
 def _one_seed(rows: pd.DataFrame) -> bool:
@@ -202,11 +208,13 @@ def _shared_legend(fig, axes, ncol: int | None = None, max_columns: int = 4) -> 
 
 def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] | None = None,
                                title: str = "Test accuracy vs weights remaining", value: str = "test_acc",
-                               level: float = 0.95, protocols: Protocols | None = None):
+                               level: float = 0.95, protocols: Protocols | None = None,
+                               arm_names: Mapping[str, str] | None = None):
     """Mean test accuracy (%) over seeds against the fraction of weights remaining, one line per
     arm (its seed count in the legend; dashed from one seed) with a t-interval band where at
     least MIN_BAND_SEEDS seeds give one (clipped to [0, 100] for display), one panel per
-    dataset × model; dotted: the dense mean over the seeds shown."""
+    dataset × model; dotted: the dense mean over the seeds shown.  ``arm_names``: legend labels
+    in place of the registry's, for some arms."""
     sub, arms = _arms_of(runs, arms)
     pairs = _pairs(sub)
     if not pairs:
@@ -214,7 +222,7 @@ def plot_accuracy_vs_remaining(runs: pd.DataFrame, arms: Sequence[str] | None = 
     names = _labels(sub, protocols)
     fig, axes = _panels(pairs, title)
     table = summarise(sub, [*PAIR, "arm", "level"], value, level)
-    legend = arm_seed_labels(table, arms)
+    legend = arm_seed_labels(table, arms, arm_names)
     dense = _dense(sub, value)
     for ax, (dataset, model) in zip(axes, pairs):
         _accuracy_panel(ax, _of_pair(table, dataset, model), arms, legend)

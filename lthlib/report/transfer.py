@@ -47,6 +47,8 @@ def _transfer_arm(mask_from: str, reset_to: str) -> str:
 TRANSFERRED = _transfer_arm("source", "source_theta0")
 MASK_REINIT = _transfer_arm("source", "fresh_init")
 RANDOM_MASK = _transfer_arm("source_random", "source_theta0")
+#: the legend's name for the winning ticket in a transfer figure
+OWN_TICKET_NAME = "the target's own ticket (θ0)"
 VS_OWN, VS_MASK_REINIT, VS_RANDOM_MASK = ("vs the target's own ticket", "vs re-init of the transferred mask",
                                           "vs a random mask, same θ0")
 #: (comparison, arm, reference, bound in points)
