@@ -40,7 +40,7 @@ report.answer(data_summary.describe_splits(summary))
 
 # %%
 data_summary.save_summary(summary, profile)
-report.show_table(data_summary.without_notes(summary))
+report.show_table(data_summary.without_notes(summary), protocols=sel.protocols)
 report.say(data_summary.describe_coverage(summary))
 
 # %% [markdown]

@@ -55,7 +55,7 @@ report.answer(narrative.describe_dense(dense, sel.protocols))
 report.say(sel.describe())
 report.say(narrative.describe_left_out(sel))
 report.say(narrative.describe_arms(sel.arms))
-report.show_table(status)
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -69,7 +69,7 @@ report.show_table(status)
 # seeds.
 
 # %%
-report.show_table(dense, profile, "dense_accuracy")
+report.show_table(dense, profile, "dense_accuracy", protocols=sel.protocols)
 report.say(narrative.describe_dense(dense, sel.protocols))
 
 # %%
@@ -94,7 +94,8 @@ summary, notes = model_summary.model_summaries(sel)
 report.say(notes)
 report.show_by_pair(summary, sel.protocols)
 report.save_table(summary, profile, "model_summary")
-report.show_table(model_summary.parameter_totals(summary), profile, "parameter_totals")
+report.show_table(model_summary.parameter_totals(summary), profile, "parameter_totals",
+                  protocols=sel.protocols)
 
 # %% [markdown]
 # `n_prunable` counts the entries a mask covers under this configuration (`prunable='all'`, the

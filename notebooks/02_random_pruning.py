@@ -67,7 +67,7 @@ report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.pro
 report.say(sel.describe())
 report.say(narrative.describe_left_out(sel))
 report.say(narrative.describe_arms(sel.arms))
-report.show_table(status)
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell

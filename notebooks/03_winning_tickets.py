@@ -52,7 +52,7 @@ report.answer(narrative.describe_matches(sound, [report.TICKET], protocols=sel.p
 report.say(sel.describe())
 report.say(narrative.describe_left_out(sel))
 report.say(narrative.describe_arms(sel.arms))
-report.show_table(status)
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -80,8 +80,8 @@ report.show_figure(fig, profile, "accuracy_winning_ticket")
 
 # %%
 study = tables.study_view(results.runs)
-report.show_table(study, profile, "study_view_winning_ticket")
-report.show_table(sound, profile, "sound_view_winning_ticket")
+report.show_table(study, profile, "study_view_winning_ticket", protocols=sel.protocols)
+report.show_table(sound, profile, "sound_view_winning_ticket", protocols=sel.protocols)
 report.say(narrative.describe_study_vs_sound(study, sound, sel.protocols))
 report.say(narrative.describe_matches(sound, protocols=sel.protocols))
 

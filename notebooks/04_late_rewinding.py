@@ -62,7 +62,7 @@ report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.pro
 report.say(sel.describe())
 report.say(narrative.describe_left_out(sel))
 report.say(narrative.describe_arms(sel.arms))
-report.show_table(status)
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -91,9 +91,9 @@ report.show_figure(fig, profile, "accuracy_rewinding")
 
 # %%
 study = tables.study_view(results.runs)
-report.show_table(study, profile, "study_view_rewinding")
+report.show_table(study, profile, "study_view_rewinding", protocols=sel.protocols)
 sound = tables.sound_view(results.runs, sel.arms)
-report.show_table(sound, profile, "sound_view_rewinding")
+report.show_table(sound, profile, "sound_view_rewinding", protocols=sel.protocols)
 report.say(narrative.describe_matches(sound, protocols=sel.protocols))
 report.say(narrative.describe_against(results.runs, sel.arms, protocols=sel.protocols))
 

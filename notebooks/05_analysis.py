@@ -43,7 +43,7 @@ results = report.load_results(sel)
 differences = paired.paired_differences(results.runs, results.predictions, results.test_labels)
 verdict = verdicts.verdict_table(differences, results.runs)
 report.answer(verdicts.headline(verdict, sel.protocols))
-report.show_table(verdicts.answer_table(verdict, sel.protocols))
+report.show_table(verdicts.answer_table(verdict, sel.protocols), protocols=sel.protocols)
 controls, rewinding = report.comparison("control"), report.comparison("rewind")
 
 # %% [markdown]
@@ -54,7 +54,7 @@ report.say(sel.describe())
 report.say(narrative.describe_left_out(sel))
 missing = tables.missing_cells(results.runs, results.status, results.expected)
 report.say(narrative.describe_missing(missing, sel.protocols))
-report.show_table(missing, profile, "missing_cells")
+report.show_table(missing, profile, "missing_cells", protocols=sel.protocols)
 report.say(narrative.describe_status(results.status, sel.protocols))
 
 # %% [markdown]
@@ -75,7 +75,7 @@ report.say(narrative.describe_status(results.status, sel.protocols))
 # one-sided p-values are Holm-adjusted together (`p_holm`); every other row is exploratory.
 
 # %%
-report.show_table(differences, profile, "paired_differences")
+report.show_table(differences, profile, "paired_differences", protocols=sel.protocols)
 report.say(paired.describe_family())
 report.say(verdicts.describe_differences(differences, sel.protocols))
 fig = figures.plot_paired_differences(differences, protocols=sel.protocols)
@@ -99,7 +99,7 @@ report.show_figure(fig, profile, "paired_differences")
 # here at least as sparse as the study's ticket.
 
 # %%
-report.show_table(verdict, profile, "verdicts", columns=verdicts.SHOWN_COLUMNS)
+report.show_table(verdict, profile, "verdicts", columns=verdicts.SHOWN_COLUMNS, protocols=sel.protocols)
 report.say(verdicts.describe_verdicts(verdict, sel.protocols))
 
 # %% [markdown]
@@ -108,7 +108,8 @@ report.say(verdicts.describe_verdicts(verdict, sel.protocols))
 # points or less; more seeds narrow it).
 
 # %%
-report.show_table(verdicts.reference_intervals(results.runs), profile, "reference_intervals")
+report.show_table(verdicts.reference_intervals(results.runs), profile, "reference_intervals",
+                  protocols=sel.protocols)
 
 # %% [markdown]
 # ## As in the study
@@ -118,7 +119,7 @@ report.show_table(verdicts.reference_intervals(results.runs), profile, "referenc
 
 # %%
 study = tables.study_view(results.runs)
-report.show_table(study, profile, "study_view")
+report.show_table(study, profile, "study_view", protocols=sel.protocols)
 
 # %% [markdown]
 # ## Soundly
@@ -130,12 +131,12 @@ report.show_table(study, profile, "study_view")
 
 # %%
 sound = tables.sound_view(results.runs, sel.arms)
-report.show_table(sound, profile, "sound_view")
+report.show_table(sound, profile, "sound_view", protocols=sel.protocols)
 report.say(narrative.describe_study_vs_sound(study, sound, sel.protocols))
 
 # %%
-report.show_table(tables.dense_table(results.runs), profile, "dense_accuracy")
-report.show_table(tables.level_table(results.runs), profile, "accuracy_by_level")
+report.show_table(tables.dense_table(results.runs), profile, "dense_accuracy", protocols=sel.protocols)
+report.show_table(tables.level_table(results.runs), profile, "accuracy_by_level", protocols=sel.protocols)
 
 # %% [markdown]
 # ## Winning ticket against the controls
@@ -217,7 +218,7 @@ report.say(narrative.describe_overlap(overlap, sel.protocols))
 # %%
 by_class, confusions = per_class.per_class(results.runs, results.predictions, results.test_labels,
                                            paired.choose_level(results.runs))
-report.show_table(by_class, profile, "per_class")
+report.show_table(by_class, profile, "per_class", protocols=sel.protocols)
 report.save_table(confusions, profile, "confusion_matrices")
 report.show_figure(figures.plot_confusion(confusions, protocols=sel.protocols), profile, "confusion_matrices")
 report.say(narrative.describe_per_class(by_class, sel.protocols))
@@ -237,4 +238,4 @@ report.say(narrative.describe_per_class(by_class, sel.protocols))
 
 # %%
 report.say(verdicts.describe_answer(verdict, sel.protocols))
-report.show_table(verdicts.answer_table(verdict, sel.protocols), profile, "answer")
+report.show_table(verdicts.answer_table(verdict, sel.protocols), profile, "answer", protocols=sel.protocols)

@@ -66,7 +66,7 @@ report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.pro
 report.say(sel.describe())
 report.say(narrative.describe_left_out(sel))
 report.say(narrative.describe_arms(sel.arms))
-report.show_table(status)
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # ## Accuracy against sparsity
@@ -98,7 +98,7 @@ report.show_paired_differences(results.runs, profile, sel.arms, protocols=sel.pr
 # %%
 price = ticket_price.price_table(results.runs, sel.arms)
 report.say(narrative.describe_price(price, sel.protocols))
-report.show_table(price, profile, "ticket_price")
+report.show_table(price, profile, "ticket_price", protocols=sel.protocols)
 report.show_figure(figures.plot_price(price, protocols=sel.protocols), profile, "ticket_price")
 
 # %% [markdown]
@@ -107,7 +107,7 @@ report.show_figure(figures.plot_price(price, protocols=sel.protocols), profile, 
 # %%
 early = ticket_price.early_bird_table(results.runs)
 report.say(narrative.describe_early_bird(early, sel.protocols))
-report.show_table(early, profile, "early_bird_timing")
+report.show_table(early, profile, "early_bird_timing", protocols=sel.protocols)
 fig = figures.plot_mask_distance(ticket_price.mask_distances(results.mask_distance),
                                  epsilon=sel.config_value("early_bird_epsilon"), protocols=sel.protocols)
 report.show_figure(fig, profile, "early_bird_distance")
@@ -130,8 +130,8 @@ report.show_figure(fig, profile, "early_bird_distance")
 collapse = ticket_price.collapse_table(results.collapse, results.runs)
 critical = ticket_price.critical_sparsity(collapse)
 report.say(narrative.describe_collapse(critical, sel.protocols))
-report.show_table(critical, profile, "critical_sparsity")
-report.show_table(collapse, profile, "layer_collapse")
+report.show_table(critical, profile, "critical_sparsity", protocols=sel.protocols)
+report.show_table(collapse, profile, "layer_collapse", protocols=sel.protocols)
 
 # %% [markdown]
 # The critical sparsity is the smallest share of weights pruned at which any seed's mask leaves a

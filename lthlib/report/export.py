@@ -31,7 +31,7 @@ def header_cell(notebook: nbformat.NotebookNode, name: str) -> nbformat.Notebook
     """A first cell: the run's parameters and where its code is (relative to reports/<profile>/)."""
     script = f"../../notebooks/{name}.py"
     parts = [f"Run with {run_with(notebook)}" if run_with(notebook) else "",
-             f"code: [notebooks/{name}.py]({script}) (the report hides it)"]
+             f'code: <a href="{script}">notebooks/{name}.py</a> (the report hides it)']
     text = " · ".join(part for part in parts if part)
     return nbformat.v4.new_markdown_cell(f'<div class="lth-run-with">{text}</div>')
 
