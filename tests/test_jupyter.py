@@ -96,7 +96,7 @@ def test_a_saved_notebook_under_notebooks_loses_its_outputs():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", execution_count=3, outputs=[
         nbformat.v4.new_output("stream", text="1")])], metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-        "language_info": {"version": "3.11"}})
+        "language_info": {"name": "python", "version": "3.11"}})
     model = {"type": "notebook", "content": json.loads(nbformat.writes(notebook))}
     lab.strip_before_save(model, "notebooks/03_winning_tickets.ipynb")
     cell = model["content"]["cells"][0]
