@@ -102,6 +102,14 @@ def test_a_saved_notebook_under_notebooks_loses_its_outputs():
     cell = model["content"]["cells"][0]
     assert cell["outputs"] == [] and cell["execution_count"] is None
     assert list(model["content"]["metadata"]) == ["kernelspec"]
+    committed = (ROOT / "notebooks" / "03_winning_tickets.ipynb").read_text()
+    as_text = nbformat.reads(committed, as_version=4)
+    code = next(cell for cell in as_text.cells if cell.cell_type == "code")
+    code.outputs, code.execution_count = [nbformat.v4.new_output("stream", text="x")], 7
+    as_text.metadata["language_info"] = {"name": "python"}
+    text_model = {"type": "file", "format": "text", "content": nbformat.writes(as_text) + "\n"}
+    lab.strip_before_save(text_model, "/notebooks/03_winning_tickets.ipynb")   # jupytext's way: as text
+    assert text_model["content"] == committed
     other = {"type": "notebook", "content": json.loads(nbformat.writes(notebook))}
     lab.strip_before_save(other, "reports/quick/03_winning_tickets.ipynb")
     assert other["content"]["cells"][0]["outputs"]
@@ -162,7 +170,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(repo.parent / "server.log", "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "server", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+            [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+             f"--port={self.port}",
              f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={repo}"],
             cwd=repo, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -273,7 +282,9 @@ def test_jupyter_server_runs_notebook_03_on_smoke_without_touching_the_report(la
         assert "**Answer.**" in shown
 
         # autosave of the run notebook, outputs and all: the tracked pair stays as it is
-        model["content"]["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+        code = next(cell for cell in model["content"]["cells"] if cell["cell_type"] == "code")
+        code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+        code["execution_count"] = 7
         model["content"]["metadata"]["language_info"] = {"name": "python"}
         server.api("PUT", f"/api/contents/{path}", {"type": "notebook", "format": "json",
                                                     "content": model["content"]})

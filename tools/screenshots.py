@@ -48,16 +48,20 @@ def free_port() -> int:
 
 def start_lab(port: int, token: str, log: Path) -> subprocess.Popen:
     from lthlib.report.lab import lab_env
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+               f"--port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}"]
     process = subprocess.Popen(command, cwd=ROOT, env=lab_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
-    for _ in range(120):
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
             return process
         except OSError:
             time.sleep(0.5)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
     raise SystemExit(f"JupyterLab did not start; see {log}")
 
 

@@ -22,6 +22,8 @@ def strip_notebook(notebook: dict) -> dict:
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
+        else:
+            cell.pop("outputs", None), cell.pop("execution_count", None)
         for key in ("execution", "ExecuteTime", "collapsed", "scrolled"):
             cell.get("metadata", {}).pop(key, None)
     notebook["metadata"] = {k: v for k, v in notebook.get("metadata", {}).items() if k in KEPT_METADATA}
@@ -29,15 +31,26 @@ def strip_notebook(notebook: dict) -> dict:
 
 
 def strip_before_save(model: dict, path: str, **kwargs: Any) -> None:
-    """Jupyter's ``pre_save_hook``: a notebook under ``notebooks/`` is stored stripped."""
-    if model.get("type") == "notebook" and path.strip("/").startswith("notebooks/") and model.get("content"):
+    """Jupyter's ``pre_save_hook``: a notebook under ``notebooks/`` is stored stripped.  Through
+    jupytext's contents manager (JupyterLab's here) the ``.ipynb`` arrives as text, already
+    written out as JSON, so it is read, stripped and written the same way (nbformat's JSON)."""
+    if not path.strip("/").startswith("notebooks/") or not model.get("content"):
+        return
+    if model.get("type") == "notebook":
         strip_notebook(model["content"])
+    elif model.get("type") == "file" and path.endswith(".ipynb") and isinstance(model["content"], str):
+        import nbformat
+        text = model["content"]
+        notebook = strip_notebook(nbformat.reads(text, as_version=nbformat.NO_CONVERT))
+        model["content"] = nbformat.writes(notebook) + ("\n" if text.endswith("\n") else "")
 
 
 def lab_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a project Jupyter server: its settings first, not a report run."""
+    """The environment of a project Jupyter server: its settings first, this checkout's lthlib
+    first on the path (the server's save hook and its kernels import it), not a report run."""
     env = dict(os.environ if environ is None else environ)
-    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(CONFIG_DIR), env.get("JUPYTER_CONFIG_PATH")) if p)
+    for name, first in (("JUPYTER_CONFIG_PATH", CONFIG_DIR), ("PYTHONPATH", ROOT)):
+        env[name] = os.pathsep.join(p for p in (str(first), env.get(name)) if p)
     env.pop(REPORT_ENV, None)
     return env
 
