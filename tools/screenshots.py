@@ -31,9 +31,10 @@ def chromium() -> str:
 
 
 def shoot(url: str, out: Path, width: int = 1280, height: int = 2000, wait_ms: int = 15000) -> Path:
-    """One page, ``width`` × ``height`` pixels from its top, after ``wait_ms`` of virtual time."""
+    """One page, ``width`` × ``height`` pixels from its top, taken ``wait_ms`` after it starts loading
+    (real time: JupyterLab never lets a virtual-time budget run out)."""
     command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--window-size={width},{height}", f"--virtual-time-budget={wait_ms}",
+               f"--window-size={width},{height}", f"--timeout={wait_ms}",
                f"--screenshot={out}", url]
     subprocess.run(command, check=True, capture_output=True, timeout=400)
     print(f"{out}  <-  {url.split('?')[0]}")
@@ -77,20 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.notebooks.split(",")
     for html in sorted((ROOT / "reports" / args.profile).glob("[0-9][0-9]_*.html")):
         if html.name[:2] in wanted:
-            shoot(html.as_uri(), out / f"report_{html.stem}.png", height=2400, wait_ms=3000)
+            shoot(html.as_uri(), out / f"report_{html.stem}.png", height=2400, wait_ms=20000)
     if args.no_lab:
         return 0
     port, token = free_port(), secrets.token_hex(16)
     lab = start_lab(port, token, out / "lab.log")
     try:
-        shoot(f"http://127.0.0.1:{port}/lab/tree/notebooks?token={token}", out / "lab_tree.png", height=900)
+        tree = f"http://127.0.0.1:{port}/lab/tree/notebooks?token={token}"
+        shoot(tree, out / "lab_tree.png", height=900, wait_ms=60000)
         for script in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
             if script.name[:2] in wanted:
                 url = f"http://127.0.0.1:{port}/lab/tree/notebooks/{script.name}?token={token}"
-                shoot(url, out / f"lab_{script.stem}.png", height=1100, wait_ms=25000)
+                shoot(url, out / f"lab_{script.stem}.png", height=1100, wait_ms=90000)
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
-        lab.wait(timeout=30)
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
     return 0
 
 
