@@ -174,7 +174,7 @@ class Server:
              f"--port={self.port}",
              f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={repo}"],
             cwd=repo, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a loaded 2-core machine takes minutes to import the extensions
         while time.monotonic() < deadline:
             try:
                 self.api("GET", "/api/status")
