@@ -52,10 +52,6 @@ setup_env() {
 
 setup_env
 export PYTHONUNBUFFERED=1
-# the notebooks run in notebooks/: a mirror given relative to here must still be found there
-if [ -n "${LTH_DATA_MIRROR:-}" ] && [ -d "$LTH_DATA_MIRROR" ]; then
-  LTH_DATA_MIRROR=$(cd "$LTH_DATA_MIRROR" && pwd); export LTH_DATA_MIRROR
-fi
 
 if [ "$mode" = test ]; then
   "$PY" -m ruff check lthlib notebooks/*.py tests benchmarks || die "ruff found problems (above); fix them first"
@@ -74,6 +70,10 @@ fi
 case "$profile" in smoke|quick|paper) ;; *) die "unknown profile '$profile'; valid: smoke, quick, paper" ;; esac
 
 # -- the notebooks -----------------------------------------------------------------------------
+# a relative LTH_DATA_MIRROR (and every LTH_* folder) is read from the repository root by lthlib
+# (lthlib/machine/platform.py), wherever a process runs.  LTH_REPORT: the notebooks' kernels write
+# the report's own folders (a JupyterLab kernel without it writes <profile>-scratch folders).
+export LTH_REPORT=1
 reports="reports/$profile"  # relative: papermill records the path in the notebook
 mkdir -p "$reports"
 # every numbered notebook, in order (the .ipynb of each NN_name.py pair; see notebooks/jupytext.toml)
@@ -107,7 +107,6 @@ for index, cell in enumerate(nb.cells):
 EOF
     die "notebook $name failed; the executed copy with the error is $out"
   fi
-  "$PY" -m jupyter nbconvert --to html --log-level WARN "$out" --output-dir "$reports" >/dev/null \
-    || die "could not export $out to HTML"
+  "$PY" -m lthlib.report.export "$out" || die "could not export $out to HTML"
 done
 echo "run_all: done in $(( $(date +%s) - start )) s: reports/$profile, figures/$profile, results/$profile/tables"

@@ -9,6 +9,7 @@
     lth bundle export --profile paper --out paper.tar.gz
     lth bundle import paper.tar.gz --profile paper
     lth export --profile quick --dataset imdb --model cnn --arm winning_ticket --seed 0 --level 3
+    lth lab                      JupyterLab with the project settings (results go to <profile>-scratch)
 
 Exit codes: 0 all done (a campaign also when it stopped at its budget: campaign.json says why);
 1 something ran and failed (a notebook, a grid cell that did not run, a worker process, a source
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +33,7 @@ from .core.config import ConfigError
 from .core.parameters import as_list, is_parameter
 from .core.parameters import parse as parse_parameter
 from .machine.executor import JobFailed
-from .machine.platform import ROOT
+from .machine.platform import REPORT_ENV, ROOT
 
 NOTEBOOK_PATTERN = "0*_*.ipynb"
 
@@ -203,6 +205,7 @@ def _report(args: argparse.Namespace) -> int:
     notebooks = select_notebooks(ROOT / "notebooks", args.only)
     reports = Path("reports") / profile  # relative: papermill records the paths in the notebook
     start = time.time()
+    os.environ[REPORT_ENV] = "1"  # the kernels write the report's folders, not a scratch one
     with contextlib.chdir(ROOT):
         reports.mkdir(parents=True, exist_ok=True)
         for notebook in notebooks:
@@ -259,12 +262,14 @@ def _failure_message(name: str, output: Path, error) -> str:
 
 
 def _export_html(output: Path) -> Path:
-    """The executed notebook as HTML beside it (what ``jupyter nbconvert --to html`` writes)."""
-    from nbconvert import HTMLExporter
-    body, _ = HTMLExporter().from_filename(str(output))
-    html = output.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
-    return html
+    """The executed notebook as the reader's HTML beside it (:func:`lthlib.report.export.export_html`)."""
+    from .report.export import export_html
+    return export_html(output)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .report.lab import main as lab
+    return lab(args.jupyter_args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_carry(commands.add_parser("carry", help="prepare the data a GPU machine without internet needs"))
     _add_export(commands.add_parser("export", help="write a stored level as a deployable ticket (sparse "
                                     "checkpoint, ONNX, int8, zstd, manifest)"))
+    lab = commands.add_parser("lab", help="JupyterLab at the repository root, with the project's settings "
+                              "(scripts open as notebooks; results go to <profile>-scratch folders)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab, e.g. --no-browser")
+    lab.set_defaults(handler=_lab)
     return parser
 
 

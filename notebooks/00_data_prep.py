@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -35,12 +35,13 @@ protocol = None     # split protocol: one name, or per-dataset pairs as README s
 sel = report.selection(profile, datasets=datasets, models=models,
                        **report.parameters(globals()))
 prepared = data_summary.prepare_all(sel)
+summary = data_summary.summarise(prepared.data, prepared.model_info, prepared.unavailable)
+report.answer(data_summary.describe_splits(summary))
 
 # %%
-summary = data_summary.summarise(prepared.data, prepared.model_info, prepared.unavailable)
 data_summary.save_summary(summary, profile)
-report.show_table(data_summary.without_notes(summary))
-print(data_summary.describe_coverage(summary))
+report.show_table(data_summary.without_notes(summary), protocols=sel.protocols)
+report.say(data_summary.describe_coverage(summary))
 
 # %% [markdown]
 # The table has one row per dataset × split: `shown_as` is how the dataset is named under its

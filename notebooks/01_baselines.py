@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -41,8 +41,10 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds,
                        **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+status = report.run_arms(sel, max_level=0, executor=make_executor(executor) if executor else None)
+results = report.load_results(sel)
+dense = tables.dense_table(results.runs)
+report.answer(narrative.describe_dense(dense, sel.protocols))
 
 # %% [markdown]
 # ## Training the dense networks
@@ -50,8 +52,10 @@ print(narrative.describe_left_out(sel))
 # Level 0 of the winning-ticket trunk only (`max_level=0`): the dense network every arm shares.
 
 # %%
-print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel, max_level=0, executor=make_executor(executor) if executor else None))
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
+report.say(narrative.describe_arms(sel.arms))
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -65,10 +69,8 @@ report.show_table(report.run_arms(sel, max_level=0, executor=make_executor(execu
 # seeds.
 
 # %%
-results = report.load_results(sel)
-dense = tables.dense_table(results.runs)
-report.show_table(dense, profile, "dense_accuracy")
-print(narrative.describe_dense(dense, sel.protocols))
+report.show_table(dense, profile, "dense_accuracy", protocols=sel.protocols)
+report.say(narrative.describe_dense(dense, sel.protocols))
 
 # %%
 report.show_figure(figures.plot_training_curves(results.epochs, level=0, protocols=sel.protocols),
@@ -89,10 +91,11 @@ report.show_figure(figures.plot_training_curves(results.epochs, level=0, protoco
 
 # %%
 summary, notes = model_summary.model_summaries(sel)
-print(notes)
+report.say(notes)
 report.show_by_pair(summary, sel.protocols)
 report.save_table(summary, profile, "model_summary")
-report.show_table(model_summary.parameter_totals(summary), profile, "parameter_totals")
+report.show_table(model_summary.parameter_totals(summary), profile, "parameter_totals",
+                  protocols=sel.protocols)
 
 # %% [markdown]
 # `n_prunable` counts the entries a mask covers under this configuration (`prunable='all'`, the

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -56,15 +56,18 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms, family="control",
                        **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+results = report.load_results(sel)
+report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
 
 # %% [markdown]
 # ## Training
 
 # %%
-print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel, executor=make_executor(executor) if executor else None))
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
+report.say(narrative.describe_arms(sel.arms))
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -75,7 +78,6 @@ report.show_table(report.run_arms(sel, executor=make_executor(executor) if execu
 # ## Accuracy against sparsity
 
 # %%
-results = report.load_results(sel)
 fig = figures.plot_accuracy_vs_remaining(results.runs, sel.arms, protocols=sel.protocols,
                                          title="Winning ticket against its random controls")
 report.show_figure(fig, profile, "accuracy_controls")

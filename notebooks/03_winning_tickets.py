@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -40,15 +40,19 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds,
                        **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+results = report.load_results(sel)
+sound = tables.sound_view(results.runs, sel.arms)
+report.answer(narrative.describe_matches(sound, [report.TICKET], protocols=sel.protocols))
 
 # %% [markdown]
 # ## Training
 
 # %%
-print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel, executor=make_executor(executor) if executor else None))
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
+report.say(narrative.describe_arms(sel.arms))
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -59,7 +63,6 @@ report.show_table(report.run_arms(sel, executor=make_executor(executor) if execu
 # ## Accuracy against sparsity
 
 # %%
-results = report.load_results(sel)
 fig = figures.plot_accuracy_vs_remaining(results.runs, sel.arms, protocols=sel.protocols,
                                          title="Winning tickets: test accuracy vs weights remaining")
 report.show_figure(fig, profile, "accuracy_winning_ticket")
@@ -77,11 +80,10 @@ report.show_figure(fig, profile, "accuracy_winning_ticket")
 
 # %%
 study = tables.study_view(results.runs)
-report.show_table(study, profile, "study_view_winning_ticket")
-sound = tables.sound_view(results.runs, sel.arms)
-report.show_table(sound, profile, "sound_view_winning_ticket")
-print(narrative.describe_study_vs_sound(study, sound, sel.protocols))
-print(narrative.describe_matches(sound, protocols=sel.protocols))
+report.show_table(study, profile, "study_view_winning_ticket", protocols=sel.protocols)
+report.show_table(sound, profile, "sound_view_winning_ticket", protocols=sel.protocols)
+report.say(narrative.describe_study_vs_sound(study, sound, sel.protocols))
+report.say(narrative.describe_matches(sound, protocols=sel.protocols))
 
 # %% [markdown]
 # `study_view` picks each seed's best pruned level by its **test** accuracy, as the reproduced
@@ -96,7 +98,7 @@ print(narrative.describe_matches(sound, protocols=sel.protocols))
 # %%
 report.show_figure(figures.plot_early_stopping(results.runs, sel.arms, protocols=sel.protocols),
                    profile, "early_stopping")
-print(narrative.describe_early_stopping(results.runs, protocols=sel.protocols))
+report.say(narrative.describe_early_stopping(results.runs, protocols=sel.protocols))
 
 # %% [markdown]
 # The early-stopping epoch is the epoch of lowest validation loss (mean ± 95% CI over seeds).
@@ -109,7 +111,7 @@ print(narrative.describe_early_stopping(results.runs, protocols=sel.protocols))
 # %%
 report.show_figure(figures.plot_layer_remaining(results.layers, protocols=sel.protocols),
                    profile, "layer_remaining")
-print(narrative.describe_layers(results.layers, protocols=sel.protocols))
+report.say(narrative.describe_layers(results.layers, protocols=sel.protocols))
 
 # %% [markdown]
 # Each line is one masked tensor: the share of its entries that survive at each level (log

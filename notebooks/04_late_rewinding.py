@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -51,15 +51,18 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms, family="rewind",
                        **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+results = report.load_results(sel)
+report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
 
 # %% [markdown]
 # ## Training
 
 # %%
-print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel, executor=make_executor(executor) if executor else None))
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
+report.say(narrative.describe_arms(sel.arms))
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
@@ -70,7 +73,6 @@ report.show_table(report.run_arms(sel, executor=make_executor(executor) if execu
 # ## Accuracy against sparsity
 
 # %%
-results = report.load_results(sel)
 title = "Where survivors are reset to: θ0, θk, end of dense training, none"
 fig = figures.plot_accuracy_vs_remaining(results.runs, sel.arms, title=title, protocols=sel.protocols)
 report.show_figure(fig, profile, "accuracy_rewinding")
@@ -89,11 +91,11 @@ report.show_figure(fig, profile, "accuracy_rewinding")
 
 # %%
 study = tables.study_view(results.runs)
-report.show_table(study, profile, "study_view_rewinding")
+report.show_table(study, profile, "study_view_rewinding", protocols=sel.protocols)
 sound = tables.sound_view(results.runs, sel.arms)
-report.show_table(sound, profile, "sound_view_rewinding")
-print(narrative.describe_matches(sound, protocols=sel.protocols))
-print(narrative.describe_against(results.runs, sel.arms, protocols=sel.protocols))
+report.show_table(sound, profile, "sound_view_rewinding", protocols=sel.protocols)
+report.say(narrative.describe_matches(sound, protocols=sel.protocols))
+report.say(narrative.describe_against(results.runs, sel.arms, protocols=sel.protocols))
 
 # %% [markdown]
 # The study view's `late_rewinding_*` and `dense_rewinding_*` columns put both meanings of "late

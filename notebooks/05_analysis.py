@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -39,19 +39,23 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms, family="imp",
                        **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+results = report.load_results(sel)
+differences = paired.paired_differences(results.runs, results.predictions, results.test_labels)
+verdict = verdicts.verdict_table(differences, results.runs)
+report.answer(verdicts.headline(verdict, sel.protocols))
+report.show_table(verdicts.answer_table(verdict, sel.protocols), protocols=sel.protocols)
 controls, rewinding = report.comparison("control"), report.comparison("rewind")
 
 # %% [markdown]
 # ## What ran, and what did not
 
 # %%
-results = report.load_results(sel)
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
 missing = tables.missing_cells(results.runs, results.status, results.expected)
-print(narrative.describe_missing(missing, sel.protocols))
-report.show_table(missing, profile, "missing_cells")
-print(narrative.describe_status(results.status, sel.protocols))
+report.say(narrative.describe_missing(missing, sel.protocols))
+report.show_table(missing, profile, "missing_cells", protocols=sel.protocols)
+report.say(narrative.describe_status(results.status, sel.protocols))
 
 # %% [markdown]
 # Every dataset × model × arm × seed cell of the grid appears above unless all its levels are in
@@ -71,10 +75,9 @@ print(narrative.describe_status(results.status, sel.protocols))
 # one-sided p-values are Holm-adjusted together (`p_holm`); every other row is exploratory.
 
 # %%
-differences = paired.paired_differences(results.runs, results.predictions, results.test_labels)
-report.show_table(differences, profile, "paired_differences")
-print(paired.describe_family())
-print(verdicts.describe_differences(differences, sel.protocols))
+report.show_table(differences, profile, "paired_differences", protocols=sel.protocols)
+report.say(paired.describe_family())
+report.say(verdicts.describe_differences(differences, sel.protocols))
 fig = figures.plot_paired_differences(differences, protocols=sel.protocols)
 report.show_figure(fig, profile, "paired_differences")
 
@@ -96,9 +99,8 @@ report.show_figure(fig, profile, "paired_differences")
 # here at least as sparse as the study's ticket.
 
 # %%
-verdict = verdicts.verdict_table(differences, results.runs)
-report.show_table(verdict, profile, "verdicts")
-print(verdicts.describe_verdicts(verdict, sel.protocols))
+report.show_table(verdict, profile, "verdicts", columns=verdicts.SHOWN_COLUMNS, protocols=sel.protocols)
+report.say(verdicts.describe_verdicts(verdict, sel.protocols))
 
 # %% [markdown]
 # How precise this run is: the paired winning ticket − random re-init difference at each
@@ -106,7 +108,8 @@ print(verdicts.describe_verdicts(verdict, sel.protocols))
 # points or less; more seeds narrow it).
 
 # %%
-report.show_table(verdicts.reference_intervals(results.runs), profile, "reference_intervals")
+report.show_table(verdicts.reference_intervals(results.runs), profile, "reference_intervals",
+                  protocols=sel.protocols)
 
 # %% [markdown]
 # ## As in the study
@@ -116,7 +119,7 @@ report.show_table(verdicts.reference_intervals(results.runs), profile, "referenc
 
 # %%
 study = tables.study_view(results.runs)
-report.show_table(study, profile, "study_view")
+report.show_table(study, profile, "study_view", protocols=sel.protocols)
 
 # %% [markdown]
 # ## Soundly
@@ -128,12 +131,12 @@ report.show_table(study, profile, "study_view")
 
 # %%
 sound = tables.sound_view(results.runs, sel.arms)
-report.show_table(sound, profile, "sound_view")
-print(narrative.describe_study_vs_sound(study, sound, sel.protocols))
+report.show_table(sound, profile, "sound_view", protocols=sel.protocols)
+report.say(narrative.describe_study_vs_sound(study, sound, sel.protocols))
 
 # %%
-report.show_table(tables.dense_table(results.runs), profile, "dense_accuracy")
-report.show_table(tables.level_table(results.runs), profile, "accuracy_by_level")
+report.show_table(tables.dense_table(results.runs), profile, "dense_accuracy", protocols=sel.protocols)
+report.show_table(tables.level_table(results.runs), profile, "accuracy_by_level", protocols=sel.protocols)
 
 # %% [markdown]
 # ## Winning ticket against the controls
@@ -162,7 +165,7 @@ report.show_figure(fig, profile, "accuracy_controls")
 title = "Where survivors are reset to: θ0, θk, end of dense training, none"
 fig = figures.plot_accuracy_vs_remaining(results.runs, rewinding, title=title, protocols=sel.protocols)
 report.show_figure(fig, profile, "accuracy_rewinding")
-print(narrative.describe_against(results.runs, rewinding, protocols=sel.protocols))
+report.say(narrative.describe_against(results.runs, rewinding, protocols=sel.protocols))
 
 # %% [markdown]
 # The same axes as above.  Dense rewinding is the study's "late rewinding"; late rewinding proper
@@ -174,10 +177,10 @@ print(narrative.describe_against(results.runs, rewinding, protocols=sel.protocol
 # %%
 report.show_figure(figures.plot_early_stopping(results.runs, controls, protocols=sel.protocols),
                    profile, "early_stopping")
-print(narrative.describe_early_stopping(results.runs, protocols=sel.protocols))
+report.say(narrative.describe_early_stopping(results.runs, protocols=sel.protocols))
 report.show_figure(figures.plot_layer_remaining(results.layers, protocols=sel.protocols),
                    profile, "layer_remaining")
-print(narrative.describe_layers(results.layers, protocols=sel.protocols))
+report.say(narrative.describe_layers(results.layers, protocols=sel.protocols))
 
 # %% [markdown]
 # The first figure is the epoch of lowest validation loss against sparsity for the winning
@@ -194,7 +197,7 @@ print(narrative.describe_layers(results.layers, protocols=sel.protocols))
 overlap = mask_overlap(results.runs, results.store.load_mask)
 report.save_table(overlap, profile, "mask_overlap")
 report.show_figure(figures.plot_mask_overlap(overlap, protocols=sel.protocols), profile, "mask_overlap")
-print(narrative.describe_overlap(overlap, sel.protocols))
+report.say(narrative.describe_overlap(overlap, sel.protocols))
 
 # %% [markdown]
 # The black lines are references: dashed, what chance gives (two independent random masks keeping
@@ -215,10 +218,10 @@ print(narrative.describe_overlap(overlap, sel.protocols))
 # %%
 by_class, confusions = per_class.per_class(results.runs, results.predictions, results.test_labels,
                                            paired.choose_level(results.runs))
-report.show_table(by_class, profile, "per_class")
+report.show_table(by_class, profile, "per_class", protocols=sel.protocols)
 report.save_table(confusions, profile, "confusion_matrices")
 report.show_figure(figures.plot_confusion(confusions, protocols=sel.protocols), profile, "confusion_matrices")
-print(narrative.describe_per_class(by_class, sel.protocols))
+report.say(narrative.describe_per_class(by_class, sel.protocols))
 
 # %% [markdown]
 # Each matrix is normalised by row: the share (%) of each true class predicted as each class, so
@@ -234,5 +237,5 @@ print(narrative.describe_per_class(by_class, sel.protocols))
 # "no effect".
 
 # %%
-print(verdicts.describe_answer(verdict, sel.protocols))
-report.show_table(verdicts.answer_table(verdict, sel.protocols), profile, "answer")
+report.say(verdicts.describe_answer(verdict, sel.protocols))
+report.show_table(verdicts.answer_table(verdict, sel.protocols), profile, "answer", protocols=sel.protocols)

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -55,21 +55,23 @@ early_bird_epsilon = None  # the early-bird masks count as settled at or below t
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
                        default_arms=ticket_price.cheap_arms(), **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+results = report.load_results(sel)
+report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
 
 # %% [markdown]
 # ## Training
 
 # %%
-print(narrative.describe_arms(sel.arms))
-report.show_table(report.run_arms(sel, executor=make_executor(executor) if executor else None))
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
+report.say(narrative.describe_arms(sel.arms))
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # ## Accuracy against sparsity
 
 # %%
-results = report.load_results(sel)
 fig = figures.plot_accuracy_vs_remaining(results.runs, sel.arms, protocols=sel.protocols,
                                          title="Tickets found cheaply against the IMP winning ticket")
 report.show_figure(fig, profile, "accuracy_cheap_tickets")
@@ -95,8 +97,8 @@ report.show_paired_differences(results.runs, profile, sel.arms, protocols=sel.pr
 
 # %%
 price = ticket_price.price_table(results.runs, sel.arms)
-print(narrative.describe_price(price, sel.protocols))
-report.show_table(price, profile, "ticket_price")
+report.say(narrative.describe_price(price, sel.protocols))
+report.show_table(price, profile, "ticket_price", protocols=sel.protocols)
 report.show_figure(figures.plot_price(price, protocols=sel.protocols), profile, "ticket_price")
 
 # %% [markdown]
@@ -104,8 +106,8 @@ report.show_figure(figures.plot_price(price, protocols=sel.protocols), profile, 
 
 # %%
 early = ticket_price.early_bird_table(results.runs)
-print(narrative.describe_early_bird(early, sel.protocols))
-report.show_table(early, profile, "early_bird_timing")
+report.say(narrative.describe_early_bird(early, sel.protocols))
+report.show_table(early, profile, "early_bird_timing", protocols=sel.protocols)
 fig = figures.plot_mask_distance(ticket_price.mask_distances(results.mask_distance),
                                  epsilon=sel.config_value("early_bird_epsilon"), protocols=sel.protocols)
 report.show_figure(fig, profile, "early_bird_distance")
@@ -127,9 +129,9 @@ report.show_figure(fig, profile, "early_bird_distance")
 # %%
 collapse = ticket_price.collapse_table(results.collapse, results.runs)
 critical = ticket_price.critical_sparsity(collapse)
-print(narrative.describe_collapse(critical, sel.protocols))
-report.show_table(critical, profile, "critical_sparsity")
-report.show_table(collapse, profile, "layer_collapse")
+report.say(narrative.describe_collapse(critical, sel.protocols))
+report.show_table(critical, profile, "critical_sparsity", protocols=sel.protocols)
+report.show_table(collapse, profile, "layer_collapse", protocols=sel.protocols)
 
 # %% [markdown]
 # The critical sparsity is the smallest share of weights pruned at which any seed's mask leaves a

@@ -566,8 +566,9 @@ def test_show_paired_differences_saves_one_table_per_arm(out_dirs, capsys):
     report.show_paired_differences(runs, "smoke", [TICKET, RANDOM_REINIT, RANDOM_PRUNING])
     folder = out_dirs / "results" / "smoke" / "tables"
     assert len(pd.read_csv(folder / f"paired_{TICKET}_vs_{RANDOM_REINIT}.csv")) == 3
-    assert pd.read_csv(folder / f"paired_{TICKET}_vs_{RANDOM_PRUNING}.csv").empty
-    assert "IMDb CNN" in capsys.readouterr().out
+    assert not (folder / f"paired_{TICKET}_vs_{RANDOM_PRUNING}.csv").exists()  # empty: replaces nothing
+    out = capsys.readouterr().out
+    assert "IMDb CNN" in out and f"nothing to save: table paired_{TICKET}_vs_{RANDOM_PRUNING} is empty" in out
 
 
 # --------------------------------------------------------------------------------------------

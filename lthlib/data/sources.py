@@ -19,6 +19,7 @@ in :data:`SOURCES`.
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import BinaryIO, Iterable
 from ..core.registry import Registry
 from ..machine import platform
 from ..machine.files import atomic_write
-from ..machine.platform import MIRROR_ENV, mirror_dir
+from ..machine.platform import MIRROR_ENV, ROOT, mirror_dir
 
 
 class DataUnavailable(RuntimeError):
@@ -133,13 +134,16 @@ def download(url: str, out: BinaryIO, *, progress: bool = True) -> None:
 
 def _unavailable_message(source: Source, error: BaseException | None) -> str:
     mirror = mirror_dir()
-    where = (f"{MIRROR_ENV}={mirror} has no {source.relpath} listed in its SHA256SUMS"
+    given = os.environ.get(MIRROR_ENV, "").strip()
+    shown = str(mirror) if not given or Path(given).expanduser().is_absolute() else f"{given} (read as {mirror})"
+    where = (f"{MIRROR_ENV}={shown} has no {source.relpath} listed in its SHA256SUMS"
              if mirror else f"{MIRROR_ENV} is not set")
     official = source.identity.replace(":", " ")
     msg = (f"{source.relpath} (official {official}) is unavailable: not in {raw_dir() / source.dataset}, {where}, "
            f"and downloading {source.url} failed ({error}). Put the file at "
            f"{raw_dir() / source.relpath}, or set {MIRROR_ENV} to a folder holding "
-           f"{source.relpath} and SHA256SUMS (e.g. {MIRROR_ENV}=../shared/data).")
+           f"{source.relpath} and SHA256SUMS (absolute, or relative to the repository root {ROOT}, "
+           f"e.g. {MIRROR_ENV}=../shared/data).")
     return f"{msg} {source.note}" if source.note else msg
 
 

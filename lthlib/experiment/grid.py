@@ -34,6 +34,7 @@ from ..machine.platform import default_workers, threads_per_worker
 from ..nets.models import MODELS
 from .arms import TICKET, arm_names, comparison, run_hash, trunk_config
 from .profiles import PROFILES, experiment, validate
+from .progress import NetworkProgress, network_markers
 from .runner import load_data, run
 from .store import Store
 
@@ -253,15 +254,18 @@ class Grid:
         groups = [kept for group in self.groups(arms) if (kept := [c for c in group if c not in refused])]
         groups = self._with_data(groups, status, progress) if groups else []
         workers = default_workers(len(groups)) if workers is None else max(1, int(workers))
+        watch = NetworkProgress(network_markers(groups, store.root, max_level), show=progress)
         try:
-            if executor is None and workers == 1:
-                for group in groups:
-                    status += run_group(group, store.root, max_level, progress, record=False)
-            else:
-                executor = executor or LocalExecutor(workers, threads_per_worker(workers))
-                status += run_groups(groups, store.root, max_level, executor, progress)
+            with watch:
+                if executor is None and workers == 1:
+                    for group in groups:
+                        status += run_group(group, store.root, max_level, False, record=False)
+                else:
+                    executor = executor or LocalExecutor(workers, threads_per_worker(workers))
+                    status += run_groups(groups, store.root, max_level, executor)
         finally:  # what finished is in the tables even when a worker failed
             store.collect(trained_hashes(groups))
+            print(watch.summary(), flush=True)
         store.record_status(status)
         return pd.DataFrame(status, columns=STATUS_COLUMNS)
 
@@ -340,20 +344,11 @@ def group_payloads(groups: list[list[ExperimentConfig]], root, max_level: int | 
             for group in groups]
 
 
-def run_groups(groups: list[list[ExperimentConfig]], root, max_level: int | None, executor: Executor,
-               progress: bool = False) -> list[dict]:
-    """Every group through ``executor``, one task each; a progress bar of groups done (the same
-    for every backend); the status rows, in order."""
-    payloads = group_payloads(groups, root, max_level)
-    bar = None
-    if progress and payloads:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(payloads), desc=f"groups ({executor.name})", unit="group")
-    try:
-        results = executor.map(payloads, on_done=(lambda index: bar.update(1)) if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
+def run_groups(groups: list[list[ExperimentConfig]], root, max_level: int | None,
+               executor: Executor) -> list[dict]:
+    """Every group through ``executor``, one task each (the progress is :class:`NetworkProgress`'s,
+    the same for every backend); the status rows, in order."""
+    results = executor.map(group_payloads(groups, root, max_level))
     return [row for rows in results for row in rows]
 
 

@@ -9,6 +9,17 @@ Directories (each an environment variable, default under the repository):
     LTH_DATA_MIRROR   an offline mirror of the official files (no default)
     LTH_PLUGINS       modules every process imports, so they can register datasets, models, arms
 
+A relative folder is read relative to the repository root (:data:`ROOT`), never to the working
+directory: ``run_all.sh``, ``lth``, papermill and a JupyterLab kernel (which runs in
+``notebooks/``) all find ``LTH_DATA_MIRROR=../shared/data`` in the same place.
+
+Report runs and exploration.  ``run_all.sh`` and ``lth report`` set ``LTH_REPORT=1``, and the
+notebook kernels they start inherit it: they write the report's tables and figures.  A Jupyter
+kernel without it (someone exploring in JupyterLab) writes under ``results/<profile>-scratch``
+and ``figures/<profile>-scratch`` instead (:func:`profile_folder`), so exploring never replaces
+the committed report; ``%env LTH_REPORT=1`` in the kernel writes the report's folders.  Shell
+commands (``lth run``, scripts) are not kernels and fill the profile's own store.
+
 Threads.  Training seeds every epoch's data order and dropout and checkpoints after every
 epoch.  On the CPU that reproduces a run only at a fixed number of threads: a matrix product
 splits its sums by thread count, so one and two threads differ in the last bits and training
@@ -68,27 +79,63 @@ FIGURES_ENV = "LTH_FIGURES_DIR"
 DATA_DIR_ENV = "LTH_DATA_DIR"
 MIRROR_ENV = "LTH_DATA_MIRROR"
 PLUGINS_ENV = "LTH_PLUGINS"
+#: set (to 1) by run_all.sh and ``lth report``: this process writes the report's own folders
+REPORT_ENV = "LTH_REPORT"
+SCRATCH_SUFFIX = "-scratch"
 
 
 # ---------------------------------------------------------------------------------------------
 # Directories
 # ---------------------------------------------------------------------------------------------
 
+def repo_path(value: str | Path) -> Path:
+    """A folder as an ``LTH_*`` variable gives it: ``~`` expanded, a relative one taken from the
+    repository root (whatever the working directory), made absolute."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (ROOT / path).resolve()
+
+
+def _folder(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "").strip()
+    return repo_path(value) if value else default
+
+
 def results_dir(profile: str) -> Path:
-    return Path(os.environ.get(RESULTS_ENV, ROOT / "results")) / profile
+    return _folder(RESULTS_ENV, ROOT / "results") / profile_folder(profile)
 
 
 def figures_dir(profile: str) -> Path:
-    return Path(os.environ.get(FIGURES_ENV, ROOT / "figures")) / profile
+    return _folder(FIGURES_ENV, ROOT / "figures") / profile_folder(profile)
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV, ROOT / "data"))
+    return _folder(DATA_DIR_ENV, ROOT / "data")
 
 
 def mirror_dir() -> Path | None:
     value = os.environ.get(MIRROR_ENV, "").strip()
-    return Path(value).expanduser() if value else None
+    return repo_path(value) if value else None
+
+
+def report_run() -> bool:
+    """Whether this process renders the report (``LTH_REPORT`` set by run_all.sh, ``lth report``)."""
+    return os.environ.get(REPORT_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def in_jupyter_kernel() -> bool:
+    import sys
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def exploring() -> bool:
+    """A Jupyter kernel that run_all.sh or ``lth report`` did not start (see the module docstring)."""
+    return in_jupyter_kernel() and not report_run()
+
+
+def profile_folder(profile: str) -> str:
+    """The folder name of a profile's results and figures: ``<profile>-scratch`` while exploring."""
+    return profile + SCRATCH_SUFFIX if exploring() else profile
 
 
 @contextlib.contextmanager

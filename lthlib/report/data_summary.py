@@ -132,10 +132,32 @@ def without_notes(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.drop(columns=[c for c in summary.columns if c.startswith("coverage_note_")])
 
 
-def save_summary(summary: pd.DataFrame, profile: str) -> Path:
-    """Write results/<profile>/data_summary.csv, say so, and return its path."""
+def save_summary(summary: pd.DataFrame, profile: str) -> Path | None:
+    """Write results/<profile>/data_summary.csv, say so, and return its path; when a selected
+    dataset could not be prepared the run stops (:func:`lthlib.data.sources.require_prepared`),
+    so nothing is written and a good summary stays."""
+    if summary.empty or (summary["status"] != "prepared").any():
+        print("data_summary.csv not saved: a selected dataset could not be prepared (below)")
+        return None
     path = results_dir(profile) / "data_summary.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     summary.to_csv(path, index=False)
     print(f"saved {display_path(path)}")
     return path
+
+
+def describe_splits(summary: pd.DataFrame) -> str:
+    """One sentence per dataset: its split sizes and median length, as the models see them."""
+    if summary.empty:
+        return "No dataset selected."
+    sentences = []
+    for name, rows in summary.groupby("dataset", sort=False):
+        if (rows["status"] != "prepared").any():
+            sentences.append(f"{name}: {rows['status'].iloc[0]}.")
+            continue
+        sizes = " / ".join(f"{int(n):,}" for n in rows["n"])
+        splits = " / ".join(rows["split"])
+        medians = ", ".join(f"{m:g}" for m in rows["median_len"])
+        sentences.append(f"{rows['shown_as'].iloc[0]}: {sizes} examples ({splits}), median length "
+                         f"{medians} tokens.")
+    return " ".join(sentences)

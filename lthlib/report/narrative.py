@@ -361,3 +361,21 @@ def describe_exported_weights(levels: pd.DataFrame, forms: pd.DataFrame) -> str:
             f"epoch.  Their test accuracy, recomputed here, differs from the stored final_test_acc by at most "
             f"{final_gap:.2f} points, and from the stored test_acc (the best-validation epoch's, whose weights "
             f"the store does not keep) by up to {best_gap:.2f} points.")
+
+
+def answer_against(runs: pd.DataFrame, arms: Iterable[str], reference: str = TICKET,
+                   protocols: Protocols | None = None) -> str:
+    """A sentence per arm (but ``reference``): at each dataset × model's sparsest level, in how
+    many pairs ``reference`` minus the arm has its paired 95% interval above zero, below zero,
+    or across it."""
+    sentences = []
+    for arm in [a for a in arms if a != reference]:
+        diff = paired_difference(runs, reference, arm)
+        if diff.empty:
+            continue
+        last = diff.sort_values("level").groupby(PAIR, sort=True).tail(1)
+        above, below = int((last["ci_low"] > 0).sum()), int((last["ci_high"] < 0).sum())
+        sentences.append(f"Against {arm_label(arm)}, at the sparsest level {arm_label(reference)} is ahead in "
+                         f"{above}, behind in {below} and not resolved in {len(last) - above - below} of "
+                         f"{len(last)} dataset × model pairs.")
+    return " ".join(sentences) or "No pruned results yet: no answer."

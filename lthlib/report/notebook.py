@@ -7,7 +7,14 @@ figures from :mod:`lthlib.report.figures`, the sentences from :mod:`lthlib.repor
 - :func:`run_arms`      train a grid's arms (:meth:`~lthlib.experiment.grid.Grid.run`); the status
 - :func:`load_results`  the store's tables, restricted to the grid's configurations
 - :func:`show_table`, :func:`show_figure`   display in the notebook and save under
-  ``results/<profile>/tables/`` (CSV and Markdown) and ``figures/<profile>/`` (PNG)
+  ``results/<profile>/tables/`` (CSV and Markdown) and ``figures/<profile>/`` (PNG); the saved
+  table is the full frame, the shown one :func:`readable` (names from the registries, an estimate
+  and its interval in one column), and a long one only its file
+- :func:`answer`, :func:`say`   the notebook's answer, and sentences, as Markdown
+
+Where they write is :mod:`lthlib.machine.platform`'s (``<profile>-scratch`` folders while
+exploring in JupyterLab), and they write only what has content: an empty table or a figure with
+nothing drawn (a failed run) never replaces a good one.
 """
 from __future__ import annotations
 
@@ -22,17 +29,19 @@ from ..experiment.arms import TICKET, comparison
 from ..experiment.grid import Grid, selection
 from ..experiment.store import Store, save_csv
 from ..machine.files import save_text
-from ..machine.platform import display_path, figures_dir, results_dir
-from .labels import Protocols, pair_label
+from ..machine.platform import display_path, figures_dir, report_run, results_dir
+from .labels import Protocols, arm_label, pair_label, protocols_of
 from .narrative import describe_comparison, describe_status
 from .results import Results, load_results
 from .stats import PAIR, paired_difference
 
-__all__ = ["TICKET", "Grid", "Results", "comparison", "load_results", "parameters", "run_arms",
-           "save_figure", "save_table", "selection", "show_by_pair", "show_figure",
+__all__ = ["TICKET", "Grid", "Results", "answer", "comparison", "load_results", "parameters", "readable",
+           "run_arms", "save_figure", "save_table", "say", "selection", "show_by_pair", "show_figure",
            "show_paired_differences", "show_table", "store", "to_markdown"]
 
 STATUS_COLUMNS = ["dataset", "model", "arm", "seed", "status", "reason", "levels_done"]
+#: a table longer than this is saved and named, not shown (the figure beside it shows it)
+MAX_SHOWN_ROWS = 30
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,13 +60,16 @@ def store(profile: str) -> Store:
 
 
 def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | None = None,
-             progress: bool = False, executor: Any = None) -> pd.DataFrame:
-    """Train ``arms`` (default: the grid's), skipping what the store has; print what ran and
-    return the status (one row per cell, and why a cell did not run).  ``executor``: where the
-    training runs (None: local worker processes; a notebook builds Ray or Slurm ones with
+             progress: bool | None = None, executor: Any = None) -> pd.DataFrame:
+    """Train ``arms`` (default: the grid's), skipping what the store has; say what ran and return
+    the status (one row per cell, and why a cell did not run).  ``progress``: a live bar of the
+    networks trained and left, with an ETA (default: except in a report run, whose saved
+    notebook gets the one-line summary).  ``executor``: where the training runs (None: local
+    worker processes; a notebook builds Ray or Slurm ones with
     :func:`lthlib.run.executors.make_executor` from its ``executor`` parameter)."""
-    status = grid.run(arms, max_level=max_level, progress=progress, executor=executor)
-    print(describe_status(status, grid.protocols))
+    show = not report_run() if progress is None else progress
+    status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
+    say(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]
 
 
@@ -65,8 +77,16 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
 # Saving and showing
 # ---------------------------------------------------------------------------------------------
 
-def save_figure(fig, profile: str, name: str, dpi: int = 130) -> Path:
-    """Write ``fig`` to figures/<profile>/<name>.png; return the path."""
+def has_content(fig) -> bool:
+    """Whether anything was drawn on the figure (a failed run leaves empty axes)."""
+    return any(ax.has_data() or ax.images or ax.texts for ax in fig.axes)
+
+
+def save_figure(fig, profile: str, name: str, dpi: int = 130) -> Path | None:
+    """Write ``fig`` to figures/<profile>/<name>.png and return the path; None, writing nothing,
+    when nothing was drawn on it."""
+    if not has_content(fig):
+        return None
     path = figures_dir(profile) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
@@ -85,8 +105,11 @@ def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
-def save_table(frame: pd.DataFrame, profile: str, name: str) -> Path:
-    """Write ``frame`` to results/<profile>/tables/<name>.csv and .md; return the CSV path."""
+def save_table(frame: pd.DataFrame, profile: str, name: str) -> Path | None:
+    """Write ``frame`` to results/<profile>/tables/<name>.csv and .md and return the CSV path;
+    None, writing nothing, when the frame is empty."""
+    if frame.empty:
+        return None
     folder = results_dir(profile) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     save_csv(frame, folder / f"{name}.csv")
@@ -103,27 +126,117 @@ def _display(obj) -> None:
     display(obj)
 
 
+def _markdown(text: str) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown
+    except ImportError:  # pragma: no cover
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+        return
+    _display(Markdown(text))
+
+
+def say(text: str) -> None:
+    """Sentences as Markdown (a paragraph; several lines become a list), not monospace print."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if len(lines) > 1:
+        lines = [line if line.startswith("- ") else f"- {line}" for line in lines]
+    _markdown("\n".join(lines))
+
+
+def answer(text: str) -> None:
+    """The notebook's answer to its question, in a few sentences computed from its results."""
+    _markdown(f"**Answer.** {text}")
+
+
+def _saved(path: Path | None, what: str) -> None:
+    say(f"saved `{display_path(path)}`" if path is not None else f"nothing to save: {what} is empty")
+
+
 def show_figure(fig, profile: str, name: str) -> None:
     """Save the figure (:func:`save_figure`), display it once, and close it."""
     import matplotlib.pyplot as plt
     path = save_figure(fig, profile, name)
     _display(fig)
     plt.close(fig)
-    print(f"saved {display_path(path)}")
+    _saved(path, f"figure {name}")
+
+
+def _interval(estimate, low, high, digits: int) -> str:
+    if pd.isna(estimate):
+        return ""
+    if pd.isna(low) or pd.isna(high):
+        return f"{estimate:+.{digits}f}"
+    return f"{estimate:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def _half_width(estimate, half, digits: int) -> str:
+    if pd.isna(estimate):
+        return ""
+    return f"{estimate:.{digits}f}" if pd.isna(half) else f"{estimate:.{digits}f} ± {half:.{digits}f}"
+
+
+def _merge_intervals(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
+    """Each estimate with its interval in one column: ``x`` with ``x_text``, ``x_low``/``x_high``
+    (``diff`` with ``ci_low``/``ci_high``) or ``x_ci`` (a half-width)."""
+    out = frame.copy()
+    for column in list(frame.columns):
+        low, high = (("ci_low", "ci_high") if column == "diff" else (f"{column}_low", f"{column}_high"))
+        if f"{column}_text" in out:
+            out[column] = out.pop(f"{column}_text")
+            out = out.drop(columns=[c for c in (f"{column}_ci", f"{column}_std") if c in out])
+        elif low in out and high in out:
+            out[column] = [_interval(*v, digits) for v in zip(out[column], out.pop(low), out.pop(high))]
+        elif f"{column}_ci" in out:
+            out[column] = [_half_width(*v, digits) for v in zip(out[column], out.pop(f"{column}_ci"))]
+    return out.drop(columns=[c for c in ("t_low", "t_high") if c in out])
+
+
+def readable(frame: pd.DataFrame, protocols: Protocols | None = None, digits: int = 2) -> pd.DataFrame:
+    """A table as a reader sees it: dataset × model as one label from the registries (under its
+    split protocol), arms by their display names, each estimate with its interval in one column,
+    numbers rounded, column names in words.  The saved CSV keeps the full frame."""
+    out = _merge_intervals(frame, digits)
+    if {"dataset", "model"} <= set(out.columns):
+        names = {**protocols_of(frame), **(protocols or {})}
+        pairs = [pair_label(d, m, names) for d, m in zip(out.pop("dataset"), out.pop("model"))]
+        out.insert(0, "dataset × model", pairs)
+        out = out.drop(columns=[c for c in ("protocol",) if c in out])
+    for column in ("arm", "reference"):
+        if column in out:
+            out[column] = out[column].map(arm_label)
+    out = out.round(digits)
+    return out.rename(columns=lambda c: str(c).replace("_", " "))
 
 
 def show_table(frame: pd.DataFrame, profile: str | None = None, name: str | None = None,
-               digits: int = 2) -> None:
-    """Save the table when a name is given (:func:`save_table`), and display it rounded."""
-    if profile is not None and name is not None:
-        print(f"saved {display_path(save_table(frame, profile, name))}")
-    _display(frame.round(digits) if not frame.empty else frame)
+               digits: int = 2, columns: Sequence[str] | None = None,
+               protocols: Protocols | None = None) -> None:
+    """Save the full table when a name is given (:func:`save_table`), and show it readable
+    (:func:`readable`; only ``columns`` of it when given): every column, no row cut; a table
+    longer than :data:`MAX_SHOWN_ROWS` is named, not shown."""
+    path = save_table(frame, profile, name) if profile is not None and name is not None else None
+    if name is not None and profile is not None:
+        _saved(path, f"table {name}")
+    shown = frame[[c for c in columns if c in frame]] if columns is not None else frame
+    if len(shown) > MAX_SHOWN_ROWS:
+        where = f"`{display_path(path)}`" if path is not None else "the CSV"
+        say(f"{len(shown)} rows × {len(frame.columns)} columns: too long to read here; the full table is {where}.")
+        return
+    more = len(frame.columns) - len(shown.columns)
+    with pd.option_context("display.max_columns", None, "display.max_rows", None, "display.width", None,
+                           "display.max_colwidth", None):
+        _display(readable(shown, protocols, digits) if not shown.empty else shown)
+    if more > 0 and path is not None:
+        say(f"{more} more columns in `{display_path(path)}`.")
 
 
 def show_by_pair(frame: pd.DataFrame, protocols: Protocols | None = None) -> None:
     """One table per dataset × model, headed by its label."""
     for (dataset, model), table in frame.groupby(PAIR, sort=False):
-        print(pair_label(dataset, model, protocols))
+        _markdown(f"**{pair_label(dataset, model, protocols)}**")
         show_table(table.drop(columns=PAIR))
 
 
@@ -134,6 +247,7 @@ def show_paired_differences(runs: pd.DataFrame, profile: str, arms: Sequence[str
     for arm in arms:
         if arm == reference:
             continue
-        print(f"{reference} - {arm}")
-        show_table(paired_difference(runs, reference, arm), profile, f"paired_{reference}_vs_{arm}")
-        print(describe_comparison(runs, reference, arm, protocols))
+        _markdown(f"**{arm_label(reference)} − {arm_label(arm)}**")
+        show_table(paired_difference(runs, reference, arm), profile, f"paired_{reference}_vs_{arm}",
+                   protocols=protocols)
+        say(describe_comparison(runs, reference, arm, protocols))

@@ -76,6 +76,12 @@ def verdict_columns() -> list[str]:
             *sensitivity, *controls, *study]
 
 
+#: what the notebook shows of :func:`verdict_table` (the CSV has every column): each comparison's
+#: difference with its interval (one column once shown), and its verdict
+SHOWN_COLUMNS = [*PAIR, "remaining_pct", "vs_dense", "vs_dense_low", "vs_dense_high", "matches_dense",
+                 *(f"{prefix}{s}" for prefix, _, _ in CONTROLS for s in ("", "_low", "_high", "_verdict"))]
+
+
 def interval_verdict(low: float, high: float, p_holm: float = np.nan) -> str:
     """'beats' when the Holm-adjusted one-sided p is at most :data:`ALPHA` (primary) or, for an
     exploratory comparison, the 95% interval lies above zero; 'loses' when it lies below zero;
@@ -347,3 +353,23 @@ def reference_intervals(runs: pd.DataFrame, arm: str | None = None,
     picked = diffs.loc[nearest.groupby([diffs["dataset"], diffs["model"]]).idxmin()]
     return picked.assign(arm=arm, control=control, remaining=100 * picked["remaining"]).reset_index(drop=True)
 
+
+
+def _which(table: pd.DataFrame, mask, protocols: Protocols | None) -> str:
+    names = [pair_label(d, m, protocols) for d, m in zip(table.loc[mask, "dataset"], table.loc[mask, "model"])]
+    return f"{len(names)} of {len(table)}" + (f" ({', '.join(names)})" if names else "")
+
+
+def headline(table: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """The answer in three sentences, counted over the dataset × model pairs of
+    :func:`verdict_table`: does the ticket match dense, does θ0 matter, does the mask matter."""
+    if table.empty:
+        return "No pruned results yet: no answer."
+    matches = _which(table, table["matches_dense"].astype(bool), protocols)
+    theta0 = _which(table, table["vs_reinit_verdict"] == "beats", protocols)
+    mask = _which(table, table["vs_random_pruning_verdict"] == "beats", protocols)
+    return (f"The winning ticket matches dense (within {table['margin'].iloc[0]:g} point, its level chosen on "
+            f"validation) in {matches} dataset × model pairs.  θ0 matters, the ticket beating a full "
+            f"re-initialisation of its mask, in {theta0}; the mask matters, the ticket beating random "
+            f"pruning, in {mask}.  Every other comparison is either the other way or not resolved at this "
+            f"scale (the table below says which).")

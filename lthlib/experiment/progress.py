@@ -1,0 +1,92 @@
+"""Progress of a grid, wherever its workers train: networks trained and left, and an ETA.
+
+A network is one trained level: the dense network of a (data, model, training, seed), or one
+pruned level of a run.  Each is done when its ``metrics.json`` exists (the store's completion
+marker), so the coordinating process counts them on the shared store while local processes, Ray
+tasks or Slurm jobs train, and one bar shows them all.  tqdm.auto draws it: a widget in
+JupyterLab (with ipywidgets), text in a shell.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from ..core.config import ExperimentConfig, dense_key
+from .arms import arm_key, trunk_config
+from .store import RunDir
+
+#: seconds between two looks at the store
+POLL_SECONDS = 1.0
+
+
+def network_markers(groups: list[list[ExperimentConfig]], root: Path, max_level: int | None) -> list[Path]:
+    """The ``metrics.json`` of every network the groups train (each once): the dense level 0 and
+    levels 1.. of every run and of the trunk a branch needs."""
+    markers = {}
+    configs = [c for group in groups for cfg in group for c in (cfg, trunk_config(cfg))]
+    for cfg in configs:
+        last = cfg.prune.levels if max_level is None else min(max_level, cfg.prune.levels)
+        dense = RunDir(root, dense_key(cfg), replace(cfg, arm="dense"))
+        markers[dense.file(0, "metrics.json")] = None
+        run = RunDir(root, arm_key(cfg), cfg)
+        for level in range(1, last + 1):
+            markers[run.file(level, "metrics.json")] = None
+    return list(markers)
+
+
+def count_done(markers: list[Path]) -> int:
+    return sum(1 for marker in markers if marker.exists())
+
+
+class NetworkProgress:
+    """A bar of networks trained out of ``markers``, updated from a thread while the block runs;
+    ``show=False`` draws nothing and keeps the counts (:meth:`summary`)."""
+
+    def __init__(self, markers: list[Path], show: bool = True, desc: str = "networks"):
+        self.markers, self.show, self.desc = markers, show, desc
+        self.before = count_done(markers)
+        self.done = self.before
+        self._stop = threading.Event()
+        self._bar = None
+        self._thread = None
+
+    def __enter__(self) -> "NetworkProgress":
+        if self.show and self.markers:
+            from tqdm.auto import tqdm
+            self._bar = tqdm(total=len(self.markers), initial=self.before, desc=self.desc, unit="net",
+                             smoothing=0.1, dynamic_ncols=True)
+            self._refresh()
+            self._thread = threading.Thread(target=self._poll, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._update()
+        if self._bar is not None:
+            self._bar.close()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            self._update()
+
+    def _update(self) -> None:
+        done = count_done(self.markers)
+        if self._bar is not None and done != self.done:
+            self._bar.update(done - self.done)
+        self.done = done
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"trained {self.done - self.before}, left {len(self.markers) - self.done}",
+                                      refresh=True)
+
+    def summary(self) -> str:
+        """'trained 12 of 36 networks (24 were in the store); none left'."""
+        left = len(self.markers) - self.done
+        return (f"trained {self.done - self.before} of {len(self.markers)} networks ({self.before} were in the "
+                f"store); {left if left else 'none'} left")
