@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -50,24 +50,28 @@ arms = None                # not used here: the five arms above always run
 # %%
 grid = transfer_grid(profile, pairs=pairs, models=models, seeds=seeds, datasets=datasets,
                      **report.parameters(globals()))
-print(grid.describe())
+status = grid.run(progress=report.showing_progress(),
+                  executor=make_executor(executor) if executor else None)
+store = report.store(profile)
+expected = grid.expected()
+runs = transfer.by_pair(store.runs(), expected)
+predictions = transfer.by_pair(store.table("predictions"), expected)
+table, chosen = transfer.transfer_differences(runs, predictions, store.table("test_labels"))
+verdicts = transfer.verdict_table(table, chosen, runs)
+report.answer(transfer.headline(verdicts))
 
 # %% [markdown]
 # ## Training
 
 # %%
-status = grid.run(progress=False, executor=make_executor(executor) if executor else None)
-print(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
+report.say(grid.describe())
+report.say(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
 report.show_table(status[status["status"] != "done"])
 
 # %% [markdown]
 # ## Target accuracy against weights remaining
 
 # %%
-store = report.store(profile)
-expected = grid.expected()
-runs = transfer.by_pair(store.runs(), expected)
-predictions = transfer.by_pair(store.table("predictions"), expected)
 shown = [TICKET, *families("transfer")]
 fig = figures.plot_accuracy_vs_remaining(runs, shown, title="On the target: its own ticket and the source's",
                                          arm_names={TICKET: transfer.OWN_TICKET_NAME})
@@ -81,18 +85,17 @@ report.show_figure(fig, profile, "accuracy_transfer")
 # ## Paired differences at every level
 
 # %%
-table, chosen = transfer.transfer_differences(runs, predictions, store.table("test_labels"))
-report.show_table(table, profile, "transfer_paired_differences")
-print(transfer.describe_family())
+report.show_table(table, profile, "transfer_paired_differences", columns=transfer.SHOWN_DIFFERENCE_COLUMNS)
+report.say(transfer.describe_family())
 
 # %% [markdown]
 # Intervals are the paired bootstrap over seeds and test examples (2,000 replicates;
-# `interval_source` says where a row falls back to the seeds' t-interval).  The primary rows
-# are those at each pair's level chosen on validation; every other row is exploratory.
+# `interval_source` in the CSV says where a row falls back to the seeds' t-interval).  The
+# primary rows are those at each pair's level chosen on validation; every other row is
+# exploratory.
 #
 # ## The answer
 
 # %%
-verdicts = transfer.verdict_table(table, chosen, runs)
-report.show_table(verdicts, profile, "transfer_verdicts")
-print(transfer.describe_answer(verdicts))
+report.show_table(verdicts, profile, "transfer_verdicts", columns=transfer.SHOWN_VERDICT_COLUMNS)
+report.say(transfer.describe_answer(verdicts))

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -50,8 +50,11 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=[report.TICKET],
                        **report.parameters(globals()))
-print(sel.describe())
-print(narrative.describe_left_out(sel))
+status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+saved = measure_savings(sel)
+best = savings.best_tickets(saved.forms)
+summary = savings.savings_summary(saved.levels, saved.forms)
+report.answer(narrative.savings_headline(summary, best, sel.protocols))
 
 # %% [markdown]
 # ## Training
@@ -60,17 +63,19 @@ print(narrative.describe_left_out(sel))
 # after notebook 03).
 
 # %%
-report.show_table(report.run_arms(sel, executor=make_executor(executor) if executor else None))
+report.say(sel.describe())
+report.say(narrative.describe_left_out(sel))
+report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # ## Export and measure
 
 # %%
-saved = measure_savings(sel)
-print(f"exported and measured {len(saved.levels)} networks in {saved.seconds:.0f} s; settings: {saved.settings}")
-print(narrative.describe_exported_weights(saved.levels, saved.forms))
-report.show_table(saved.levels, profile, "deploy_levels")
-report.show_table(saved.forms, profile, "deploy_forms", digits=4)
+report.say(f"exported and measured {len(saved.levels)} networks in {saved.seconds:.0f} s; "
+           f"settings: {saved.settings}")
+report.say(narrative.describe_exported_weights(saved.levels, saved.forms))
+report.show_table(saved.levels, profile, "deploy_levels", protocols=sel.protocols)
+report.show_table(saved.forms, profile, "deploy_forms", digits=4, protocols=sel.protocols)
 
 # %% [markdown]
 # `deploy_levels`: per level, parameters and non-zeros (with and without the embedding, pruned
@@ -83,7 +88,7 @@ report.show_table(saved.forms, profile, "deploy_forms", digits=4)
 # ## Size on disk against accuracy
 
 # %%
-report.show_table(savings.size_table(saved.forms), profile, "deploy_sizes")
+report.show_table(savings.size_table(saved.forms), profile, "deploy_sizes", protocols=sel.protocols)
 report.show_figure(figures.plot_size_accuracy(saved.forms, protocols=sel.protocols), profile,
                    "deploy_size_accuracy")
 
@@ -96,7 +101,7 @@ report.show_figure(figures.plot_size_accuracy(saved.forms, protocols=sel.protoco
 # ## Latency on one CPU thread against accuracy
 
 # %%
-report.show_table(savings.latency_table(saved.forms), profile, "deploy_latency")
+report.show_table(savings.latency_table(saved.forms), profile, "deploy_latency", protocols=sel.protocols)
 report.show_figure(figures.plot_latency_accuracy(saved.forms, 1, protocols=sel.protocols), profile,
                    "deploy_latency_b1")
 report.show_figure(figures.plot_latency_accuracy(saved.forms, 64, protocols=sel.protocols), profile,
@@ -111,8 +116,7 @@ report.show_figure(figures.plot_latency_accuracy(saved.forms, 64, protocols=sel.
 # ## The best deployable ticket within the accuracy budget
 
 # %%
-best = savings.best_tickets(saved.forms)
-report.show_table(best, profile, "deploy_best")
+report.show_table(best, profile, "deploy_best", protocols=sel.protocols)
 
 # %% [markdown]
 # A level and form is deployable when its validation accuracy, measured on that form, is at most
@@ -124,6 +128,6 @@ report.show_table(best, profile, "deploy_best")
 # ## What sparsity buys on this CPU, and what it does not
 
 # %%
-summary = savings.savings_summary(saved.levels, saved.forms)
-report.show_table(summary, profile, "deploy_summary")
-print(narrative.describe_savings(summary, best, sel.protocols))
+report.show_table(summary, profile, "deploy_summary", protocols=sel.protocols,
+                  columns=savings.SHOWN_SUMMARY_COLUMNS)
+report.say(narrative.describe_savings(summary, best, sel.protocols))

@@ -39,6 +39,7 @@ from ..nets.models import MODELS
 from .arms import TICKET, families, run_hash
 from .grid import run_group, run_groups, trained_hashes
 from .profiles import PROFILES, TransferStudy, experiment, validate
+from .progress import NetworkProgress, network_markers
 from .runner import load_data
 from .store import Store
 
@@ -182,17 +183,20 @@ class TransferGrid:
                                              if c.arm != TICKET)]
         branches = [g for g in branches if not {g[0].data.dataset, g[0].source.data.dataset} & unavailable]
         status: list[dict] = []
+        watch = NetworkProgress(network_markers(trunks + branches, store.root, max_level), show=progress)
         try:
-            for phase in (trunks, branches):
-                n = default_workers(len(phase)) if workers is None else max(1, int(workers))
-                if executor is None and n == 1:
-                    for group in phase:
-                        status += run_group(group, store.root, max_level, progress, record=False)
-                elif phase:
-                    status += run_groups(phase, store.root, max_level,
-                                         executor or LocalExecutor(n, threads_per_worker(n)), progress)
+            with watch:
+                for phase in (trunks, branches):
+                    n = default_workers(len(phase)) if workers is None else max(1, int(workers))
+                    if executor is None and n == 1:
+                        for group in phase:
+                            status += run_group(group, store.root, max_level, False, record=False)
+                    elif phase:
+                        status += run_groups(phase, store.root, max_level,
+                                             executor or LocalExecutor(n, threads_per_worker(n)))
         finally:
             store.collect(trained_hashes(trunks + branches))
+            print(watch.summary(), flush=True)
         return self._record_status(store, status, unavailable)
 
     def _with_data(self, groups: list[list[ExperimentConfig]]):

@@ -288,6 +288,24 @@ def _more_or_less(these: list[float], those: list[float]) -> str:
     return "more than" if largest(these) > largest(those) else "less than"
 
 
+def savings_headline(summary: pd.DataFrame, best: pd.DataFrame, protocols: Protocols | None = None) -> str:
+    """Notebook 08's answer in two or three sentences: the smallest deployable form per dataset ×
+    model, and how much speed sparsity buys in the same runtime."""
+    from .savings import BUDGET_POINTS
+    if best.empty or summary.empty:
+        return "No exported ticket has been measured yet: no answer."
+    names = _names(summary, protocols)
+    smallest = best[best["criterion"].str.startswith("smallest")]
+    parts = [f"{pair_label(r.dataset, r.model, names)} {r.zstd_kib:.0f} KiB ({r.form} + zstd, "
+             f"{'the dense network' if r.level == 0 else f'{r.remaining:.3g}% of the weights'}, "
+             f"{_times(r.times_smaller)} smaller)" for r in smallest.itertuples(index=False)]
+    timed = summary[[c for c in summary.columns if c.endswith("_b1_sparsity_x")]].to_numpy().ravel()
+    return (f"The smallest deployable form within {BUDGET_POINTS:g} point of dense on validation, against the "
+            f"dense fp32 checkpoint: {'; '.join(parts)}.  Sparsity buys storage, not speed: at the sparsest "
+            f"level every runtime here runs at {timed.min():.2f}–{timed.max():.2f}× its dense speed at batch 1, "
+            f"since none of them skips the pruned zeros.")
+
+
 def describe_savings(summary: pd.DataFrame, best: pd.DataFrame, protocols: Protocols | None = None) -> str:
     """What sparsity buys on this CPU and what it does not, per dataset × model, from
     :func:`lthlib.report.savings.savings_summary` and :func:`lthlib.report.savings.best_tickets`."""

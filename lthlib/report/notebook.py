@@ -59,6 +59,12 @@ def store(profile: str) -> Store:
     return Store.of_profile(profile)
 
 
+def showing_progress() -> bool:
+    """Whether training shows a live bar: yes, except in a report run, whose saved notebook gets
+    the one-line summary."""
+    return not report_run()
+
+
 def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | None = None,
              progress: bool | None = None, executor: Any = None) -> pd.DataFrame:
     """Train ``arms`` (default: the grid's), skipping what the store has; say what ran and return
@@ -67,7 +73,7 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     notebook gets the one-line summary).  ``executor``: where the training runs (None: local
     worker processes; a notebook builds Ray or Slurm ones with
     :func:`lthlib.run.executors.make_executor` from its ``executor`` parameter)."""
-    show = not report_run() if progress is None else progress
+    show = showing_progress() if progress is None else progress
     status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
     say(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]

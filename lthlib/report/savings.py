@@ -126,6 +126,12 @@ def best_tickets(forms: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: what notebook 08 shows of the summary (the CSV keeps every ratio)
+SHOWN_SUMMARY_COLUMNS = ["dataset", "model", "level", "remaining", "flops_ratio", "sparse_fp32_x", "sparse_fp16_zstd_x",
+                         "onnx_int8_zstd_x", "dense_fp32_b1_sparsity_x", "onnx_fp32_b1_sparsity_x",
+                         "onnx_fp32_b1_vs_torch_x", "onnx_int8_moved_max"]
+
+
 def savings_summary(levels: pd.DataFrame, forms: pd.DataFrame) -> pd.DataFrame:
     """Per dataset × model, what the sentences say, at the sparsest level measured:
 

@@ -185,6 +185,36 @@ def _points(diff: float, low: float, high: float) -> str:
     return "no interval" if pd.isna(low) else f"{diff:+.2f} points [{low:+.2f}, {high:+.2f}]"
 
 
+#: what notebook 07 shows of its tables (the CSVs keep every column)
+SHOWN_DIFFERENCE_COLUMNS = ["dataset", "model", "comparison", "level", "remaining", "diff", "ci_low", "ci_high",
+                            "p_holm", "family"]
+SHOWN_VERDICT_COLUMNS = ["pair", "model", "remaining_pct", "remaining_without_embedding_pct",
+                         "vs_own_ticket", "vs_own_ticket_low", "vs_own_ticket_high", "matches_own_ticket",
+                         "vs_mask_reinit", "vs_mask_reinit_low", "vs_mask_reinit_high", "vs_mask_reinit_verdict",
+                         "vs_random_mask", "vs_random_mask_low", "vs_random_mask_high", "vs_random_mask_verdict",
+                         "search_epochs_avoided"]
+
+
+def _tally(verdicts: pd.Series, words: tuple[str, ...]) -> str:
+    counts = verdicts.value_counts()
+    return ", ".join(f"{word} in {int(counts.get(word, 0))}" for word in words)
+
+
+def headline(verdicts: pd.DataFrame) -> str:
+    """Notebook 07's answer in two sentences: how the verdicts of :func:`verdict_table` fall."""
+    if verdicts.empty:
+        return "No transferred ticket has been trained yet: no answer."
+    n = len(verdicts)
+    return (f"Over {n} pair × model, at the level chosen on validation, the transferred ticket matches the "
+            f"target's own ticket within {MARGIN:g} point: "
+            f"{_tally(verdicts['matches_own_ticket'], ('holds', 'does not hold', 'not resolved at this scale'))}.  "
+            f"Against the re-initialised transferred mask it "
+            f"{_tally(verdicts['vs_mask_reinit_verdict'], ('beats', 'loses', 'not resolved at this scale'))}; "
+            f"against a random mask from the same θ0 it "
+            f"{_tally(verdicts['vs_random_mask_verdict'], ('beats', 'loses', 'not resolved at this scale'))} "
+            f"(Holm over the primary family).")
+
+
 def describe_answer(verdicts: pd.DataFrame) -> str:
     """The answer in sentences, one per pair × model, from :func:`verdict_table`."""
     if verdicts.empty:
