@@ -31,14 +31,55 @@ def chromium() -> str:
 
 
 def shoot(url: str, out: Path, width: int = 1280, height: int = 2000, wait_ms: int = 15000) -> Path:
-    """One page, ``width`` × ``height`` pixels from its top, taken ``wait_ms`` after it starts loading
-    (real time: JupyterLab never lets a virtual-time budget run out)."""
-    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--window-size={width},{height}", f"--timeout={wait_ms}",
-               f"--screenshot={out}", url]
-    subprocess.run(command, check=True, capture_output=True, timeout=400)
+    """One page, ``width`` × ``height`` pixels from its top, taken ``wait_ms`` after navigating to
+    it, over the DevTools protocol: JupyterLab draws itself in JavaScript after the load event,
+    which chromium's own ``--screenshot`` does not wait for (it gave blank pages)."""
+    import base64
+    import json
+
+    from websocket import create_connection
+    port = free_port()
+    browser = subprocess.Popen([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                f"--remote-debugging-port={port}", "--remote-allow-origins=*",
+                                f"--window-size={width},{height}", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        page = _first_page(port)
+        ws = create_connection(page["webSocketDebuggerUrl"], timeout=120)
+        calls = iter(range(1, 1000))
+
+        def call(method: str, **params) -> dict:
+            number = next(calls)
+            ws.send(json.dumps({"id": number, "method": method, "params": params}))
+            while True:
+                message = json.loads(ws.recv())
+                if message.get("id") == number:
+                    return message.get("result", {})
+
+        call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        call("Page.navigate", url=url)
+        time.sleep(wait_ms / 1000)
+        out.write_bytes(base64.b64decode(call("Page.captureScreenshot", format="png")["data"]))
+        ws.close()
+    finally:
+        os.killpg(browser.pid, signal.SIGKILL)
     print(f"{out}  <-  {url.split('?')[0]}")
     return out
+
+
+def _first_page(port: int, seconds: float = 60) -> dict:
+    import json
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2).read())
+            found = [p for p in pages if p.get("type") == "page"]
+            if found:
+                return found[0]
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("chromium's DevTools endpoint did not answer")
 
 
 def free_port() -> int:
@@ -85,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     lab = start_lab(port, token, out / "lab.log")
     try:
         tree = f"http://127.0.0.1:{port}/lab/tree/notebooks?token={token}"
-        shoot(tree, out / "lab_tree.png", height=900, wait_ms=60000)
+        shoot(tree, out / "lab_tree.png", height=900, wait_ms=30000)
         for script in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
             if script.name[:2] in wanted:
                 url = f"http://127.0.0.1:{port}/lab/tree/notebooks/{script.name}?token={token}"
-                shoot(url, out / f"lab_{script.stem}.png", height=1100, wait_ms=90000)
+                shoot(url, out / f"lab_{script.stem}.png", height=1100, wait_ms=40000)
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         try:
