@@ -66,7 +66,8 @@ report.answer(transfer.headline(verdicts))
 # %%
 report.say(grid.describe())
 report.say(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
-report.show_table(status[status["status"] != "done"])
+if (status["status"] != "done").any():
+    report.show_table(status[status["status"] != "done"])
 
 # %% [markdown]
 # ## Target accuracy against weights remaining

@@ -323,9 +323,7 @@ def run_group(group: list[ExperimentConfig], root, max_level: int | None, progre
 def run_group_payload(configs: list[dict], root: str, max_level: int | None) -> list[dict]:
     """:func:`run_group` for a worker process (configs as dicts, no progress bars)."""
     group = [ExperimentConfig.from_dict(c) for c in configs]
-    rows = run_group(group, root, max_level, False, record=False)
-    print(f"done {_group_name(group)}: {', '.join(r['arm'] for r in rows)}", flush=True)
-    return rows
+    return run_group(group, root, max_level, False, record=False)
 
 
 def _group_name(group: list[ExperimentConfig]) -> str:
