@@ -265,6 +265,7 @@ def test_jupyter_server_runs_notebook_03_on_smoke_without_touching_the_report(la
         ws = create_connection(f"ws://127.0.0.1:{server.port}/api/kernels/{session['kernel']['id']}/channels"
                                f"?token={server.token}", timeout=600)
         model = server.api("GET", f"/api/contents/{path}")
+        assert model["content"]["metadata"]["language_info"] == lab.kernel_language_info()  # opens clean
         outputs = []
         for cell in model["content"]["cells"]:
             if cell["cell_type"] != "code":

@@ -45,6 +45,33 @@ def strip_before_save(model: dict, path: str, **kwargs: Any) -> None:
         model["content"] = nbformat.writes(notebook) + ("\n" if text.endswith("\n") else "")
 
 
+def kernel_language_info() -> dict:
+    """What a Python kernel of this interpreter reports as ``language_info``."""
+    from ipykernel.ipkernel import IPythonKernel
+    return dict(IPythonKernel.language_info)
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": "lthlib.report.lab"}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    """A notebook under ``notebooks/`` opens with its kernel's ``language_info``: the tracked
+    files do not keep it (:data:`KEPT_METADATA`), and JupyterLab marks a notebook modified when
+    the started kernel fills it in, so every notebook would open dirty."""
+    from jupyter_core.utils import ensure_async
+    manager = serverapp.contents_manager
+    original = manager.get
+
+    async def get(path: str, content: bool = True, type: str | None = None, format: str | None = None, **kwargs):
+        model = await ensure_async(original(path, content=content, type=type, format=format, **kwargs))
+        if content and model.get("type") == "notebook" and path.strip("/").startswith("notebooks/"):
+            model["content"]["metadata"].setdefault("language_info", kernel_language_info())
+        return model
+
+    manager.get = get
+
+
 def lab_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a project Jupyter server: its settings first, this checkout's lthlib
     first on the path (the server's save hook and its kernels import it), not a report run."""
