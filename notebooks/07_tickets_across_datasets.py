@@ -66,8 +66,7 @@ report.answer(transfer.headline(verdicts))
 # %%
 report.say(grid.describe())
 report.say(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
-if (status["status"] != "done").any():
-    report.show_table(status[status["status"] != "done"])
+report.show_table(status[status["status"] != "done"])
 
 # %% [markdown]
 # ## Target accuracy against weights remaining
