@@ -35,11 +35,8 @@ from torch import nn
 
 from ..core.config import ConfigError
 from ..data.prepare import PAD
-from ..nets.models import KimCNN, RecurrentClassifier
+from ..nets.models import MODELS, exportable_models, spec_of
 
-#: The models the exporter knows: their graphs are checked in onnxruntime against PyTorch
-#: (tests/test_deploy.py); another registered model is refused by name.
-EXPORTABLE_MODELS = ("cnn", "lstm")
 OPSET = 17
 INPUT_NAMES = ("tokens", "lengths")
 OUTPUT_NAME = "logits"
@@ -49,9 +46,10 @@ Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def check_exportable(model_name: str) -> None:
-    if model_name not in EXPORTABLE_MODELS:
+    """Refuse, by name, a model whose entry has no export hook (its graph is unchecked)."""
+    if model_name not in MODELS or MODELS.get(model_name).export is None:
         raise ConfigError(f"the exporter does not know model {model_name!r}; it knows "
-                          f"{', '.join(EXPORTABLE_MODELS)}")
+                          f"{', '.join(exportable_models())}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,28 +96,12 @@ def torch_runner(model: nn.Module) -> Runner:
 # ONNX
 # ---------------------------------------------------------------------------------------------
 
-class _PaddedToWidestFilter(nn.Module):
-    """A CNN whose input gets ``min_len - 1`` PAD tokens appended, so every convolution has a
-    window whatever the length: the traced graph cannot keep the model's Python ``if`` that pads
-    short batches.  The logits are the model's: windows that start past an example's last token
-    are left out of its max (see :class:`lthlib.nets.models.KimCNN`)."""
-
-    def __init__(self, model: KimCNN):
-        super().__init__()
-        self.model = model
-
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.model(F.pad(tokens, (0, self.model.min_len - 1), value=PAD), lengths)
-
-
 def exportable(model: nn.Module) -> nn.Module:
-    """The module to trace: the network itself, or the CNN padded to its widest filter."""
-    if isinstance(model, KimCNN):
-        return _PaddedToWidestFilter(model).eval()
-    if isinstance(model, RecurrentClassifier):
-        return model.eval()
-    raise ConfigError(f"the exporter does not know {type(model).__name__}; it knows "
-                      f"{', '.join(EXPORTABLE_MODELS)}")
+    """The module to trace: what the model's ``export`` hook makes of it (the network itself,
+    or the CNN padded to its widest filter)."""
+    spec = spec_of(model)
+    check_exportable(spec.name)
+    return spec.export(model)
 
 
 def example_batch(vocab_size: int, batch: int = 3, steps: int = 12) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,7 +42,7 @@ from ..experiment.store import Store
 from ..experiment.train import Batcher
 from ..machine.files import save_json
 from ..machine.platform import cpu_threads, results_dir
-from ..nets.models import KimCNN, RecurrentClassifier, predicted_class
+from ..nets.models import predicted_class, spec_of
 from .export import FILES, default_folder, export_ticket, load_ticket, trained_model
 from .forms import Runner, ort_runner, torch_runner, with_csr_linears
 from .stored import StoredLevel, ticket_levels
@@ -88,23 +88,22 @@ def parameter_counts(state: dict[str, torch.Tensor], embedding: str) -> dict[str
 
 def weight_uses(model: torch.nn.Module, lengths: torch.Tensor) -> dict[str, float]:
     """How many times each parameter is applied per example, averaged over ``lengths`` (each
-    example's number of tokens): a convolution of width k once per window, ``max(n - k + 1, 1)``;
-    a recurrent weight once per time step and direction's pass, ``n``; the output layer once; an
-    embedding is a lookup, no arithmetic."""
+    example's number of tokens): the output layer once, an embedding not at all (a lookup, no
+    arithmetic), every other parameter as the model's ``weight_uses`` hook says (a convolution
+    of width k once per window, ``max(n - k + 1, 1)``; a recurrent weight once per time step and
+    direction's pass, ``n``)."""
     n = lengths.to(torch.float64).clamp(min=1)
+    hook = spec_of(model).weight_uses
     uses = {}
     for name, _ in model.named_parameters():
         if name == model.embedding_param:
             uses[name] = 0.0
         elif name.startswith(model.output_prefix):
             uses[name] = 1.0
-        elif isinstance(model, KimCNN) and name.startswith("convs."):
-            width = model.filter_sizes[int(name.split(".")[1])]
-            uses[name] = float((n - width + 1).clamp(min=1).mean())
-        elif isinstance(model, RecurrentClassifier) and name.startswith("rnn."):
-            uses[name] = float(n.mean())
         else:
-            raise ValueError(f"no FLOP rule for parameter {name!r} of {type(model).__name__}")
+            uses[name] = hook(model, name, n)
+            if uses[name] is None:
+                raise ValueError(f"no FLOP rule for parameter {name!r} of {type(model).__name__}")
     return uses
 
 

@@ -1,7 +1,8 @@
 """Layer collapse (Tanaka et al. 2020): masks whose surviving weights cannot carry the input.
 
 Signal is traced as reachability in the graph of surviving weights, from the input tokens to
-the logits:
+the logits, by each model's ``reach`` hook (:mod:`lthlib.nets.models`; the rules below are the
+study's models'):
 
 - an **embedding** dimension is reached if any token keeps a weight in it;
 - a **conv** filter is reached if it keeps a weight on a reached embedding dimension;
@@ -32,7 +33,7 @@ import torch
 from torch import nn
 
 from .masks import Masks, is_bias
-from .models import KimCNN, RecurrentClassifier
+from .models import spec_of
 
 
 def _alive(model: nn.Module, masks: Masks, name: str) -> torch.Tensor:
@@ -42,81 +43,22 @@ def _alive(model: nn.Module, masks: Masks, name: str) -> torch.Tensor:
     return torch.ones(model.get_parameter(name).shape, dtype=torch.bool)
 
 
-def _rows_reached(weight_alive: torch.Tensor, inputs_reached: torch.Tensor) -> torch.Tensor:
-    """Output units (dim 0) keeping a weight on a reached input (dim 1, any further dims)."""
-    connected = weight_alive & inputs_reached.reshape(1, -1, *([1] * (weight_alive.dim() - 2)))
-    return connected.flatten(1).any(dim=1)
-
-
-def _cnn_reach(model: KimCNN, masks: Masks) -> dict[str, torch.Tensor]:
-    reached = {model.embedding_param: _alive(model, masks, model.embedding_param).any(dim=0)}
-    features = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv1d):
-            filters = _rows_reached(_alive(model, masks, f"{name}.weight"), reached[model.embedding_param])
-            reached[f"{name}.weight"] = filters
-            features.append(filters)
-    output = f"{model.output_prefix}weight"
-    reached[output] = _rows_reached(_alive(model, masks, output), torch.cat(features))
-    return reached
-
-
-def _recurrent_direction(ih: torch.Tensor, hh: torch.Tensor,
-                         inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(ih rows, hh rows, hidden units) reached in one direction of one layer, to a fixed point."""
-    hidden_size = hh.shape[1]
-    rows_ih = _rows_reached(ih, inputs)
-    hidden = rows_ih.reshape(-1, hidden_size).any(dim=0)
-    while True:
-        rows_hh = _rows_reached(hh, hidden)
-        grown = (rows_ih | rows_hh).reshape(-1, hidden_size).any(dim=0)
-        if torch.equal(grown, hidden):
-            return rows_ih, rows_hh, hidden
-        hidden = grown
-
-
-def _recurrent_reach(model: RecurrentClassifier, masks: Masks) -> dict[str, torch.Tensor]:
-    reached = {model.embedding_param: _alive(model, masks, model.embedding_param).any(dim=0)}
-    prefix = next(name for name, m in model.named_modules() if isinstance(m, nn.RNNBase))
-    rnn = model.get_submodule(prefix)
-    inputs = reached[model.embedding_param]
-    for layer in range(rnn.num_layers):
-        outputs = []
-        for suffix in ("", "_reverse")[:2 if rnn.bidirectional else 1]:
-            ih, hh = f"{prefix}.weight_ih_l{layer}{suffix}", f"{prefix}.weight_hh_l{layer}{suffix}"
-            reached[ih], reached[hh], hidden = _recurrent_direction(
-                _alive(model, masks, ih), _alive(model, masks, hh), inputs)
-            outputs.append(hidden)
-        inputs = torch.cat(outputs)
-    output = f"{model.output_prefix}weight"
-    reached[output] = _rows_reached(_alive(model, masks, output), inputs)
-    return reached
-
-
 def _reach(model: nn.Module, masks: Masks) -> dict[str, torch.Tensor]:
-    """For every weight tensor, which of its output units the input reaches."""
-    if isinstance(model, KimCNN):
-        return _cnn_reach(model, masks)
-    if isinstance(model, RecurrentClassifier):
-        return _recurrent_reach(model, masks)
-    raise TypeError(f"no layer-collapse analysis for {type(model).__name__}")
+    """For every weight tensor, which of its output units the input reaches (the model's hook)."""
+    return spec_of(model).reach(model, lambda name: _alive(model, masks, name))
 
 
 def _kind(model: nn.Module, name: str) -> str:
-    leaf = name.rpartition(".")[2]
     if name == model.embedding_param:
         return "embedding"
     if is_bias(name):
         return "output_bias" if name.startswith(model.output_prefix) else "bias"
     if name.startswith(model.output_prefix):
         return "output"
-    if leaf.startswith("weight_ih"):
-        return "recurrent_input"
-    if leaf.startswith("weight_hh"):
-        return "recurrent_hidden"
-    if isinstance(model.get_submodule(name.rpartition(".")[0]), nn.Conv1d):
-        return "conv"
-    raise ValueError(f"no collapse rule for parameter {name!r}")
+    kind = spec_of(model).layer_kind(model, name)
+    if kind is None:
+        raise ValueError(f"no collapse rule for parameter {name!r}")
+    return kind
 
 
 def _units_without_weights(kind: str, alive: torch.Tensor) -> int:
@@ -131,7 +73,8 @@ def _units_without_weights(kind: str, alive: torch.Tensor) -> int:
 def collapsed_layers(model: nn.Module, masks: Masks) -> list[dict]:
     """One row per masked tensor, in mask order.
 
-    - ``kind``: embedding, conv, recurrent_input, recurrent_hidden, output, bias, output_bias;
+    - ``kind``: embedding, output, bias, output_bias, or what the model's ``layer_kind`` hook
+      names (conv, recurrent_input, recurrent_hidden);
     - ``n``, ``n_alive``: entries and survivors;
     - ``n_units``: output units (embedding dimensions, filters, gate rows, logits; for a bias
       the units it offsets); ``dead_units``: those with no surviving weight *in this tensor*
