@@ -1,8 +1,13 @@
-"""Kim CNN and the recurrent classifier: sizes, shapes, initialisation, padding invariance."""
+"""Kim CNN and the recurrent classifier: sizes, shapes, initialisation, padding invariance; no
+class tests on models outside ``lthlib/nets/models/``."""
+import ast
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
+import lthlib
 from lthlib.core.config import ConfigError, ModelConfig
 from lthlib.data.prepare import PAD, UNK
 from lthlib.nets.models import MODELS, KimCNN, RecurrentClassifier, build_model, count_parameters
@@ -148,3 +153,33 @@ def test_the_cpu_path_without_packing_gives_the_packed_final_states(cell, layers
     assert torch.allclose(padded, packed, atol=1e-6)
     assert torch.allclose(grad_padded, grad_packed, atol=1e-6)
     assert torch.count_nonzero(grad_padded[1, 3:]) == 0  # padding reaches no state that is read
+
+
+def class_tests_on_models(package: Path, model_classes=("KimCNN", "RecurrentClassifier")) -> list[str]:
+    """``isinstance`` / ``issubclass`` calls naming a model class, in modules of ``package``
+    outside ``nets/models/``, as 'path:line'."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if (package / "nets" / "models") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("isinstance", "issubclass")
+                    and len(node.args) == 2):
+                named = {getattr(n, "id", getattr(n, "attr", None)) for n in ast.walk(node.args[1])}
+                if named & set(model_classes):
+                    found.append(f"{path.relative_to(package)}:{node.lineno}")
+    return found
+
+
+def test_no_module_outside_nets_models_tests_a_model_class():
+    """Per-model behaviour is asked of the model's registry entry (its hooks), never decided by
+    ``isinstance(model, KimCNN)`` and the like outside ``lthlib/nets/models/``."""
+    found = class_tests_on_models(Path(lthlib.__file__).parent)
+    assert not found, f"isinstance on a model class outside nets/models: {found}"
+
+
+def test_the_class_test_finder_finds_one(tmp_path):
+    (tmp_path / "nets" / "models").mkdir(parents=True)
+    (tmp_path / "nets" / "models" / "own.py").write_text("isinstance(m, KimCNN)\n")
+    (tmp_path / "deploy.py").write_text("x = 1\nif isinstance(m, (nn.Linear, models.RecurrentClassifier)):\n    pass\n")
+    assert class_tests_on_models(tmp_path) == ["deploy.py:2"]
