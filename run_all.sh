@@ -107,6 +107,6 @@ for index, cell in enumerate(nb.cells):
 EOF
     die "notebook $name failed; the executed copy with the error is $out"
   fi
-  "$PY" -m lthlib.report.export "$out" || die "could not export $out to HTML"
+  "$PY" -m lthlib.report.render "$out" || die "could not export $out to HTML"
 done
 echo "run_all: done in $(( $(date +%s) - start )) s: reports/$profile, figures/$profile, results/$profile/tables"

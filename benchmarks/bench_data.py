@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from bench_training import device_name, merge_json  # noqa: E402
+from bench_setup import device_name, merge_json  # noqa: E402
 
 DEFAULT_MIRROR = str(Path(__file__).resolve().parents[2] / "shared" / "data")  # ../shared/data
 

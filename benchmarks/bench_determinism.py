@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import torch  # noqa: E402
-from bench_training import build, device_name, load_train_split, magnitude_masks, merge_json, sync  # noqa: E402
+from bench_setup import device_name, load_train_split, merge_json, sync  # noqa: E402
+from bench_training import build, magnitude_masks  # noqa: E402
 
 from lthlib.core.config import PruneConfig  # noqa: E402
 from lthlib.experiment.train import Batcher, make_optimizer, train_epoch  # noqa: E402

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import torch  # noqa: E402
-from bench_training import device_name, merge_json, sync  # noqa: E402
+from bench_setup import device_name, merge_json, sync  # noqa: E402
 
 from lthlib.experiment import profiles  # noqa: E402
 from lthlib.experiment.arms import ARMS  # noqa: E402
@@ -150,7 +150,7 @@ class _Prepared:
 
 
 def _synthetic_like(dataset: str, cfg, fraction: float):
-    from bench_training import synthetic_split
+    from bench_setup import synthetic_split
     vocab = cfg.data.max_vocab + 2
     n_cls = cfg.data.n_classes
     n_tr = max(cfg.train.batch_size, int(N_TRAIN[dataset] * fraction))

@@ -12,11 +12,14 @@ module imports itself back through a circle (``tests/test_architecture.py`` chec
                 scores; early-bird; layer collapse
     experiment  arm entries, profiles, the training loop, the store, the runner (one
                 configuration, level by level) and the grid (the cells of a selection)
-    run         work for a borrowed machine: deviations, campaign, carry, bundle
+    run         work for a borrowed machine: deviations, campaign, carry, bundle; Ray and Slurm
+    deploy      a stored ticket in deployable forms (``lth export``) and what it saves
     report      what the notebooks call: results, stats, labels, tables, figures, narrative,
-                verdicts (from tidy tables; never imports ``run``)
+                verdicts; rendering the report (from tidy tables; never imports ``run`` or ``deploy``)
+    cli         the ``lth`` command, one module per subcommand, on top of them all
 
-``lthlib.cli`` (the ``lth`` command) sits on top.  Each wing's ``__init__`` names its modules.
+``run``, ``deploy`` and ``report`` sit side by side: none imports another.  Each wing's
+``__init__`` names its modules (``tests/test_architecture.py`` checks that too).
 
 Importing lthlib sets the portable CPU settings before any tensor operation can run
 (:func:`lthlib.machine.platform.use_portable_cpu`; ``LTH_PORTABLE_CPU=0`` turns them off).

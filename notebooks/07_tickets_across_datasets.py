@@ -30,7 +30,7 @@
 # %matplotlib inline
 from lthlib.experiment.arms import TICKET, families
 from lthlib.experiment.transfer import transfer_grid
-from lthlib.report import figures, transfer
+from lthlib.report import figures, transfer_verdicts
 from lthlib.report import notebook as report
 from lthlib.run.executors import make_executor
 
@@ -54,11 +54,11 @@ status = grid.run(progress=report.showing_progress(),
                   executor=make_executor(executor) if executor else None)
 store = report.store(profile)
 expected = grid.expected()
-runs = transfer.by_pair(store.runs(), expected)
-predictions = transfer.by_pair(store.table("predictions"), expected)
-table, chosen = transfer.transfer_differences(runs, predictions, store.table("test_labels"))
-verdicts = transfer.verdict_table(table, chosen, runs)
-report.answer(transfer.headline(verdicts))
+runs = transfer_verdicts.by_pair(store.runs(), expected)
+predictions = transfer_verdicts.by_pair(store.table("predictions"), expected)
+table, chosen = transfer_verdicts.transfer_differences(runs, predictions, store.table("test_labels"))
+verdicts = transfer_verdicts.verdict_table(table, chosen, runs)
+report.answer(transfer_verdicts.headline(verdicts))
 
 # %% [markdown]
 # ## Training
@@ -74,7 +74,7 @@ report.show_table(status[status["status"] != "done"])
 # %%
 shown = [TICKET, *families("transfer")]
 fig = figures.plot_accuracy_vs_remaining(runs, shown, title="On the target: its own ticket and the source's",
-                                         arm_names={TICKET: transfer.OWN_TICKET_NAME})
+                                         arm_names={TICKET: transfer_verdicts.OWN_TICKET_NAME})
 report.show_figure(fig, profile, "accuracy_transfer")
 
 # %% [markdown]
@@ -85,8 +85,8 @@ report.show_figure(fig, profile, "accuracy_transfer")
 # ## Paired differences at every level
 
 # %%
-report.show_table(table, profile, "transfer_paired_differences", columns=transfer.SHOWN_DIFFERENCE_COLUMNS)
-report.say(transfer.describe_family())
+report.show_table(table, profile, "transfer_paired_differences", columns=transfer_verdicts.SHOWN_DIFFERENCE_COLUMNS)
+report.say(transfer_verdicts.describe_family())
 
 # %% [markdown]
 # Intervals are the paired bootstrap over seeds and test examples (2,000 replicates;
@@ -97,5 +97,5 @@ report.say(transfer.describe_family())
 # ## The answer
 
 # %%
-report.show_table(verdicts, profile, "transfer_verdicts", columns=transfer.SHOWN_VERDICT_COLUMNS)
-report.say(transfer.describe_answer(verdicts))
+report.show_table(verdicts, profile, "transfer_verdicts", columns=transfer_verdicts.SHOWN_VERDICT_COLUMNS)
+report.say(transfer_verdicts.describe_answer(verdicts))

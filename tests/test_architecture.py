@@ -1,14 +1,18 @@
 """The package's shape: wings import only the wings below them, and no module imports itself
-back through a circle.  Every import counts: module-level, inside functions and under
-``TYPE_CHECKING``."""
+back through a circle (every import counts: module-level, inside functions and under
+``TYPE_CHECKING``); no module is over the line budget; every package's docstring names its
+modules; no two modules outside the command line share a name."""
 from __future__ import annotations
 
 import ast
+import re
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "lthlib"
+REPOSITORY = Path(__file__).resolve().parent.parent
+PACKAGE = REPOSITORY / "lthlib"
 #: Each wing and the wings it may import (its own always).  README "Layout" draws the same.
 MAY_IMPORT = {
     "core": set(),
@@ -56,8 +60,9 @@ def _is_module(name: str) -> bool:
 
 
 def wing(name: str) -> str:
+    """The wing of a module: the package under lthlib it lives in (every ``lthlib.cli.*`` is cli)."""
     parts = name.split(".")
-    return "cli" if parts[1:] == ["cli"] else parts[1] if len(parts) > 1 else ""
+    return parts[1] if len(parts) > 1 else ""
 
 
 GRAPH = {module_name(p): imported_modules(p) for p in PACKAGE.rglob("*.py")}
@@ -110,3 +115,79 @@ def test_the_checker_sees_relative_imports_and_circles():
     planted = {**GRAPH, "lthlib.nets.masks": GRAPH["lthlib.nets.masks"] | {"lthlib.experiment.runner"}}
     assert find_circle(planted) is not None
     assert wing("lthlib.experiment.runner") not in MAY_IMPORT["nets"]
+
+
+# -- size and names ------------------------------------------------------------------------------
+
+#: No module longer than this many lines: a longer one is split by subject into a package.
+MAX_LINES = 450
+#: The folders whose modules the budget holds for.
+BUDGETED = ("lthlib", "benchmarks", "tools", "tests")
+
+
+BUDGETED_MODULES = sorted(p.relative_to(REPOSITORY).as_posix() for folder in BUDGETED
+                          for p in (REPOSITORY / folder).rglob("*.py"))
+
+
+def line_count(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+@pytest.mark.parametrize("path", BUDGETED_MODULES)
+def test_no_module_is_over_the_line_budget(path):
+    lines = line_count(REPOSITORY / path)
+    assert lines <= MAX_LINES, f"{path} has {lines} lines, over the budget of {MAX_LINES}: split it by subject"
+
+
+def package_members(package: Path) -> list[str]:
+    """The names of a package's modules and sub-packages (its ``__init__`` aside)."""
+    modules = [p.stem for p in package.glob("*.py") if p.name != "__init__.py"]
+    packages = [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    return sorted(modules + packages)
+
+
+def names_member(docstring: str, package: str, member: str) -> bool:
+    """Does ``docstring`` name ``member``: a line of a listing that starts with it (``    name   what
+    it holds``, ``- name``), or its full dotted name (``:mod:`lthlib.deploy.stored```)?"""
+    listed = re.search(rf"^\s*(?:- )?{re.escape(member)}\s", docstring, re.MULTILINE)
+    return bool(listed) or f"{package}.{member}" in docstring
+
+
+PACKAGES = sorted(p.parent for p in PACKAGE.rglob("__init__.py"))
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: module_name(p / "__init__.py"))
+def test_every_package_docstring_names_its_modules(package):
+    name = module_name(package / "__init__.py")
+    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    unnamed = [m for m in package_members(package) if not names_member(docstring, name, m)]
+    assert not unnamed, f"{name}'s docstring does not name {unnamed}: a line each on what it holds"
+
+
+def shared_names(modules) -> dict[str, list[str]]:
+    """Last name -> the modules and packages that share it, outside lthlib.cli (whose modules are
+    named after the ``lth`` commands they run: ``lth carry`` is ``lthlib.cli.carry``)."""
+    where = defaultdict(list)
+    for name in sorted(modules):
+        if name != "lthlib" and wing(name) != "cli":
+            where[name.rpartition(".")[2]].append(name)
+    return {short: names for short, names in where.items() if len(names) > 1}
+
+
+def test_no_two_modules_share_a_name():
+    """Distinct names for distinct things: two modules named alike are two things a reader confuses."""
+    shared = shared_names(GRAPH)
+    assert not shared, f"modules that share a name: {shared}"
+
+
+def test_the_budget_and_naming_checks_would_catch_what_they_claim():
+    assert {"lthlib/cli/__init__.py", "benchmarks/bench_training.py", "tools/screenshots.py",
+            "tests/test_architecture.py"} <= set(BUDGETED_MODULES)
+    assert wing("lthlib.cli.run") == "cli" and wing("lthlib.run.campaign") == "run"
+    planted = [*GRAPH, "lthlib.report.overlap"]
+    assert shared_names(planted)["overlap"] == ["lthlib.experiment.overlap", "lthlib.report.overlap"]
+    assert shared_names(["lthlib.cli.carry", "lthlib.run.carry"]) == {}
+    assert names_member("    stored   a stored level", "lthlib.deploy", "stored")
+    assert names_member("- :mod:`~lthlib.deploy.stored`  find", "lthlib.deploy", "stored")
+    assert not names_member("what stored levels hold", "lthlib.deploy", "stored")
+    assert not names_member("    storedx  a stored level", "lthlib.deploy", "stored")

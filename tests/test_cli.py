@@ -16,6 +16,7 @@ from lthlib.experiment import grid as grids
 from lthlib.experiment import profiles
 from lthlib.experiment.arms import all_arms
 from lthlib.machine.executor import JobFailed
+from lthlib.report import render
 
 
 @pytest.fixture
@@ -160,16 +161,16 @@ def repo(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
     for name in ("00_data_prep", "03_winning_tickets", "05_analysis", "make_notebooks"):
         (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
-    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(render, "ROOT", tmp_path)
     return tmp_path
 
 
 @pytest.fixture
 def executed(monkeypatch) -> list[tuple]:
     calls = []
-    monkeypatch.setattr(cli, "_execute", lambda notebook, output, parameters: calls.append(
+    monkeypatch.setattr(render, "execute", lambda notebook, output, parameters: calls.append(
         (str(notebook), str(output), parameters)))
-    monkeypatch.setattr(cli, "_export_html", lambda output: calls.append(("html", str(output))))
+    monkeypatch.setattr(render, "export_html", lambda output: calls.append(("html", str(output))))
     return calls
 
 

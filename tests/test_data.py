@@ -259,8 +259,8 @@ def test_cache_hit_does_not_parse_again(tiny_mirror, monkeypatch, data_home):
 
     def no_parse(*args, **kwargs):
         raise AssertionError("parsed the source again on a cache hit")
-    monkeypatch.setattr(datasets, "read_imdb", no_parse)
-    monkeypatch.setattr(datasets, "fetch", no_parse)
+    monkeypatch.setattr(datasets.imdb, "read_imdb", no_parse)
+    monkeypatch.setattr(datasets.entry, "fetch", no_parse)
     count = data.PARSE_COUNT
     second = prepare(cfg, progress=False)
     smaller = prepare(replace(cfg, max_vocab=3), progress=False)   # shares the tokenised corpus

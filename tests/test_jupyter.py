@@ -116,7 +116,7 @@ def test_a_saved_notebook_under_notebooks_loses_its_outputs():
 
 
 def test_the_html_hides_code_and_says_once_what_it_ran_with(tmp_path):
-    from lthlib.report.export import export_html
+    from lthlib.report.render import export_html
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# 03 · Title"),
         nbformat.v4.new_code_cell("secret_code_line = 1", outputs=[nbformat.v4.new_output("stream", text="shown")])])

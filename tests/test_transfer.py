@@ -15,7 +15,7 @@ from lthlib.experiment.runner import Runner, load_data
 from lthlib.experiment.store import Store
 from lthlib.experiment.transfer import TARGET_ARMS, TransferCell, TransferGrid
 from lthlib.machine.files import load_torch
-from lthlib.report import transfer as transfer_report
+from lthlib.report import transfer_verdicts as transfer_report
 
 FAST = dict(epochs=1, levels=2)
 

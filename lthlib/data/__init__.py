@@ -2,6 +2,7 @@
 
     sources     official files: checksums, the offline mirror, the download cache, downloads
     datasets    one registry entry per dataset: files, parser, classes, split protocols, study numbers
+                (a package: the entry type and protocols, one module per corpus)
     prepare     tokenizer, vocabulary, encoded splits, the fingerprinted processed cache
     embeddings  GloVe 6B vectors -> a matrix for a vocabulary
 

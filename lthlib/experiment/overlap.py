@@ -14,6 +14,7 @@ import pandas as pd
 from ..nets.masks import Masks, jaccard
 from .arms import TICKET
 
+#: The key of one panel, one row of most tables: a dataset trained with a model (the report's too).
 PAIR = ["dataset", "model"]
 OVERLAP_COLUMNS = [*PAIR, "kind", "level", "remaining", "pair", "jaccard", "random"]
 

@@ -9,12 +9,17 @@ mask overlaps :mod:`lthlib.report.tables` reads through the store).
     per_class      recall per class and confusion matrices (sklearn) from stored predictions
     labels         how datasets, models and arms are named for a reader
     tables         the report's tables (study view, sound view, overlaps, missing cells)
-    figures        the report's figures
+    figures        the report's figures (a package, one module per subject)
     narrative      the sentences under them
     verdicts       the study's claims against this run, per dataset × model
     ticket_price   what a cheaper ticket costs and buys (notebook 06)
+    transfer_verdicts  tickets across datasets: paired differences per pair, the primary family,
+                   the verdicts (notebook 07)
+    savings        what a deployed ticket saves: size and latency tables (notebook 08)
     data_summary   the prepared datasets (notebook 00)
     model_summary  parameters per tensor, prunable or not (notebook 01)
+    render         the notebooks executed by papermill into reports/<profile>/, and their HTML
+    lab            JupyterLab with the project's settings (``lth lab``)
 
 May import: :mod:`lthlib.core`, :mod:`lthlib.machine`, :mod:`lthlib.data`, :mod:`lthlib.nets`,
 :mod:`lthlib.experiment`; never :mod:`lthlib.run`.

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: The key of one panel, one row of most tables: a dataset trained with a model.
-PAIR = ["dataset", "model"]
+from ..experiment.overlap import PAIR
 
 SUMMARY_COLUMNS = ["n", "mean", "std", "ci", "ci_low", "ci_high", "remaining"]
 PAIRED_COLUMNS = [*PAIR, "level", "remaining", "n", "diff", "ci", "ci_low", "ci_high"]
