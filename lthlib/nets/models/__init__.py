@@ -1,7 +1,7 @@
 """The text classifiers of the study: one module per model family, each ending with its
 registration, and the pieces they share.
 
-    registry        :class:`ModelSpec` (one entry per model, with its hooks), ``MODELS``,
+    spec            :class:`ModelSpec` (one entry per model, with its hooks), ``MODELS``,
                     :func:`spec_of` (a network's entry), :func:`build_model`
     outputs         logits -> classes, the loss (BCE on one logit for two classes, else CE)
     initialisation  the seeded initialisation (embedding; the rest by the model's rule), its
@@ -11,7 +11,7 @@ registration, and the pieces they share.
     recurrent       the LSTM / GRU / RNN classifier (``lstm``, ``gru``, ``rnn``)
 
 Every model takes ``forward(tokens (B, T) int64 padded with PAD, lengths (B,) int64) -> logits
-(B, n_out)`` and carries the attributes listed in :mod:`.registry` (``model_name``,
+(B, n_out)`` and carries the attributes listed in :mod:`.spec` (``model_name``,
 ``embedding_param``, ``output_prefix``, ``n_out``, ``n_classes``, ``lengths_on_cpu``).
 
 **The hooks live on the registry entry, not on the model class.**  The other wings already look
@@ -42,7 +42,7 @@ from .initialisation import InitRule, flatten_rnns, initialise, scale_matched_em
 from .kim_cnn import KimCNN
 from .outputs import loss_and_correct, n_outputs, predicted_class
 from .recurrent import RecurrentClassifier
-from .registry import (
+from .spec import (
     MODELS,
     Builder,
     ModelSpec,

@@ -1,5 +1,5 @@
 """Seeded initialisation, shared by every model: the embedding here, every other tensor by the
-rule its model's entry carries (:attr:`lthlib.nets.models.registry.ModelSpec.init_rule`), built
+rule its model's entry carries (:attr:`lthlib.nets.models.spec.ModelSpec.init_rule`), built
 from the draws below.  Also the scale-matched embedding of the re-initialisation arms and the
 re-packing of cuDNN's RNN weights.
 """

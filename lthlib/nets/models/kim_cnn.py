@@ -11,7 +11,7 @@ from ...data.prepare import PAD
 from .initialisation import no_rule, xavier_normal, zeros
 from .outputs import n_outputs
 from .reach import Alive, embedding_reach, output_reach, rows_reached
-from .registry import MODELS, ModelSpec
+from .spec import MODELS, ModelSpec
 
 
 class KimCNN(nn.Module):

@@ -17,7 +17,7 @@ from ...data.prepare import PAD
 from .initialisation import no_rule, orthogonal_blocks, xavier_normal, zeros
 from .outputs import n_outputs
 from .reach import Alive, embedding_reach, output_reach, rows_reached
-from .registry import MODELS, Builder, ModelSpec
+from .spec import MODELS, Builder, ModelSpec
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
