@@ -356,8 +356,8 @@ def test_real_imdb_study_and_canonical(real_mirror):
     lstm = prepare(DataConfig(dataset="imdb", protocol="study", max_vocab=25_000), progress=False)
     cached = time.perf_counter() - start
     print(f"cached IMDb load: {cached:.2f} s")
-    assert len(lstm.vocab) == 25_002 and lstm.timings["cached"] and cached < 2.0
-    assert cold < 60.0
+    # the times are printed, not asserted: speed targets live in benchmarks/bench_data.py
+    assert len(lstm.vocab) == 25_002 and lstm.timings["cached"]
     for split in study.splits().values():
         assert int(split.lengths().min()) >= 1
     assert study.train.class_counts(2)[0] + study.val.class_counts(2)[0] + study.test.class_counts(2)[0] == 25_000
