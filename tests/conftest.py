@@ -5,7 +5,8 @@
   offline mirror with its SHA256SUMS, and a temporary data folder;
 - temporary results and figures folders (``out_dirs``);
 - the executors' small smoke grid: its prepared data and its local executor's store, made once
-  per module (``grid_data_dir``, ``grid_reference``, ``grid_results``).
+  per module (``grid_data_dir``, ``grid_reference``, ``grid_results``);
+- the whole smoke report with the toy dataset, rendered once per session (``smoke_report``).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 import torch
 
 from helpers import CLI_GRID
+from smoke_report import TOY_MODULE, Render, render_smoke_report, write_toy_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -178,3 +180,17 @@ def grid_results(grid_data_dir, tmp_path, monkeypatch) -> Path:
     """A fresh LTH_RESULTS_DIR beside the module's prepared data."""
     monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
     return tmp_path / "results"
+
+
+@pytest.fixture(scope="session")
+def smoke_report(tmp_path_factory) -> Render:
+    """``./run_all.sh --profile smoke -p datasets '["toy"]'``, every notebook, rendered once for
+    test_run_all.py and test_toy_dataset.py: the toy dataset (smoke_report.py) is registered in
+    every process by ``LTH_PLUGINS`` and is the report's only dataset, with the profile's models
+    and seeds.  Only the toy dataset, because test_toy_dataset.py checks that nothing else
+    trains; notebook 07 then has no transfer pair, and test_run_all.py renders it on its own."""
+    root = tmp_path_factory.mktemp("smoke_report")
+    mirror, plugins = write_toy_dataset(root)
+    return render_smoke_report(root, ["-p", "datasets", '["toy"]'],
+                               extra_env={"PYTHONPATH": str(plugins), "LTH_PLUGINS": TOY_MODULE,
+                                          "LTH_DATA_MIRROR": str(mirror)})
