@@ -1,5 +1,13 @@
-"""Shared fixtures: tiny source files made in code (an aclImdb-shaped tar.gz, AG News-shaped CSVs)
-in a temporary offline mirror with its SHA256SUMS, and a temporary data folder."""
+"""Shared fixtures (helpers that are not fixtures live in helpers.py):
+
+- every test module runs torch on one thread (``one_torch_thread``, autouse);
+- tiny source files made in code (an aclImdb-shaped tar.gz, AG News-shaped CSVs) in a temporary
+  offline mirror with its SHA256SUMS, and a temporary data folder;
+- temporary results and figures folders (``out_dirs``);
+- the executors' small smoke grid: its prepared data and its local executor's store, made once
+  per module (``grid_data_dir``, ``grid_reference``, ``grid_results``);
+- the whole smoke report with the toy dataset, rendered once per session (``smoke_report``).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +16,24 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
+
+from helpers import CLI_GRID
+from smoke_report import TOY_MODULE, Render, render_smoke_report, write_toy_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (two OpenMP threads on a busy 2-core box spin-wait).
+    Harmless for every test: training sets its own count (``cpu_threads``), child processes take
+    theirs from their environment, and the tests about thread counts set the counts they check."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 # (split, polarity, id, rating, text)
 IMDB_REVIEWS = [
@@ -114,3 +138,59 @@ def no_network(monkeypatch):
     def fail(url, out, progress=True):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
     monkeypatch.setattr(sources, "download", fail)
+
+
+@pytest.fixture
+def out_dirs(tmp_path, monkeypatch):
+    """LTH_RESULTS_DIR and LTH_FIGURES_DIR under tmp_path (returned)."""
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("LTH_FIGURES_DIR", str(tmp_path / "figures"))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def grid_data_dir(tmp_path_factory):
+    """One prepared-data folder for the module (the synthetic smoke data, made once)."""
+    from lthlib.data.prepare import forget_prepared
+    folder = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTH_DATA_DIR", str(folder))
+        patch.delenv("LTH_DATA_MIRROR", raising=False)
+        forget_prepared()
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def grid_reference(grid_data_dir, tmp_path_factory):
+    """The local executor's store of helpers.CLI_GRID (two worker processes), through the `lth`
+    command: what every other executor must reproduce."""
+    from lthlib import cli
+    from lthlib.experiment.store import Store
+    root = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTH_RESULTS_DIR", str(root))
+        assert cli.main(["run", *CLI_GRID, "--executor", "local", "--workers", "2"]) == 0
+    store = Store(root / "smoke")
+    assert len(store.runs()) == 8  # 2 arms x 2 seeds x levels 0-1
+    return store
+
+
+@pytest.fixture
+def grid_results(grid_data_dir, tmp_path, monkeypatch) -> Path:
+    """A fresh LTH_RESULTS_DIR beside the module's prepared data."""
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+@pytest.fixture(scope="session")
+def smoke_report(tmp_path_factory) -> Render:
+    """``./run_all.sh --profile smoke -p datasets '["toy"]'``, every notebook, rendered once for
+    test_run_all.py and test_toy_dataset.py: the toy dataset (smoke_report.py) is registered in
+    every process by ``LTH_PLUGINS`` and is the report's only dataset, with the profile's models
+    and seeds.  Only the toy dataset, because test_toy_dataset.py checks that nothing else
+    trains; notebook 07 then has no transfer pair, and test_run_all.py renders it on its own."""
+    root = tmp_path_factory.mktemp("smoke_report")
+    mirror, plugins = write_toy_dataset(root)
+    return render_smoke_report(root, ["-p", "datasets", '["toy"]'],
+                               extra_env={"PYTHONPATH": str(plugins), "LTH_PLUGINS": TOY_MODULE,
+                                          "LTH_DATA_MIRROR": str(mirror)})

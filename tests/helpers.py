@@ -1,14 +1,23 @@
-"""Tiny synthetic data for the model, mask and training tests: real ``EncodedSplit`` splits in a
-small container that has what the training loop reads (splits, ``config.max_len``,
-``n_classes``)."""
+"""Helpers shared by test modules (fixtures live in conftest.py):
+
+- tiny synthetic data for the model, mask and training tests: real ``EncodedSplit`` splits in a
+  small container that has what the training loop reads (splits, ``config.max_len``,
+  ``n_classes``), and tiny configurations;
+- the executors' small smoke grid (test_executors.py, test_slurm_cluster.py) and how two stores
+  of it are compared.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 
 from lthlib.core.config import DataConfig, ModelConfig, TrainConfig
 from lthlib.data.prepare import EncodedSplit
+from lthlib.experiment.arms import TICKET
+from lthlib.experiment.grid import Grid
+from lthlib.experiment.store import Store
 
 N_SIGNAL = 3  # signal tokens per class
 
@@ -75,13 +84,30 @@ def tiny_train_config(**kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
-import pytest  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# The executors' small smoke grid: one model, two arms, two seeds, one epoch, one level (two
+# (dataset, model, seed) groups).  conftest.py's grid_reference is its local executor's store.
+# ---------------------------------------------------------------------------------------------
+
+GRID_ARMS = [TICKET, "random_reinit"]
+GRID_SEEDS = [0, 1]
+#: the same grid as ``lth run`` arguments
+CLI_GRID = ["--profile", "smoke", "--models", "cnn", "--arms", ",".join(GRID_ARMS),
+            "--seeds", ",".join(map(str, GRID_SEEDS)), "--set", "epochs=1", "levels=1"]
+TIMING = ("train_seconds", "mask_search_seconds", "seconds")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (two OpenMP threads on a busy 2-core box spin-wait)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def small_grid() -> Grid:
+    return Grid.of("smoke", models=["cnn"], arms=GRID_ARMS, seeds=GRID_SEEDS, epochs=1, levels=1)
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in frame.columns if c not in TIMING]
+    return frame[keep].sort_values(["config_hash", "level"]).reset_index(drop=True)
+
+
+def same_rows(store: Store, reference: Store) -> None:
+    """The runs, epochs and layers tables of two stores agree, timing columns aside."""
+    for name in ("runs", "epochs", "layers"):
+        pd.testing.assert_frame_equal(comparable(store.table(name)), comparable(reference.table(name)))

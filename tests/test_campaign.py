@@ -22,8 +22,6 @@ from lthlib.run.bundle import BundleError, export_bundle, import_bundle
 from lthlib.run.campaign import PRIORITY, PROGRESS_FILE, arm_order, run_campaign, units
 from lthlib.run.carry import CarryTooLarge, data_env, prepare_carry
 
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
-
 TIMING = ("train_seconds", "mask_search_seconds", "seconds")
 SMALL = dict(datasets=["synthetic"], models=["cnn"], seeds=[0], epochs=1, levels=2, rewind_point="5it",
              arms=["winning_ticket", "random_reinit", "late_rewinding"])

@@ -9,8 +9,6 @@ from lthlib.nets.collapse import collapsed_layers, critical_sparsity, network_co
 from lthlib.nets.masks import full_masks, prunable_names
 from lthlib.nets.models import build_model
 
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
-
 
 def tiny(name: str, n_classes: int = 2, n_layers: int = 2, bidirectional: bool = True):
     cfg = ModelConfig(name=name, embed_dim=8, n_filters=4, filter_sizes=(2, 3), hidden_dim=4,

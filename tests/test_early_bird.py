@@ -7,8 +7,6 @@ import torch
 
 from lthlib.nets.early_bird import EarlyBirdTracker, early_bird_search, mask_distance
 
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
-
 
 def test_mask_distance_counts_differing_entries_over_all_tensors():
     a = {"w": torch.zeros(10, dtype=torch.bool), "v": torch.ones(2, 5, dtype=torch.bool)}

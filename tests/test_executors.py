@@ -1,10 +1,10 @@
 """The grid beyond one machine: Ray and Slurm (submitit) executors with the real engines, a store
 two processes share, and damaged files.
 
-Every run here is the same small smoke grid (one model, two arms, two seeds, one epoch, one
-level: two (dataset, model, seed) groups), and every runs.csv is compared with the local
-executor's, timing columns aside.  A real Slurm cluster is exercised in test_slurm_cluster.py
-(marked ``slurm``).
+Every run here is the same small smoke grid (helpers.small_grid: one model, two arms, two
+seeds, one epoch, one level: two (dataset, model, seed) groups), and every runs.csv is compared
+with the local executor's (conftest.py's grid_reference), timing columns aside.  A real Slurm
+cluster is exercised in test_slurm_cluster.py (marked ``slurm``).
 """
 from __future__ import annotations
 
@@ -19,75 +19,23 @@ import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from lthlib import cli
 from lthlib.core.config import ConfigError
-from lthlib.data.prepare import forget_prepared
-from lthlib.experiment.arms import TICKET
-from lthlib.experiment.grid import Grid
+from lthlib.experiment.arms import TICKET  # noqa: F401 (read by DataFrame.query as @TICKET)
 from lthlib.experiment.store import Store
 from lthlib.machine.files import DamagedFile
 from lthlib.machine.platform import has_command
 from lthlib.run.executors import RayExecutor, make_executor
 
-ARMS = [TICKET, "random_reinit"]
-SEEDS = [0, 1]
-SMALL = dict(epochs=1, levels=1)
-CLI_GRID = ["--profile", "smoke", "--models", "cnn", "--arms", ",".join(ARMS), "--seeds", "0,1",
-            "--set", "epochs=1", "levels=1"]
-TIMING = ("train_seconds", "mask_search_seconds", "seconds")
-
-
-def grid() -> Grid:
-    return Grid.of("smoke", models=["cnn"], arms=ARMS, seeds=SEEDS, **SMALL)
-
-
-def comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    keep = [c for c in frame.columns if c not in TIMING]
-    return frame[keep].sort_values(["config_hash", "level"]).reset_index(drop=True)
-
-
-def same_rows(store: Store, reference: Store) -> None:
-    for name in ("runs", "epochs", "layers"):
-        pd.testing.assert_frame_equal(comparable(store.table(name)), comparable(reference.table(name)))
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """One prepared-data folder for the module (the synthetic smoke data, made once)."""
-    folder = tmp_path_factory.mktemp("data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LTH_DATA_DIR", str(folder))
-        patch.delenv("LTH_DATA_MIRROR", raising=False)
-        forget_prepared()
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def reference(data_dir, tmp_path_factory) -> Store:
-    """The local executor's store (two worker processes), through the `lth` command."""
-    root = tmp_path_factory.mktemp("results")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LTH_RESULTS_DIR", str(root))
-        assert cli.main(["run", *CLI_GRID, "--executor", "local", "--workers", "2"]) == 0
-    store = Store(root / "smoke")
-    assert len(store.runs()) == 8  # 2 arms x 2 seeds x levels 0-1
-    return store
-
-
-@pytest.fixture
-def results(data_dir, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
-    return tmp_path / "results"
-
+from helpers import CLI_GRID, GRID_ARMS, GRID_SEEDS, same_rows, small_grid
 
 # ---------------------------------------------------------------------------------------------
 # Bad input: a ConfigError before anything trains
 # ---------------------------------------------------------------------------------------------
 
-def test_bad_executor_input_is_a_config_error_before_training(results, capsys):
+def test_bad_executor_input_is_a_config_error_before_training(grid_results, capsys):
     with pytest.raises(ConfigError, match="unknown executor 'spark'.*local, ray, slurm"):
         make_executor("spark")
     with pytest.raises(ConfigError, match="no option 'partiton'"):
@@ -104,26 +52,26 @@ def test_bad_executor_input_is_a_config_error_before_training(results, capsys):
     assert cli.main(["run", *CLI_GRID, "--executor", "spark"]) == 2
     assert cli.main(["run", *CLI_GRID, "--executor", "local", "--slurm-partition", "gpu"]) == 2
     assert "unknown executor 'spark'" in capsys.readouterr().err
-    assert not (results / "smoke" / "runs").exists()  # nothing trained
+    assert not (grid_results / "smoke" / "runs").exists()  # nothing trained
 
 
-def test_ray_without_a_reachable_cluster_is_a_config_error(results, capsys):
+def test_ray_without_a_reachable_cluster_is_a_config_error(grid_results, capsys):
     with pytest.raises(ConfigError, match="could not reach a Ray cluster at '127.0.0.1:9'"):
         RayExecutor(address="127.0.0.1:9").check()
     assert cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", "127.0.0.1:9"]) == 2
-    assert not (results / "smoke" / "runs").exists()
+    assert not (grid_results / "smoke" / "runs").exists()
 
 
 # ---------------------------------------------------------------------------------------------
 # Slurm through submitit's local executor (real subprocesses)
 # ---------------------------------------------------------------------------------------------
 
-def test_slurm_local_gives_the_local_rows(reference, results, tmp_path):
+def test_slurm_local_gives_the_local_rows(grid_reference, grid_results, tmp_path):
     code = cli.main(["run", *CLI_GRID, "--executor", "slurm", "--slurm-cluster", "local",
                      "--slurm-folder", str(tmp_path / "submitit"), "--slurm-parallelism", "2"])
     assert code == 0
-    store = Store(results / "smoke")
-    same_rows(store, reference)
+    store = Store(grid_results / "smoke")
+    same_rows(store, grid_reference)
     assert list(store.table("status")["status"].unique()) == ["done"]
     assert list((tmp_path / "submitit").glob("*/*_result.pkl"))  # the jobs really ran through submitit
 
@@ -133,7 +81,7 @@ def test_slurm_local_gives_the_local_rows(reference, results, tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def ray_cluster(data_dir):
+def ray_cluster(grid_data_dir):
     """Two Ray nodes of one CPU each (ray.cluster_utils.Cluster: real raylets and workers), in a
     short temporary folder removed afterwards (Ray leaves sessions in its temp dir)."""
     ray = pytest.importorskip("ray")
@@ -155,11 +103,11 @@ def ray_cluster(data_dir):
             shutil.rmtree(shared, ignore_errors=True)
 
 
-def test_ray_two_nodes_give_the_local_rows(reference, results, ray_cluster):
+def test_ray_two_nodes_give_the_local_rows(grid_reference, grid_results, ray_cluster):
     import ray
     code = cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", ray_cluster.address])
     assert code == 0
-    same_rows(Store(results / "smoke"), reference)
+    same_rows(Store(grid_results / "smoke"), grid_reference)
     assert not ray.is_initialized()  # the command disconnected
 
 
@@ -176,8 +124,8 @@ def _ray_task_pids() -> list[int]:
     return pids
 
 
-def test_ray_worker_killed_mid_run_is_retried_to_the_same_rows(reference, results, ray_cluster):
-    store_root = results / "smoke"
+def test_ray_worker_killed_mid_run_is_retried_to_the_same_rows(grid_reference, grid_results, ray_cluster):
+    store_root = grid_results / "smoke"
     killed: list[int] = []
 
     def kill_once_training() -> None:  # SIGKILL a busy worker once a level has started writing
@@ -196,13 +144,13 @@ def test_ray_worker_killed_mid_run_is_retried_to_the_same_rows(reference, result
     executor = RayExecutor(address=ray_cluster.address, max_retries=3)
     executor.check()
     try:
-        status = grid().run(store=Store(store_root), executor=executor)
+        status = small_grid().run(store=Store(store_root), executor=executor)
     finally:
         executor.close()
     killer.join()
     assert killed, "no Ray worker was killed: the test did not test a retry"
     assert list(status["status"].unique()) == ["done"]
-    same_rows(Store(store_root), reference)
+    same_rows(Store(store_root), grid_reference)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,10 +178,10 @@ assert set(status["status"]) == {{"done"}}, status
 '''
 
 
-def test_two_hosts_on_one_store_train_each_level_once_and_lose_nothing(reference, results, tmp_path):
+def test_two_hosts_on_one_store_train_each_level_once_and_lose_nothing(grid_reference, grid_results, tmp_path):
     script = tmp_path / "host.py"
-    script.write_text(textwrap.dedent(HOST.format(arms=ARMS, seeds=SEEDS)))
-    store_root = results / "smoke"
+    script.write_text(textwrap.dedent(HOST.format(arms=GRID_ARMS, seeds=GRID_SEEDS)))
+    store_root = grid_results / "smoke"
     hosts = [subprocess.Popen([sys.executable, str(script), str(store_root), str(tmp_path / f"trained-{i}.txt")],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
     outputs = [host.communicate(timeout=600)[0] for host in hosts]
@@ -241,8 +189,8 @@ def test_two_hosts_on_one_store_train_each_level_once_and_lose_nothing(reference
     trained = [line for i in range(2) for line in (tmp_path / f"trained-{i}.txt").read_text().splitlines()]
     assert len(trained) == len(set(trained)), f"trained twice: {sorted(trained)}"
     # dense, ticket L1 and re-init L1 per seed: each trained once, by one host or the other
-    assert len(trained) == 3 * len(SEEDS)
-    same_rows(Store(store_root), reference)
+    assert len(trained) == 3 * len(GRID_SEEDS)
+    same_rows(Store(store_root), grid_reference)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,10 +202,10 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
-def test_damaged_metrics_and_checkpoint_are_retrained_to_the_same_numbers(reference, results):
-    store = Store(results / "smoke")
-    shutil.copytree(reference.root, store.root, dirs_exist_ok=True)
-    ticket = grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
+def test_damaged_metrics_and_checkpoint_are_retrained_to_the_same_numbers(grid_reference, grid_results):
+    store = Store(grid_results / "smoke")
+    shutil.copytree(grid_reference.root, store.root, dirs_exist_ok=True)
+    ticket = small_grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
     metrics = store.root / "runs" / ticket / "level_01" / "metrics.json"
     _truncate(metrics)
     checkpoint = store.root / "runs" / ticket / "level_01" / "checkpoint.pt"  # as a partial copy leaves it
@@ -269,24 +217,24 @@ def test_damaged_metrics_and_checkpoint_are_retrained_to_the_same_numbers(refere
     assert cli.main(["tables", "--profile", "smoke"]) == 1
 
     with pytest.warns(UserWarning) as warned:
-        status = grid().run(store=store, workers=1)
+        status = small_grid().run(store=store, workers=1)
     messages = "\n".join(str(w.message) for w in warned)
     assert str(metrics) in messages and str(checkpoint) in messages
     assert list(status["status"].unique()) == ["done"]
     assert not checkpoint.exists()  # the level finished afresh
     store.rebuild_tables()
-    same_rows(store, reference)
+    same_rows(store, grid_reference)
 
 
-def test_a_damaged_weight_file_stops_with_its_name_and_the_fix(reference, results):
-    store = Store(results / "smoke")
-    shutil.copytree(reference.root, store.root, dirs_exist_ok=True)
-    ticket = grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
+def test_a_damaged_weight_file_stops_with_its_name_and_the_fix(grid_reference, grid_results):
+    store = Store(grid_results / "smoke")
+    shutil.copytree(grid_reference.root, store.root, dirs_exist_ok=True)
+    ticket = small_grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
     (store.root / "runs" / ticket / "level_01" / "metrics.json").unlink()  # level 1 must train again...
     for path in store.root.glob("runs/*/level_00/final.pt"):  # ...from a damaged input (the dense weights)
         _truncate(path)
     with pytest.raises(DamagedFile) as raised:
-        grid().run(store=store, workers=1)
+        small_grid().run(store=store, workers=1)
     damaged = raised.value.path
     assert damaged.name == "final.pt" and damaged.parent.name == "level_00"
     assert str(damaged) in str(raised.value) and "then run the grid again" in str(raised.value)

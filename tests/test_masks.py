@@ -20,7 +20,7 @@ from lthlib.nets.masks import (
 )
 from lthlib.nets.models import build_model
 
-from helpers import one_torch_thread, tiny_model_config  # noqa: F401 (autouse fixture)
+from helpers import tiny_model_config
 
 
 def _model(name="lstm"):

@@ -12,7 +12,7 @@ from lthlib.core.config import ConfigError, ModelConfig
 from lthlib.data.prepare import PAD, UNK
 from lthlib.nets.models import MODELS, KimCNN, RecurrentClassifier, build_model, count_parameters
 
-from helpers import one_torch_thread, tiny_model_config  # noqa: F401 (autouse fixture)
+from helpers import tiny_model_config
 
 
 @pytest.mark.parametrize("n_classes, expected", [(2, 5_120_801), (4, 5_121_704)])

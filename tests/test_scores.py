@@ -19,8 +19,6 @@ from lthlib.nets.scores import (
     synflow_scores,
 )
 
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
-
 VOCAB = 50
 
 

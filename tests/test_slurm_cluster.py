@@ -22,7 +22,7 @@ import pytest
 from lthlib import cli
 from lthlib.experiment.store import Store
 
-from test_executors import CLI_GRID, data_dir, reference, results, same_rows  # noqa: F401 (fixtures)
+from helpers import CLI_GRID, same_rows
 
 pytestmark = pytest.mark.slurm
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -104,10 +104,10 @@ def slurm_cluster(request, tmp_path_factory):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_real_slurm_gives_the_local_rows(slurm_cluster, reference, results, tmp_path):  # noqa: F811
+def test_a_real_slurm_gives_the_local_rows(slurm_cluster, grid_reference, grid_results, tmp_path):
     code = cli.main(["run", *CLI_GRID, "--executor", "slurm", "--slurm-folder", str(tmp_path / "submitit"),
                      "--slurm-time", "10", "--slurm-parallelism", "2"])
     assert code == 0
-    same_rows(Store(results / "smoke"), reference)
+    same_rows(Store(grid_results / "smoke"), grid_reference)
     logs = "".join(p.read_text() for p in (tmp_path / "submitit").glob("*/*_log.out"))
     assert "SLURM" in logs or list((tmp_path / "submitit").glob("*/*_result.pkl"))

@@ -10,7 +10,7 @@ from lthlib.experiment.train import Batcher, TrainResult, evaluate, loss_and_cor
 from lthlib.nets.masks import full_masks, magnitude_prune, prunable_names
 from lthlib.nets.models import PAD, build_model
 
-from helpers import one_torch_thread, tiny_data, tiny_model_config, tiny_train_config  # noqa: F401 (autouse fixture)
+from helpers import tiny_data, tiny_model_config, tiny_train_config
 
 
 def _pruned(model, fraction=0.5, seed=0):

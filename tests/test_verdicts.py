@@ -11,7 +11,8 @@ from lthlib.data.datasets import DATASETS
 from lthlib.experiment.arms import ARMS, TICKET
 from lthlib.experiment.store import encode_classes
 from lthlib.report import figures, paired, per_class, tables, verdicts
-from tests.test_report import DENSE, make_runs
+
+from report_runs import DENSE, make_runs
 
 REINIT = next(a.name for a in ARMS if a.mask_from == "trunk" and a.reset_to == "fresh_init" and a.trunk == TICKET)
 KEPT = next(a.name for a in ARMS if a.reset_to == "fresh_init_keep_pretrained")
