@@ -15,8 +15,6 @@ from lthlib.nets.models import MODELS, ModelSpec, build_model, exportable_models
 from lthlib.nets.models.initialisation import no_rule, xavier_normal, zeros
 from lthlib.nets.models.reach import Alive, embedding_reach, output_reach, rows_reached
 
-from helpers import one_torch_thread  # noqa: F401 (autouse fixture)
-
 # ---------------------------------------------------------------------------------------------
 # The model's module
 # ---------------------------------------------------------------------------------------------
