@@ -15,7 +15,7 @@ from lthlib.core.config import ConfigError
 from lthlib.experiment import grid as grids
 from lthlib.experiment import profiles
 from lthlib.experiment.arms import all_arms
-from lthlib.machine.executor import JobFailed
+from lthlib.machine.executors import JobFailed
 
 
 @pytest.fixture

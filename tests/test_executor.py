@@ -1,4 +1,4 @@
-"""lthlib.machine.executor: jobs in fresh processes, so a script without a __main__ guard cannot break them.
+"""lthlib.machine.executors.local: jobs in fresh processes, so a script without a __main__ guard cannot break them.
 
 The jobs are small functions in a module written to a temporary folder on PYTHONPATH (the
 children inherit the environment), so no test here trains anything.
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lthlib.machine import executor
-from lthlib.machine.executor import JobFailed, run_in_processes
+from lthlib.machine.executors import JobFailed
+from lthlib.machine.executors import local as executor
+from lthlib.machine.executors.local import run_in_processes
 
 JOBS = '''
 import os, sys, time
@@ -135,7 +136,7 @@ with open(Path(__file__).with_name("script_runs.txt"), "a") as runs:
 '''
 
 EXECUTOR_BODY = '''
-from lthlib.machine.executor import run_in_processes
+from lthlib.machine.executors.local import run_in_processes
 results = run_in_processes([{"fn": "lth_test_jobs:add", "kwargs": {"a": i, "b": 1}} for i in range(3)],
                            workers=2, threads_per_worker=1)
 print("RESULTS", json.dumps([r["sum"] for r in results]))

@@ -28,9 +28,10 @@ from lthlib.data.prepare import forget_prepared
 from lthlib.experiment.arms import TICKET
 from lthlib.experiment.grid import Grid
 from lthlib.experiment.store import Store
+from lthlib.machine.executors import make_executor
+from lthlib.machine.executors.ray import RayExecutor
 from lthlib.machine.files import DamagedFile
 from lthlib.machine.platform import has_command
-from lthlib.run.executors import RayExecutor, make_executor
 
 ARMS = [TICKET, "random_reinit"]
 SEEDS = [0, 1]

@@ -5,7 +5,13 @@
     train     the one training loop (device-resident length-bucketed batches, checkpoints)
     store     results/<profile>/runs/<run hash>/ and the tidy tables
     runner    trunks and branches level by level, resumable (one configuration)
+    lineage   which run folders a configuration reads and writes (dense, trunk, its own)
+    progress  the bar of networks trained and left, counted on the store
+    execution the one way to train a grid: data check, executor by name, collect, status rows;
+              and what every grid of cells shares
     grid      the cells of a selection: their configurations, status rows, and running them
+    transfer  tickets across datasets: the transfer study's cells, trunks first, then target arms
+    overlap   how alike the masks of seeds and of consecutive levels are
 
 May import: :mod:`lthlib.core`, :mod:`lthlib.machine`, :mod:`lthlib.data`, :mod:`lthlib.nets`.
 """
