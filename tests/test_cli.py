@@ -16,6 +16,7 @@ from lthlib.experiment import grid as grids
 from lthlib.experiment import profiles
 from lthlib.experiment.arms import all_arms
 from lthlib.machine.executors import JobFailed
+from lthlib.machine.executors.local import LocalExecutor
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_run_passes_the_grid_to_grid_run(grid_calls, capsys):
     assert grid_calls == [{"profile": "quick", "datasets": ["imdb"], "models": ["cnn", "lstm"],
                            "arms": ["winning_ticket", "random_reinit"], "seeds": [0, 1], "max_level": 2,
                            "workers": 3, "progress": True, "epochs": 3, "rewind_point": "500it",
-                           "prune_fraction": 0.5, "executor": None}]
+                           "prune_fraction": 0.5, "executor": LocalExecutor(3)}]
     assert "winning_ticket" in capsys.readouterr().out  # the status table
 
 
@@ -53,7 +54,7 @@ def test_run_defaults_leave_the_grid_to_the_profile(grid_calls):
     smoke = profiles.PROFILES.get("smoke")
     assert grid_calls == [{"profile": "smoke", "datasets": list(smoke.datasets), "models": list(smoke.models),
                            "arms": ["winning_ticket"], "seeds": None, "max_level": None, "workers": None,
-                           "progress": True, "executor": None}]
+                           "progress": True, "executor": LocalExecutor()}]
 
 
 def test_run_takes_json_lists(grid_calls):
@@ -131,6 +132,23 @@ def test_a_failed_worker_is_exit_code_1_with_its_message(monkeypatch, capsys):
 def test_help_exits_cleanly(capsys):
     assert cli.main(["run", "--help"]) == 0
     assert "--arms" in capsys.readouterr().out
+
+
+def test_run_and_transfer_take_the_same_executor_options(capsys):
+    options = []
+    for command in ("run", "transfer"):
+        assert cli.main([command, "--help"]) == 0
+        options.append(set(re.findall(r"--(?:executor|workers|address|max-in-flight|slurm-[a-z-]+)",
+                                      capsys.readouterr().out)))
+    assert options[0] == options[1] and {"--executor", "--address", "--slurm-partition"} <= options[0]
+
+
+def test_an_executor_option_of_another_executor_is_refused_before_training(grid_calls, capsys):
+    assert cli.main(["run", "--profile", "smoke", "--address", "auto"]) == 2
+    assert "--address belongs to --executor ray, not local" in capsys.readouterr().err
+    assert cli.main(["transfer", "--profile", "smoke", "--executor", "slurm", "--max-in-flight", "2"]) == 2
+    assert "--max-in-flight belongs to --executor ray, not slurm" in capsys.readouterr().err
+    assert grid_calls == []
 
 
 # -- lth profiles, lth parameters -------------------------------------------------------------

@@ -39,6 +39,9 @@ SMALL = dict(epochs=1, levels=1)
 CLI_GRID = ["--profile", "smoke", "--models", "cnn", "--arms", ",".join(ARMS), "--seeds", "0,1",
             "--set", "epochs=1", "levels=1"]
 TIMING = ("train_seconds", "mask_search_seconds", "seconds")
+#: notebook 07's grid, small: one pair, one model, one seed, one epoch, levels 0-1
+TRANSFER = ["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic_short", "--models", "cnn",
+            "--seeds", "0", "--max-level", "1", "--set", "epochs=1"]
 
 
 def grid() -> Grid:
@@ -104,6 +107,7 @@ def test_bad_executor_input_is_a_config_error_before_training(results, capsys):
             make_executor("slurm")
     assert cli.main(["run", *CLI_GRID, "--executor", "spark"]) == 2
     assert cli.main(["run", *CLI_GRID, "--executor", "local", "--slurm-partition", "gpu"]) == 2
+    assert cli.main([*TRANSFER, "--executor", "spark"]) == 2
     assert "unknown executor 'spark'" in capsys.readouterr().err
     assert not (results / "smoke" / "runs").exists()  # nothing trained
 
@@ -162,6 +166,18 @@ def test_ray_two_nodes_give_the_local_rows(reference, results, ray_cluster):
     assert code == 0
     same_rows(Store(results / "smoke"), reference)
     assert not ray.is_initialized()  # the command disconnected
+
+
+def test_lth_transfer_on_ray_gives_the_local_rows(results, ray_cluster, tmp_path, monkeypatch):
+    import ray
+    assert cli.main([*TRANSFER, "--executor", "ray", "--address", ray_cluster.address]) == 0
+    assert not ray.is_initialized()
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "local"))
+    assert cli.main([*TRANSFER, "--executor", "local", "--workers", "2"]) == 0
+    on_ray, local = Store(results / "smoke"), Store(tmp_path / "local" / "smoke")
+    assert set(on_ray.runs()["level"]) == {0, 1} and len(set(on_ray.runs()["arm"])) == 4
+    same_rows(on_ray, local)
+    pd.testing.assert_frame_equal(on_ray.table("transfer_status"), local.table("transfer_status"))
 
 
 def _ray_task_pids() -> list[int]:
