@@ -63,8 +63,8 @@ def test_run_takes_json_lists(grid_calls):
 
 
 def test_all_arms_means_every_registered_arm(grid_calls, monkeypatch):
-    checked = []
-    monkeypatch.setattr(grids, "experiment", lambda *args, **kwargs: checked.append(args[3]))
+    checked, real = [], grids.experiment
+    monkeypatch.setattr(grids, "experiment", lambda *args, **kwargs: checked.append(args[3]) or real(*args, **kwargs))
     assert cli.main(["run", "--profile", "smoke", "--arms", "all"]) == 0
     assert grid_calls[0]["arms"] == list(all_arms())
     assert set(checked) == set(all_arms())  # every cell checked before Grid.run

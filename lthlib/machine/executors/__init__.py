@@ -5,6 +5,8 @@
     ray            one Ray task per payload on a running Ray cluster, or on one started here
     slurm          job arrays through submitit (or submitit's local executor), requeued on preemption
     submitit_task  what a Slurm job runs (imported only by :mod:`.slurm`; imports submitit)
+    jobs           what every backend shares: a job's payload and :func:`call`, the
+                   :class:`Executor` interface, :class:`JobFailed`, the option checks
 
 A job is a JSON payload ``{"fn": "module:function", "kwargs": {...}, "name": ...}``; an
 :class:`Executor` maps payloads to what their functions returned, in order, and every backend
@@ -26,15 +28,15 @@ this package imports only :mod:`lthlib.core` and :mod:`lthlib.machine`.
 """
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from ...core.config import ConfigError
 from .. import platform
+from .jobs import Executor, JobFailed, call, known
+
+__all__ = ["COMMAND_LINE", "EXECUTORS", "Executor", "JobFailed", "call", "executor_name", "make_executor"]
 
 EXECUTORS = ("local", "ray", "slurm")
-RAY_PIN, SUBMITIT_PIN = "ray==2.60.0", "submitit==1.5.4"
 
 #: The executors' options as ``lth run`` and ``lth transfer`` name them (``--slurm-time`` is
 #: ``slurm_time``): command-line name -> (executor, its keyword).
@@ -45,31 +47,6 @@ COMMAND_LINE = {
     "slurm_mem_gb": ("slurm", "mem_gb"), "slurm_cpus": ("slurm", "cpus_per_task"),
     "slurm_parallelism": ("slurm", "array_parallelism"), "slurm_max_array": ("slurm", "max_array_size"),
 }
-
-
-class JobFailed(RuntimeError):
-    """One or more jobs failed; the message names them and quotes the end of their output."""
-
-
-class Executor(Protocol):
-    """Runs payloads ``{"fn": "module:function", "kwargs": {...}, "name": ...}`` somewhere and
-    returns what each function returned, in order; ``on_done(index)`` as each one finishes.
-    A failed payload is a :class:`JobFailed` naming it."""
-    name: str
-
-    def map(self, payloads: list[dict], on_done: Callable[[int], None] | None = None) -> list[Any]: ...
-
-
-def resolve(spec: str) -> Callable:
-    """'package.module:function' -> the function."""
-    module_name, _, function_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
-
-
-def call(payload: dict) -> Any:
-    """Run one payload in this process: what a worker process, a Ray task or a Slurm job does."""
-    platform.limit_torch_threads()
-    return resolve(payload["fn"])(**payload.get("kwargs", {}))
 
 
 def make_executor(name: str | None = "local", *, workers: int | None = None, gpu: bool | None = None,
@@ -123,27 +100,3 @@ def _own_names(name: str, options: dict) -> dict:
         raise ConfigError(f"{flags} belong{'s' if len(others) == 1 else ''} to --executor {others[0][1]}, "
                           f"not {name}")
     return {COMMAND_LINE[k][1] if k in COMMAND_LINE else k: v for k, v in options.items()}
-
-
-def known(cls, name: str, options: dict) -> dict:
-    """``options`` when ``cls`` (a backend dataclass) has every one; else a ConfigError listing its own."""
-    allowed = {f for f in cls.__dataclass_fields__ if not f.startswith("_") and f not in ("name", "gpus_per_task")}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(f"the {name} executor has no option {', '.join(map(repr, unknown))}; "
-                          f"it takes {', '.join(sorted(allowed))}")
-    return options
-
-
-def positive(owner: str, **values: Any) -> None:
-    for key, value in values.items():
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
-            raise ConfigError(f"{owner}: {key} must be a positive number, got {value!r}")
-
-
-def failure(payload: dict, error: BaseException, log: str = "") -> str:
-    """One failed payload, named, with the end of its log (or of its error)."""
-    name = payload.get("name") or payload.get("fn")
-    text = str(error).strip().splitlines()
-    tail = "\n".join(f"    {line}" for line in (log.strip().splitlines() or text)[-20:])
-    return f"{name} failed ({type(error).__name__}); the end of its output:\n{tail}"

@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from .. import platform
 from ..files import save_json
-from . import JobFailed, call
+from .jobs import JobFailed, call
 
 #: Lines of a failed child's stderr quoted in the parent's error.
 TAIL_LINES = 20

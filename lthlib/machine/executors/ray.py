@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ...core.config import ConfigError
 from .. import platform
-from . import RAY_PIN, JobFailed, call, failure, positive
+from .jobs import RAY_PIN, JobFailed, call, failure, positive
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ...core.config import ConfigError
 from .. import platform
-from . import SUBMITIT_PIN, JobFailed, failure, positive
+from .jobs import SUBMITIT_PIN, JobFailed, failure, positive
 
 _POLL_SECONDS = 0.5
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import submitit
 
-from . import call
+from .jobs import call
 
 
 class Task(submitit.helpers.Checkpointable):
