@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lthlib.experiment.arms import TICKET  # noqa: E402
 from lthlib.experiment.grid import Grid  # noqa: E402
 from lthlib.experiment.store import Store  # noqa: E402
-from lthlib.run.executors import make_executor  # noqa: E402
+from lthlib.machine.executors import make_executor  # noqa: E402
 
 
 def measure(backend: str, seeds: list[int], workers: int, folder: Path) -> dict:

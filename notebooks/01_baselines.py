@@ -20,7 +20,6 @@
 # %matplotlib inline
 from lthlib.report import figures, model_summary, narrative, tables
 from lthlib.report import notebook as report
-from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -41,7 +40,7 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds,
                        **report.parameters(globals()))
-status = report.run_arms(sel, max_level=0, executor=make_executor(executor) if executor else None)
+status = report.run_arms(sel, max_level=0)
 results = report.load_results(sel)
 dense = tables.dense_table(results.runs)
 report.answer(narrative.describe_dense(dense, sel.protocols))

@@ -34,7 +34,6 @@
 # %matplotlib inline
 from lthlib.report import figures, narrative
 from lthlib.report import notebook as report
-from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -56,7 +55,7 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms, family="control",
                        **report.parameters(globals()))
-status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+status = report.run_arms(sel)
 results = report.load_results(sel)
 report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
 

@@ -19,7 +19,6 @@
 # %matplotlib inline
 from lthlib.report import figures, narrative, tables
 from lthlib.report import notebook as report
-from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -40,7 +39,7 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds,
                        **report.parameters(globals()))
-status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+status = report.run_arms(sel)
 results = report.load_results(sel)
 sound = tables.sound_view(results.runs, sel.arms)
 report.answer(narrative.describe_matches(sound, [report.TICKET], protocols=sel.protocols))

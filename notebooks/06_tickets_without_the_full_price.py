@@ -31,7 +31,6 @@
 # %matplotlib inline
 from lthlib.report import figures, narrative, ticket_price
 from lthlib.report import notebook as report
-from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -55,7 +54,7 @@ early_bird_epsilon = None  # the early-bird masks count as settled at or below t
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=arms,
                        default_arms=ticket_price.cheap_arms(), **report.parameters(globals()))
-status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+status = report.run_arms(sel)
 results = report.load_results(sel)
 report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
 

@@ -32,7 +32,6 @@ from lthlib.experiment.arms import TICKET, families
 from lthlib.experiment.transfer import transfer_grid
 from lthlib.report import figures, transfer_verdicts
 from lthlib.report import notebook as report
-from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -50,8 +49,7 @@ arms = None                # not used here: the five arms above always run
 # %%
 grid = transfer_grid(profile, pairs=pairs, models=models, seeds=seeds, datasets=datasets,
                      **report.parameters(globals()))
-status = grid.run(progress=report.showing_progress(),
-                  executor=make_executor(executor) if executor else None)
+status = grid.run(progress=report.showing_progress())
 store = report.store(profile)
 expected = grid.expected()
 runs = transfer_verdicts.by_pair(store.runs(), expected)

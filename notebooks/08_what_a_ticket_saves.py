@@ -30,7 +30,6 @@
 from lthlib.deploy.measure import measure_savings
 from lthlib.report import figures, narrative, savings
 from lthlib.report import notebook as report
-from lthlib.run.executors import make_executor
 
 # %% tags=["parameters"]
 # Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
@@ -50,7 +49,7 @@ protocol = None            # split protocol: one name, or per-dataset pairs as R
 # %%
 sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, arms=[report.TICKET],
                        **report.parameters(globals()))
-status = report.run_arms(sel, executor=make_executor(executor) if executor else None)
+status = report.run_arms(sel)
 saved = measure_savings(sel)
 best = savings.best_tickets(saved.forms)
 summary = savings.savings_summary(saved.levels, saved.forms)

@@ -111,7 +111,7 @@ def test_no_module_imports_itself_back_through_a_circle():
 def test_the_checker_sees_relative_imports_and_circles():
     """The checks above would catch what they claim: resolved names, and a planted circle."""
     assert "lthlib.nets.masks" in GRAPH["lthlib.experiment.runner"]
-    assert "lthlib.machine.platform" in GRAPH["lthlib.machine.executor"]
+    assert "lthlib.machine.platform" in GRAPH["lthlib.machine.executors.local"]
     planted = {**GRAPH, "lthlib.nets.masks": GRAPH["lthlib.nets.masks"] | {"lthlib.experiment.runner"}}
     assert find_circle(planted) is not None
     assert wing("lthlib.experiment.runner") not in MAY_IMPORT["nets"]

@@ -15,7 +15,8 @@ from lthlib.core.config import ConfigError
 from lthlib.experiment import grid as grids
 from lthlib.experiment import profiles
 from lthlib.experiment.arms import all_arms
-from lthlib.machine.executor import JobFailed
+from lthlib.machine.executors import JobFailed
+from lthlib.machine.executors.local import LocalExecutor
 from lthlib.report import render
 
 
@@ -45,7 +46,7 @@ def test_run_passes_the_grid_to_grid_run(grid_calls, capsys):
     assert grid_calls == [{"profile": "quick", "datasets": ["imdb"], "models": ["cnn", "lstm"],
                            "arms": ["winning_ticket", "random_reinit"], "seeds": [0, 1], "max_level": 2,
                            "workers": 3, "progress": True, "epochs": 3, "rewind_point": "500it",
-                           "prune_fraction": 0.5, "executor": None}]
+                           "prune_fraction": 0.5, "executor": LocalExecutor(3)}]
     assert "winning_ticket" in capsys.readouterr().out  # the status table
 
 
@@ -54,7 +55,7 @@ def test_run_defaults_leave_the_grid_to_the_profile(grid_calls):
     smoke = profiles.PROFILES.get("smoke")
     assert grid_calls == [{"profile": "smoke", "datasets": list(smoke.datasets), "models": list(smoke.models),
                            "arms": ["winning_ticket"], "seeds": None, "max_level": None, "workers": None,
-                           "progress": True, "executor": None}]
+                           "progress": True, "executor": LocalExecutor()}]
 
 
 def test_run_takes_json_lists(grid_calls):
@@ -63,8 +64,8 @@ def test_run_takes_json_lists(grid_calls):
 
 
 def test_all_arms_means_every_registered_arm(grid_calls, monkeypatch):
-    checked = []
-    monkeypatch.setattr(grids, "experiment", lambda *args, **kwargs: checked.append(args[3]))
+    checked, real = [], grids.experiment
+    monkeypatch.setattr(grids, "experiment", lambda *args, **kwargs: checked.append(args[3]) or real(*args, **kwargs))
     assert cli.main(["run", "--profile", "smoke", "--arms", "all"]) == 0
     assert grid_calls[0]["arms"] == list(all_arms())
     assert set(checked) == set(all_arms())  # every cell checked before Grid.run
@@ -132,6 +133,23 @@ def test_a_failed_worker_is_exit_code_1_with_its_message(monkeypatch, capsys):
 def test_help_exits_cleanly(capsys):
     assert cli.main(["run", "--help"]) == 0
     assert "--arms" in capsys.readouterr().out
+
+
+def test_run_and_transfer_take_the_same_executor_options(capsys):
+    options = []
+    for command in ("run", "transfer"):
+        assert cli.main([command, "--help"]) == 0
+        options.append(set(re.findall(r"--(?:executor|workers|address|max-in-flight|slurm-[a-z-]+)",
+                                      capsys.readouterr().out)))
+    assert options[0] == options[1] and {"--executor", "--address", "--slurm-partition"} <= options[0]
+
+
+def test_an_executor_option_of_another_executor_is_refused_before_training(grid_calls, capsys):
+    assert cli.main(["run", "--profile", "smoke", "--address", "auto"]) == 2
+    assert "--address belongs to --executor ray, not local" in capsys.readouterr().err
+    assert cli.main(["transfer", "--profile", "smoke", "--executor", "slurm", "--max-in-flight", "2"]) == 2
+    assert "--max-in-flight belongs to --executor ray, not slurm" in capsys.readouterr().err
+    assert grid_calls == []
 
 
 # -- lth profiles, lth parameters -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""lthlib.machine.executor: jobs in fresh processes, so a script without a __main__ guard cannot break them.
+"""lthlib.machine.executors.local: jobs in fresh processes, so a script without a __main__ guard cannot break them.
 
 The jobs are small functions in a module written to a temporary folder on PYTHONPATH (the
 children inherit the environment), so no test here trains anything.
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lthlib.machine import executor
-from lthlib.machine.executor import JobFailed, run_in_processes
+from lthlib.machine.executors import JobFailed
+from lthlib.machine.executors import local as executor
+from lthlib.machine.executors.local import run_in_processes
+from lthlib.machine.platform import ROOT
 
 JOBS = '''
 import os, sys, time
@@ -123,7 +125,17 @@ def test_a_payload_without_module_function_is_refused(bad):
 
 def test_the_child_entry_point_needs_one_payload(capsys):
     assert executor.main([]) == 2
-    assert "usage" in capsys.readouterr().err
+    assert "usage: python -m lthlib.machine.executors.local" in capsys.readouterr().err
+
+
+def test_the_child_entry_point_runs_under_its_module_path(jobs_path, tmp_path):
+    payload = tmp_path / "job.json"
+    payload.write_text('{"fn": "lth_test_jobs:add", "kwargs": {"a": 2, "b": 3}}')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(jobs_path), str(ROOT)]))
+    done = subprocess.run([sys.executable, "-m", executor.CHILD_MODULE, str(payload)], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert '"sum": 5' in executor.result_path(payload).read_text()
 
 
 UNGUARDED_SCRIPT = '''
@@ -135,7 +147,7 @@ with open(Path(__file__).with_name("script_runs.txt"), "a") as runs:
 '''
 
 EXECUTOR_BODY = '''
-from lthlib.machine.executor import run_in_processes
+from lthlib.machine.executors.local import run_in_processes
 results = run_in_processes([{"fn": "lth_test_jobs:add", "kwargs": {"a": i, "b": 1}} for i in range(3)],
                            workers=2, threads_per_worker=1)
 print("RESULTS", json.dumps([r["sum"] for r in results]))
@@ -153,8 +165,9 @@ with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as 
 def run_script(folder: Path, body: str) -> subprocess.CompletedProcess:
     script = folder / "unguarded.py"
     script.write_text(UNGUARDED_SCRIPT.format(body=textwrap.dedent(body)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.environ["PYTHONPATH"], str(ROOT)]))  # this checkout's lthlib
     return subprocess.run([sys.executable, str(script)], cwd=folder, capture_output=True, text=True,
-                          check=False, timeout=120)
+                          check=False, timeout=120, env=env)
 
 
 def test_a_script_without_main_guard_runs_jobs(jobs_path, tmp_path):

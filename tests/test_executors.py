@@ -19,17 +19,23 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from lthlib import cli
 from lthlib.core.config import ConfigError
 from lthlib.experiment.arms import TICKET  # noqa: F401 (read by DataFrame.query as @TICKET)
 from lthlib.experiment.store import Store
+from lthlib.machine.executors import make_executor
+from lthlib.machine.executors.ray import RayExecutor
 from lthlib.machine.files import DamagedFile
 from lthlib.machine.platform import has_command
-from lthlib.run.executors import RayExecutor, make_executor
 
 from helpers import CLI_GRID, GRID_ARMS, GRID_SEEDS, same_rows, small_grid
+
+#: notebook 07's grid, small: one pair, one model, one seed, one epoch, levels 0-1
+TRANSFER = ["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic_short", "--models", "cnn",
+            "--seeds", "0", "--max-level", "1", "--set", "epochs=1"]
 
 # ---------------------------------------------------------------------------------------------
 # Bad input: a ConfigError before anything trains
@@ -51,6 +57,7 @@ def test_bad_executor_input_is_a_config_error_before_training(grid_results, caps
             make_executor("slurm")
     assert cli.main(["run", *CLI_GRID, "--executor", "spark"]) == 2
     assert cli.main(["run", *CLI_GRID, "--executor", "local", "--slurm-partition", "gpu"]) == 2
+    assert cli.main([*TRANSFER, "--executor", "spark"]) == 2
     assert "unknown executor 'spark'" in capsys.readouterr().err
     assert not (grid_results / "smoke" / "runs").exists()  # nothing trained
 
@@ -109,6 +116,18 @@ def test_ray_two_nodes_give_the_local_rows(grid_reference, grid_results, ray_clu
     assert code == 0
     same_rows(Store(grid_results / "smoke"), grid_reference)
     assert not ray.is_initialized()  # the command disconnected
+
+
+def test_lth_transfer_on_ray_gives_the_local_rows(grid_results, ray_cluster, tmp_path, monkeypatch):
+    import ray
+    assert cli.main([*TRANSFER, "--executor", "ray", "--address", ray_cluster.address]) == 0
+    assert not ray.is_initialized()
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "local"))
+    assert cli.main([*TRANSFER, "--executor", "local", "--workers", "2"]) == 0
+    on_ray, local = Store(grid_results / "smoke"), Store(tmp_path / "local" / "smoke")
+    assert set(on_ray.runs()["level"]) == {0, 1} and len(set(on_ray.runs()["arm"])) == 4
+    same_rows(on_ray, local)
+    pd.testing.assert_frame_equal(on_ray.table("transfer_status"), local.table("transfer_status"))
 
 
 def _ray_task_pids() -> list[int]:

@@ -8,8 +8,8 @@ import pytest
 
 from lthlib.core.config import ConfigError
 from lthlib.data.prepare import forget_prepared
+from lthlib.experiment import execution, profiles
 from lthlib.experiment import grid as grids
-from lthlib.experiment import profiles
 from lthlib.experiment.arms import TICKET
 from lthlib.experiment.grid import Cell, Grid, with_glove_dim
 from lthlib.experiment.store import Store
@@ -82,8 +82,8 @@ def test_run_gives_each_arm_its_seeds_on_each_dataset(monkeypatch, tmp_path):
     assert seeds == {(dataset, TICKET): list(more), (other, TICKET): list(quick.seeds),
                      (dataset, fewer): list(quick.arm_seeds[fewer]), (other, fewer): list(quick.arm_seeds[fewer])}
     seen = []
-    monkeypatch.setattr(grids, "load_data", lambda cfg, progress: None)
-    monkeypatch.setattr(grids, "run_group", lambda group, root, max_level, progress, record=True:
+    monkeypatch.setattr(execution, "load_data", lambda cfg, progress: None)
+    monkeypatch.setattr(execution, "run_group", lambda group, root, max_level, progress, record=True:
                         seen.extend((c.data.dataset, c.arm, c.seed) for c in group) or [])
     grid.run(store=Store(tmp_path), workers=1)
     assert sorted(seen) == sorted((d, a, s) for (d, a), ss in seeds.items() for s in ss)
@@ -144,21 +144,43 @@ def test_glove_dim_changes_only_the_models_that_read_glove():
     assert grid.config("imdb", "lstm", TICKET, 0).model.embed_dim == 100
 
 
-def test_a_notebook_hands_its_executor_to_the_grid(monkeypatch):
-    """Notebooks build the executor their ``executor`` parameter names and run_arms passes it on."""
+def test_the_executor_is_a_notebook_parameter_resolved_by_name(monkeypatch, tmp_path):
+    """A notebook's ``executor`` reaches its grid like any parameter; the grid builds the executor
+    it names when it runs (here a stand-in for Ray that records what it is asked to run)."""
     from lthlib.report import notebook as report
-    from lthlib.run.executors import make_executor
-    seen = {}
+    namespace = {"profile": "smoke", "epochs": 1, "levels": 1, "executor": "ray", "sel": None}
+    assert report.parameters(namespace) == {"epochs": 1, "levels": 1, "executor": "ray"}
+    sel = report.selection("smoke", models="cnn", seeds="[0, 1]", **report.parameters(namespace))
+    assert sel.executor == "ray" and report.selection("smoke").executor == "local"
 
-    def run(grid, arms=None, **kwargs):
-        seen.update(kwargs)
-        return pd.DataFrame(columns=grids.STATUS_COLUMNS)
-    monkeypatch.setattr(Grid, "run", run)
-    executor = make_executor("local", workers=1)
-    report.run_arms(report.selection("smoke", seeds="[0]"), executor=executor)
-    assert seen["executor"] is executor
-    with pytest.raises(ConfigError, match="unknown executor"):
-        make_executor("kubernetes")
+    class Recorder:
+        name, payloads, closed = "ray", [], False
+
+        def map(self, payloads, on_done=None):
+            self.payloads += payloads
+            return [[] for _ in payloads]
+
+        def close(self):
+            Recorder.closed = True
+    built = []
+    monkeypatch.setattr(execution, "load_data", lambda cfg, progress: None)
+    monkeypatch.setattr(execution, "make_executor", lambda name, **options: built.append((name, options)) or Recorder())
+    report.run_arms(sel, progress=False)
+    assert built == [("ray", {"workers": None, "gpu": False})]
+    assert [p["name"] for p in Recorder.payloads] == ["synthetic/cnn seed 0", "synthetic/cnn seed 1"]
+    assert Recorder.closed  # built by name here, so closed here
+    sel.run(store=Store(tmp_path), executor=" Slurm ", workers=3)
+    assert built[-1] == (" Slurm ", {"workers": 3, "gpu": False})
+
+
+def test_an_unknown_executor_is_one_line_before_training(tmp_path):
+    with pytest.raises(ConfigError, match="^unknown executor 'kubernetes'; choose one of local, ray, slurm$"):
+        grids.selection("smoke", executor="kubernetes")
+    grid = Grid.of("smoke", models=["cnn"], seeds=[0], **SMALL)
+    with pytest.raises(ConfigError, match="^unknown executor 'kubernetes'; choose one of local, ray, slurm$"):
+        grid.run(store=Store(tmp_path), executor="kubernetes")
+    assert not (tmp_path / "runs").exists()
+    assert grid.run(store=Store(tmp_path), executor="local")["status"].eq("done").all()
 
 
 def test_an_arm_that_does_not_apply_to_a_model_is_skipped_with_its_reason_not_an_error():

@@ -17,7 +17,7 @@ from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
 from lthlib.experiment.store import Store
 from lthlib.machine import platform
-from lthlib.machine.executor import run_in_processes
+from lthlib.machine.executors.local import run_in_processes
 
 X86_AVX2 = os.uname().machine == "x86_64" and "avx2" in platform.cpu_flags()
 needs_x86_avx2 = pytest.mark.skipif(not X86_AVX2, reason="an x86-64 CPU with AVX2")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.config import ConfigError
-from ..machine.executor import JobFailed
+from ..machine.executors import JobFailed
 from .arguments import CommandFailed, grid_of
 
 
@@ -18,7 +17,13 @@ def add_command(commands) -> None:
 def _run(args: argparse.Namespace) -> int:
     grid = grid_of(args)
     grid.check()  # every cell's configuration, cheap and without data: bad input fails here
-    executor = _executor(args, grid)  # bad executor options too, before anything trains
+    return train(grid, args)
+
+
+def train(grid, args: argparse.Namespace) -> int:
+    """Train a grid (lth run's or lth transfer's) on the executor the arguments name (built first:
+    bad executor options fail before anything trains; closed after); print its status table."""
+    executor = executor_of(args, grid)
     try:
         table = grid.run(max_level=args.max_level, workers=args.workers, progress=True, executor=executor)
     except JobFailed as error:
@@ -28,28 +33,14 @@ def _run(args: argparse.Namespace) -> int:
     return report_status(table)
 
 
-def _executor(args: argparse.Namespace, grid):
-    """None (the local pool, ``--workers``) or the Ray / Slurm executor of the arguments."""
-    name = (args.executor or "local").strip().lower()
-    ray_given = any(getattr(args, k) is not None for k in ("address", "max_in_flight"))
-    slurm_given = any(getattr(args, k) is not None for k in vars(args) if k.startswith("slurm_"))
-    if name != "ray" and ray_given:
-        raise ConfigError("--address and --max-in-flight belong to --executor ray")
-    if name != "slurm" and slurm_given:
-        raise ConfigError("the --slurm-* options belong to --executor slurm")
-    if name == "local":
-        return None
+def executor_of(args: argparse.Namespace, grid):
+    """The executor ``--executor`` names, with ``--workers`` and the cluster options given
+    (:func:`lthlib.machine.executors.make_executor`); one GPU per task when the grid trains on CUDA."""
+    from ..machine.executors import COMMAND_LINE, make_executor
     from ..machine.platform import resolve_device
-    from ..run.executors import make_executor
     gpu = resolve_device(grid.config_value("train").device).type == "cuda"
-    if name == "ray":
-        return make_executor("ray", gpu=gpu, address=args.address, max_in_flight=args.max_in_flight)
-    if name == "slurm":
-        return make_executor("slurm", gpu=gpu, cluster=args.slurm_cluster, folder=args.slurm_folder,
-                             partition=args.slurm_partition, time_min=args.slurm_time,
-                             mem_gb=args.slurm_mem_gb, cpus_per_task=args.slurm_cpus,
-                             array_parallelism=args.slurm_parallelism, max_array_size=args.slurm_max_array)
-    return make_executor(name)  # an unknown name: the ConfigError lists the known ones
+    return make_executor(args.executor, workers=args.workers, gpu=gpu,
+                         **{option: getattr(args, option) for option in COMMAND_LINE})
 
 
 def report_status(table) -> int:
@@ -72,9 +63,15 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arms", default="winning_ticket", help="comma list, or 'all' (default: %(default)s)")
     parser.add_argument("--seeds", help="comma list or JSON list of integers (default: the profile's)")
     parser.add_argument("--max-level", type=int, help="stop at this pruning level (default: the profile's)")
-    parser.add_argument("--workers", type=int, help="processes at once (default: one per core without GPU)")
     parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
                         help="override a parameter, e.g. epochs=3 rewind_point=500it (JSON values)")
+    add_executor_options(parser)
+    parser.set_defaults(handler=_run)
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Where the training runs, and the cluster options (``lth run``, ``lth transfer``)."""
+    parser.add_argument("--workers", type=int, help="processes at once (default: one per core without GPU)")
     parser.add_argument("--executor", default="local",
                         help="local (worker processes here), ray or slurm (default: %(default)s)")
     parser.add_argument("--address", help="ray: the cluster ('auto': the running one; default: start one here)")
@@ -88,5 +85,4 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slurm-cpus", type=int, help="slurm: CPUs per job (default: 1)")
     parser.add_argument("--slurm-parallelism", type=int, help="slurm: jobs of an array at once (default: 32)")
     parser.add_argument("--slurm-max-array", type=int, help="slurm: the site's MaxArraySize (default: 1000)")
-    parser.set_defaults(handler=_run)
 

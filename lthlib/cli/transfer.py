@@ -5,7 +5,7 @@ import argparse
 
 from ..core.parameters import as_list
 from .arguments import parse_settings, profile, seed_list
-from .run import report_status
+from .run import add_executor_options, train
 
 
 def add_command(commands) -> None:
@@ -19,7 +19,7 @@ def _transfer(args: argparse.Namespace) -> int:
                            **parse_settings(args.set))
     grid.check()  # every cell's configuration, before any data is read
     print(grid.describe())
-    return report_status(grid.run(max_level=args.max_level, workers=args.workers, progress=True))
+    return train(grid, args)
 
 
 def _add_transfer(parser: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def _add_transfer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", help="comma list or JSON list (default: the profile's)")
     parser.add_argument("--seeds", help="comma list or JSON list of integers (default: the transfer study's)")
     parser.add_argument("--max-level", type=int, help="stop at this pruning level (default: the profile's)")
-    parser.add_argument("--workers", type=int, help="processes at once (default: one per core without GPU)")
     parser.add_argument("--set", action="extend", nargs="+", metavar="KEY=VALUE",
                         help="override a parameter, e.g. epochs=3 (JSON values)")
+    add_executor_options(parser)
     parser.set_defaults(handler=_transfer)
 

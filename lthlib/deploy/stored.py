@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.config import ConfigError, ExperimentConfig, dense_key
-from ..experiment.arms import ARMS, TICKET, arm_key
+from ..core.config import ConfigError, ExperimentConfig
+from ..experiment.arms import ARMS, TICKET
 from ..experiment.grid import Grid
+from ..experiment.lineage import lineage
 from ..experiment.store import RunDir, Store
 from ..machine.platform import display_path
 from .forms import check_exportable
@@ -96,7 +97,7 @@ def stored_level(grid: Grid, dataset: str, model: str, arm: str, seed: int, leve
     cfg = grid.config(dataset, model, arm, seed)
     cell = f"{dataset}/{model}/{arm} seed {seed}"
     check_level(cfg, level)
-    run = RunDir(store.root, dense_key(cfg) if level == 0 else arm_key(cfg), cfg)
+    run = lineage(cfg, store.root).level_dir(level)
     if not run.path.is_dir() or not run.levels_done():
         raise ConfigError(f"the {grid.profile} store ({display_path(store.root)}) has no trained run of "
                           f"{cell} with these settings (folder {display_path(run.path)}); "
@@ -140,7 +141,7 @@ def ticket_levels(grid: Grid, dataset: str, model: str, seed: int, store: Store,
                   arm: str = TICKET) -> list[StoredLevel]:
     """The dense level and every trained level of a trunk (the winning ticket by default), in order."""
     cfg = grid.config(dataset, model, arm, seed)
-    run = RunDir(store.root, arm_key(cfg), cfg)
+    run = lineage(cfg, store.root).own
     done = run.levels_done() if run.path.is_dir() else []
     return [stored_level(grid, dataset, model, arm, seed, level, store) for level in [0, *[d for d in done if d]]]
 

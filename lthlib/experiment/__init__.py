@@ -4,11 +4,14 @@
     profiles  smoke / quick / paper presets and ``experiment()``, one cell's configuration
     train     the one training loop (device-resident length-bucketed batches, checkpoints)
     store     results/<profile>/runs/<run hash>/ and the tidy tables
-    lineage   which run folders a configuration reads and writes (dense, own, trunk)
     runner    trunks and branches level by level, resumable (one configuration)
+    lineage   which run folders a configuration reads and writes (dense, trunk, its own)
+    progress  the bar of networks trained and left, counted on the store
+    execution the one way to train a grid: data check, executor by name, collect, status rows;
+              and what every grid of cells shares
     grid      the cells of a selection: their configurations, status rows, and running them
-    progress  one bar of the networks trained and left, with an ETA, wherever workers train
-    transfer  tickets across datasets: the transfer study's cells (source -> target), run as a grid
+    transfer  tickets across datasets: the transfer study's cells (source -> target), trunks first,
+              then target arms
     overlap   mask overlap across seeds and levels (where the masks are); ``PAIR``, the key of
               one panel and of most tables
 

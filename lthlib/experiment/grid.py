@@ -10,9 +10,9 @@ It is the one place anything loops over runs: the notebooks (:mod:`lthlib.report
 - :meth:`Grid.config`    one cell's :class:`~lthlib.core.config.ExperimentConfig`
 - :meth:`Grid.expected`  one row per cell: its run hash and levels, or why it is refused
 - :meth:`Grid.status`    one status.csv row per cell, from what a store holds
-- :meth:`Grid.run`       train what the store lacks, in this process, in worker processes, or
-                         through any :class:`~lthlib.machine.executor.Executor` (Ray, Slurm:
-                         :mod:`lthlib.run.executors`); then merge what trained into the tables
+- :meth:`Grid.run`       train what the store lacks through :func:`~lthlib.experiment.execution.execute`
+                         (in this process, in worker processes, on Ray or Slurm: the grid's
+                         ``executor``, by name); then merge what trained into the tables
 
 A grid names exactly the configurations it means, so tables read through it keep only their
 rows: a store may hold runs made with other parameters, and those are left out, never mixed in.
@@ -22,24 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, NamedTuple
 
-import numpy as np
 import pandas as pd
 
-from ..core.config import ConfigError, ExperimentConfig, NotApplicable
+from ..core.config import ConfigError, ExperimentConfig
 from ..core.parameters import as_list, parse_all
 from ..data.datasets import DATASETS
-from ..data.sources import DataUnavailable
-from ..machine.executor import Executor, LocalExecutor
-from ..machine.platform import default_workers, threads_per_worker
+from ..machine.executors import Executor, executor_name
 from ..nets.models import MODELS
-from .arms import TICKET, arm_names, comparison, run_hash, trunk_config
+from .arms import TICKET, arm_names, comparison, run_hash
+from .execution import CELL, STATUS_COLUMNS, Cells, execute
 from .profiles import PROFILES, experiment, validate
-from .progress import NetworkProgress, network_markers
-from .runner import load_data, run
 from .store import Store
 
-CELL = ["dataset", "model", "arm", "seed"]
-STATUS_COLUMNS = [*CELL, "config_hash", "status", "reason", "levels_done"]
 EXPECTED_COLUMNS = [*CELL, "protocol", "config_hash", "levels_expected", "refused"]
 
 
@@ -51,8 +45,9 @@ class Cell(NamedTuple):
 
 
 @dataclass
-class Grid:
-    """Datasets × models × arms × seeds under a profile, with the overrides every cell gets."""
+class Grid(Cells):
+    """Datasets × models × arms × seeds under a profile, with the overrides every cell gets, and
+    the executor its training runs on (by name: local, ray, slurm)."""
     profile: str
     datasets: list[str]
     models: list[str]
@@ -63,20 +58,22 @@ class Grid:
     profile_seeds: bool = False
     #: the GloVe size of the models that read GloVe (None: the profile's); see :func:`with_glove_dim`
     glove_dim: int | None = None
+    executor: str = "local"
     _configs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, profile: str, datasets: Iterable[str] | None = None, models: Iterable[str] | None = None,
            arms: Iterable[str] | None = None, seeds: Iterable[int] | None = None, *,
-           glove_dim: int | None = None, **overrides: Any) -> "Grid":
+           glove_dim: int | None = None, executor: str | None = None, **overrides: Any) -> "Grid":
         """Names checked against the registries; None: the profile's datasets, models and seeds
-        (``seeds`` None: each arm's seeds on each dataset, :meth:`Profile.seeds_for`)."""
+        (``seeds`` None: each arm's seeds on each dataset, :meth:`Profile.seeds_for`) and the
+        local executor."""
         entry = PROFILES.get(profile)
         return cls(entry.name, [DATASETS.get(d).name for d in datasets or entry.datasets],
                    [MODELS.get(m).name for m in models or entry.models],
                    list(entry.seeds) if seeds is None else [int(s) for s in seeds],
                    tuple(arm_names(arms or (TICKET,))), parse_all(overrides), profile_seeds=seeds is None,
-                   glove_dim=None if glove_dim is None else int(glove_dim))
+                   glove_dim=None if glove_dim is None else int(glove_dim), executor=executor_name(executor))
 
     # -- the cells ---------------------------------------------------------------------------
     def seeds_of(self, arm: str, dataset: str) -> list[int]:
@@ -110,6 +107,9 @@ class Grid:
             self._configs[cell] = with_glove_dim(cfg, self.glove_dim)
         return self._configs[cell]
 
+    def cell_config(self, cell: Cell) -> ExperimentConfig:
+        return self.config(*cell)
+
     def levels(self, dataset: str, model: str, max_level: int | None = None) -> int:
         """The pruning levels of a (dataset, model), at most ``max_level``."""
         levels = self.config(dataset, model, TICKET, self.seeds_of(TICKET, dataset)[0]).prune.levels
@@ -128,19 +128,7 @@ class Grid:
         a cell its arm does not apply to (:class:`~lthlib.core.config.NotApplicable`) is no error."""
         if not self.seeds and not self.profile_seeds:
             raise ConfigError("a grid needs at least one seed")
-        for cell in self.cells(arms):
-            try:
-                self.config(*cell)
-            except NotApplicable:
-                pass
-
-    def why_not(self, cell: Cell) -> str | None:
-        """Why one cell cannot run (None: it can)."""
-        try:
-            self.config(*cell)
-        except ConfigError as error:
-            return f"configuration refused: {error}"
-        return None
+        self.check_cells(self.cells(arms))
 
     # -- what the grid holds and expects ----------------------------------------------------
     def protocol(self, dataset: str) -> str:
@@ -164,15 +152,7 @@ class Grid:
     def expected(self, arms: Iterable[str] | None = None) -> pd.DataFrame:
         """One row per cell, with its config hash and number of levels (0..levels); ``refused``
         holds the reason a configuration is invalid."""
-        rows = []
-        for cell in self.cells(arms):
-            row = {**cell._asdict(), "seed": int(cell.seed), "protocol": self.protocol(cell.dataset)}
-            try:
-                cfg = self.config(*cell)
-                row.update(config_hash=run_hash(cfg), levels_expected=cfg.prune.levels + 1, refused="")
-            except ConfigError as error:
-                row.update(config_hash="", levels_expected=np.nan, refused=str(error))
-            rows.append(row)
+        rows = [{**self.expected_row(cell), "protocol": self.protocol(cell.dataset)} for cell in self.cells(arms)]
         return pd.DataFrame(rows, columns=EXPECTED_COLUMNS)
 
     def status_row(self, cell: Cell, status: str, reason: str = "", levels_done: int = 0) -> dict:
@@ -206,7 +186,7 @@ class Grid:
         return rows
 
     def describe(self) -> str:
-        extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
+        extra = self.settings()
         entry, exceptions = PROFILES.get(self.profile), ""
         if self.profile_seeds:
             exceptions += "".join(f"; {d} on seeds {list(entry.dataset_seeds[d])}"
@@ -226,64 +206,25 @@ class Grid:
         record in status.csv) one status row per cell.
 
         An arm whose configuration is refused (e.g. a rewind point past the end of training),
-        and a dataset whose files cannot be had, are skipped with the reason; the rest run.
-        Cells of one (dataset, model, seed) run in order (branches need their trunk); different
-        ones run in ``workers`` processes at once (default :func:`~lthlib.machine.platform.default_workers`),
-        each on its own share of the cores.  Workers are fresh interpreters running
-        ``python -m lthlib.machine.executor``, so a script may call this at top level, without an
-        ``if __name__ == "__main__"`` guard.
-
-        ``executor`` runs the groups elsewhere instead (one task per group): an
-        :class:`~lthlib.machine.executor.Executor` such as :func:`lthlib.run.executors.make_executor`
-        builds for ``ray`` or ``slurm``; ``"local"`` or None is the pool above.  Workers anywhere
-        write only their runs' folders; this process alone then merges their levels into the tidy
-        tables (:meth:`Store.collect`), so the tables are never written by two processes at once.
+        and a dataset whose files cannot be had, are skipped with the reason; the rest run
+        (:func:`~lthlib.experiment.execution.execute`).  Cells of one (dataset, model, seed) run in
+        order (branches need their trunk); different ones run at once on ``executor`` (default:
+        the grid's): a name (``"local"``, ``"ray"``, ``"slurm"``, built with its defaults and
+        closed after) or an :class:`~lthlib.machine.executors.Executor` built with
+        :func:`~lthlib.machine.executors.make_executor`.  Locally, ``workers`` processes at once
+        (default :func:`~lthlib.machine.platform.default_workers`; one: in this process), each a
+        fresh interpreter, so a script may call this at top level, without an ``if __name__ ==
+        "__main__"`` guard.  This process alone merges what trained into the tidy tables.
         """
         store = store or Store.of_profile(self.profile)
-        status, refused = [], set()
-        for cell in self.cells(arms):  # refuse a bad cell before anything trains, and let the others run
-            reason = self.why_not(cell)
-            if reason is not None:
-                refused.add(cell)
-                status.append(self.status_row(cell, "skipped", reason))
-        if isinstance(executor, str):
-            if executor != "local":
-                raise ConfigError(f"Grid.run takes executor 'local' by name; build {executor!r} with "
-                                  "lthlib.run.executors.make_executor")
-            executor = None
-        groups = [kept for group in self.groups(arms) if (kept := [c for c in group if c not in refused])]
-        groups = self._with_data(groups, status, progress) if groups else []
-        workers = default_workers(len(groups)) if workers is None else max(1, int(workers))
-        watch = NetworkProgress(network_markers(groups, store.root, max_level), show=progress)
-        try:
-            with watch:
-                if executor is None and workers == 1:
-                    for group in groups:
-                        status += run_group(group, store.root, max_level, False, record=False)
-                else:
-                    executor = executor or LocalExecutor(workers, threads_per_worker(workers))
-                    status += run_groups(groups, store.root, max_level, executor)
-        finally:  # what finished is in the tables even when a worker failed
-            store.collect(trained_hashes(groups))
-            print(watch.summary(), flush=True)
+        cells = self.cells(arms)
+        refused = {cell: reason for cell in cells if (reason := self.why_not(cell))}  # before anything trains
+        groups = [[self.config(*c) for c in group if c not in refused] for group in self.groups(arms)]
+        ran = execute([[g for g in groups if g]], store, max_level=max_level, progress=progress, workers=workers,
+                      executor=self.executor if executor is None else executor)
+        status = self.status_rows(cells, ran, refused)
         store.record_status(status)
         return pd.DataFrame(status, columns=STATUS_COLUMNS)
-
-    def _with_data(self, groups: list[list[Cell]], status: list[dict], progress: bool) -> list[list[ExperimentConfig]]:
-        """The groups whose data can be had (prepared and cached here, before any worker needs
-        it), as configurations; the others' cells go to ``status`` as skipped."""
-        runnable, unavailable = [], {}
-        for group in groups:
-            configs = [self.config(*cell) for cell in group]
-            try:
-                load_data(configs[0], progress)
-                runnable.append(configs)
-            except DataUnavailable as error:
-                unavailable.setdefault(group[0].dataset, str(error))
-                status += [self.status_row(cell, "skipped", f"data unavailable: {error}") for cell in group]
-        for dataset, error in unavailable.items():
-            print(f"SKIPPED {dataset}: data unavailable: {error}")
-        return runnable
 
 
 def with_glove_dim(cfg: ExperimentConfig, glove_dim: int | None) -> ExperimentConfig:
@@ -293,61 +234,6 @@ def with_glove_dim(cfg: ExperimentConfig, glove_dim: int | None) -> ExperimentCo
     if glove_dim is None or cfg.model.embedding != "glove" or cfg.model.embed_dim == glove_dim:
         return cfg
     return validate(replace(cfg, model=replace(cfg.model, embed_dim=glove_dim)))
-
-
-# ---------------------------------------------------------------------------------------------
-# One group of cells, here or in a worker process
-# ---------------------------------------------------------------------------------------------
-
-def _status(cfg: ExperimentConfig, status: str, reason: str = "", levels_done: int = 0) -> dict:
-    cell = Cell(cfg.data.dataset, cfg.model.name, cfg.arm, cfg.seed)
-    return {**cell._asdict(), "config_hash": run_hash(cfg), "status": status, "reason": reason,
-            "levels_done": levels_done}
-
-
-def run_group(group: list[ExperimentConfig], root, max_level: int | None, progress: bool,
-              record: bool = True) -> list[dict]:
-    """The cells of one (dataset, model, seed), in order; a refused one does not stop the rest.
-    ``record=False``: only the runs' own folders are written (the coordinator collects them)."""
-    store, status = Store(root), []
-    for cfg in group:
-        try:
-            rows = run(cfg, store, max_level=max_level, progress=progress, record=record)
-            status.append(_status(cfg, "done", levels_done=len(rows)))
-        except ConfigError as error:  # found only with the data (e.g. a rewind point too late)
-            print(f"REFUSED {cfg.data.dataset}/{cfg.model.name}/{cfg.arm}: {error}")
-            status.append(_status(cfg, "skipped", f"configuration refused: {error}"))
-    return status
-
-
-def run_group_payload(configs: list[dict], root: str, max_level: int | None) -> list[dict]:
-    """:func:`run_group` for a worker process (configs as dicts, no progress bars)."""
-    group = [ExperimentConfig.from_dict(c) for c in configs]
-    return run_group(group, root, max_level, False, record=False)
-
-
-def _group_name(group: list[ExperimentConfig]) -> str:
-    return f"{group[0].data.dataset}/{group[0].model.name} seed {group[0].seed}"
-
-
-def trained_hashes(groups: list[list[ExperimentConfig]]) -> list[str]:
-    """The runs a grid's groups write: each cell's, and the trunk a branch trains."""
-    return list(dict.fromkeys(run_hash(c) for group in groups for cfg in group for c in (cfg, trunk_config(cfg))))
-
-
-def group_payloads(groups: list[list[ExperimentConfig]], root, max_level: int | None) -> list[dict]:
-    """One executor payload per group: :func:`run_group_payload` and its arguments, as JSON."""
-    return [{"fn": f"{__name__}:run_group_payload", "name": _group_name(group),
-             "kwargs": {"configs": [c.to_dict() for c in group], "root": str(root), "max_level": max_level}}
-            for group in groups]
-
-
-def run_groups(groups: list[list[ExperimentConfig]], root, max_level: int | None,
-               executor: Executor) -> list[dict]:
-    """Every group through ``executor``, one task each (the progress is :class:`NetworkProgress`'s,
-    the same for every backend); the status rows, in order."""
-    results = executor.map(group_payloads(groups, root, max_level))
-    return [row for rows in results for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +248,8 @@ def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, ar
     ``arms`` None means ``default_arms`` when given, else :func:`lthlib.experiment.arms.comparison`
     of ``family``: the winning ticket and that family's arms ('all': every arm; no family: the
     winning ticket alone).  The other parameters are overrides (``levels``, ``epochs``,
-    ``rewind_point``, ...); None leaves the profile's value.
+    ``rewind_point``, ...); None leaves the profile's value.  ``executor``: where the grid
+    trains (local, ray or slurm; None: local).
     """
     chosen_arms = as_list(arms) or default_arms or comparison(family)
     return Grid.of(profile, as_list(datasets), as_list(models), chosen_arms, as_list(seeds, int), **parameters)

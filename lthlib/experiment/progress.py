@@ -4,35 +4,16 @@ A network is one trained level: the dense network of a (data, model, training, s
 pruned level of a run.  Each is done when its ``metrics.json`` exists (the store's completion
 marker), so the coordinating process counts them on the shared store while local processes, Ray
 tasks or Slurm jobs train, and one bar shows them all.  tqdm.auto draws it: a widget in
-JupyterLab (with ipywidgets), text in a shell.
+JupyterLab (with ipywidgets), text in a shell.  Which markers a configuration's networks have is
+its lineage's (:meth:`lthlib.experiment.lineage.Lineage.markers`).
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from pathlib import Path
-
-from ..core.config import ExperimentConfig, dense_key
-from .arms import arm_key, trunk_config
-from .store import RunDir
 
 #: seconds between two looks at the store
 POLL_SECONDS = 1.0
-
-
-def network_markers(groups: list[list[ExperimentConfig]], root: Path, max_level: int | None) -> list[Path]:
-    """The ``metrics.json`` of every network the groups train (each once): the dense level 0 and
-    levels 1.. of every run and of the trunk a branch needs."""
-    markers = {}
-    configs = [c for group in groups for cfg in group for c in (cfg, trunk_config(cfg))]
-    for cfg in configs:
-        last = cfg.prune.levels if max_level is None else min(max_level, cfg.prune.levels)
-        dense = RunDir(root, dense_key(cfg), replace(cfg, arm="dense"))
-        markers[dense.file(0, "metrics.json")] = None
-        run = RunDir(root, arm_key(cfg), cfg)
-        for level in range(1, last + 1):
-            markers[run.file(level, "metrics.json")] = None
-    return list(markers)
 
 
 def count_done(markers: list[Path]) -> int:

@@ -18,9 +18,9 @@ words the source never trained on are masked at random at the embedding's remain
 transferred arms search nothing on the target: its own ticket's ``mask_search_epochs`` at level L
 is the search they avoid.
 
-:class:`TransferGrid` builds the cells' configurations and trains them: first every trunk (each
-dataset, model and seed, one group each), then the target arms, through the same executors as
-:class:`lthlib.experiment.grid.Grid`.
+:class:`TransferGrid` builds the cells' configurations and trains them through the one execution
+path (:func:`lthlib.experiment.execution.execute`, on the grid's executor, by name): first every
+trunk (each dataset, model and seed, one group each), then the target arms.
 """
 from __future__ import annotations
 
@@ -32,21 +32,18 @@ import pandas as pd
 from ..core.config import ConfigError, ExperimentConfig
 from ..core.parameters import as_list, parse_all
 from ..data.datasets import DATASETS
-from ..data.sources import DataUnavailable
-from ..machine.executor import Executor, LocalExecutor
-from ..machine.platform import default_workers, threads_per_worker
+from ..machine.executors import Executor, executor_name
 from ..nets.models import MODELS
 from .arms import TICKET, families, run_hash
-from .grid import run_group, run_groups, trained_hashes
+from .execution import Cells, execute
 from .profiles import PROFILES, TransferStudy, experiment, validate
-from .progress import NetworkProgress, network_markers
-from .runner import load_data
 from .store import Store
 
 #: What a target trains in a pair: its own ticket, then the arms that carry the source's mask.
 TARGET_ARMS = (TICKET, *families("transfer"))
 TRANSFER_CELL = ["source", "dataset", "model", "arm", "seed"]
 TRANSFER_STATUS = "transfer_status"
+TRANSFER_EXPECTED = [*TRANSFER_CELL, "protocol", "config_hash", "trunk_hash", "levels_expected"]
 
 
 class TransferCell(NamedTuple):
@@ -78,17 +75,20 @@ def parse_pairs(pairs: Any) -> list[tuple[str, str]]:
 
 
 @dataclass
-class TransferGrid:
-    """Pairs × models × seeds of one profile's transfer experiment, with overrides for every cell."""
+class TransferGrid(Cells):
+    """Pairs × models × seeds of one profile's transfer experiment, with overrides for every cell
+    and the executor its training runs on (by name)."""
     profile: str
     pairs: list[tuple[str, str]]
     models: list[str]
     seeds: list[int]
     overrides: dict[str, Any] = field(default_factory=dict)
+    executor: str = "local"
 
     @classmethod
-    def of(cls, profile: str, pairs=None, models=None, seeds=None, **overrides: Any) -> "TransferGrid":
-        """None: the profile's pairs, models and the study's seeds."""
+    def of(cls, profile: str, pairs=None, models=None, seeds=None, executor: str | None = None,
+           **overrides: Any) -> "TransferGrid":
+        """None: the profile's pairs, models and the study's seeds, and the local executor."""
         study = study_of(profile)
         chosen = parse_pairs(pairs) or list(study.pairs)
         unknown = [p for p in chosen if p not in study.pairs]
@@ -97,7 +97,8 @@ class TransferGrid:
                               f"one vocabulary is built from {', '.join(study.datasets)}; valid pairs: "
                               f"{', '.join(f'{s}>{t}' for s, t in study.pairs)}")
         return cls(profile, chosen, [MODELS.get(m).name for m in as_list(models) or PROFILES.get(profile).models],
-                   [int(s) for s in as_list(seeds, int) or study.seeds], parse_all(overrides))
+                   [int(s) for s in as_list(seeds, int) or study.seeds], parse_all(overrides),
+                   executor_name(executor))
 
     @property
     def study(self) -> TransferStudy:
@@ -117,6 +118,13 @@ class TransferGrid:
         """One dataset's winning-ticket trunk on the study's shared vocabulary."""
         cfg = self._own(dataset, model, seed)
         return validate(replace(cfg, data=replace(cfg.data, shared_vocab=self.shared_vocab(model))))
+
+    def cell_config(self, cell: TransferCell) -> ExperimentConfig:
+        return self.config(cell)
+
+    def config_value(self, name: str) -> Any:
+        """A top-level configuration field as this grid sets it (its first trunk's)."""
+        return getattr(self.trunks()[0], name)
 
     def config(self, cell: TransferCell) -> ExperimentConfig:
         target = self.trunk(cell.dataset, cell.model, cell.seed)
@@ -142,14 +150,14 @@ class TransferGrid:
                         found.setdefault(run_hash(cfg), cfg)
         return list(found.values())
 
+    def branches(self) -> list[list[ExperimentConfig]]:
+        """The target arms, one group per pair, model and seed (each after its trunks)."""
+        keys = dict.fromkeys((c.source, c.dataset, c.model, c.seed) for c in self.cells() if c.arm != TICKET)
+        return [[self.config(c) for c in self.cells() if (c.source, c.dataset, c.model, c.seed) == key
+                 and c.arm != TICKET] for key in keys]
+
     def expected(self) -> pd.DataFrame:
-        rows = []
-        for cell in self.cells():
-            cfg = self.config(cell)
-            rows.append({**cell._asdict(), "protocol": cfg.data.protocol, "config_hash": run_hash(cfg),
-                         "trunk_hash": run_hash(cfg.source) if cfg.source else "",
-                         "levels_expected": cfg.prune.levels + 1})
-        return pd.DataFrame(rows, columns=[*TRANSFER_CELL, "protocol", "config_hash", "trunk_hash", "levels_expected"])
+        return pd.DataFrame([self.expected_row(cell) for cell in self.cells()], columns=TRANSFER_EXPECTED)
 
     def check(self) -> None:
         """Build every configuration (no data read): bad input fails before any training."""
@@ -160,7 +168,7 @@ class TransferGrid:
         if not self.pairs:
             return (f"profile {self.profile!r} transfer: no pair left (the datasets parameter names "
                     f"neither side of {', '.join(f'{s}>{t}' for s, t in self.study.pairs)}); nothing runs")
-        extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items()) or "the profile's settings"
+        extra = self.settings()
         changed = "; ".join(f"{d}: {', '.join(f'{k}={v}' for k, v in s.items())}"
                             for d, s in self.study.settings.items() if any(d in p for p in self.pairs))
         return (f"profile {self.profile!r} transfer: pairs {', '.join(f'{s} > {t}' for s, t in self.pairs)}; "
@@ -170,58 +178,15 @@ class TransferGrid:
 
     # -- running -----------------------------------------------------------------------------
     def run(self, store: Store | None = None, *, max_level: int | None = None, progress: bool = False,
-            workers: int | None = None, executor: Executor | None = None) -> pd.DataFrame:
-        """Train what the store lacks: every trunk (one group each), then the target arms (one
-        group per pair, model and seed); record one ``transfer_status`` row per cell."""
+            workers: int | None = None, executor: Executor | str | None = None) -> pd.DataFrame:
+        """Train what the store lacks on ``executor`` (default: the grid's; see :meth:`Grid.run
+        <lthlib.experiment.grid.Grid.run>`): every trunk (one group each), then the target arms
+        (one group per pair, model and seed); record one ``transfer_status`` row per cell."""
         self.check()
         store = store or Store.of_profile(self.profile)
-        trunks, skipped = self._with_data([[cfg] for cfg in self.trunks()])
-        unavailable = {g[0].data.dataset for g in skipped}
-        branches = [[self.config(c) for c in self.cells() if (c.source, c.dataset, c.model, c.seed) == key
-                     and c.arm != TICKET]
-                    for key in dict.fromkeys((c.source, c.dataset, c.model, c.seed) for c in self.cells()
-                                             if c.arm != TICKET)]
-        branches = [g for g in branches if not {g[0].data.dataset, g[0].source.data.dataset} & unavailable]
-        status: list[dict] = []
-        watch = NetworkProgress(network_markers(trunks + branches, store.root, max_level), show=progress)
-        try:
-            with watch:
-                for phase in (trunks, branches):
-                    n = default_workers(len(phase)) if workers is None else max(1, int(workers))
-                    if executor is None and n == 1:
-                        for group in phase:
-                            status += run_group(group, store.root, max_level, False, record=False)
-                    elif phase:
-                        status += run_groups(phase, store.root, max_level,
-                                             executor or LocalExecutor(n, threads_per_worker(n)))
-        finally:
-            store.collect(trained_hashes(trunks + branches))
-            print(watch.summary(), flush=True)
-        return self._record_status(store, status, unavailable)
-
-    def _with_data(self, groups: list[list[ExperimentConfig]]):
-        """Prepare every trunk's data here, once, before any worker needs it."""
-        ready, skipped = [], []
-        for group in groups:
-            try:
-                load_data(group[0], progress=False)
-                ready.append(group)
-            except DataUnavailable as error:
-                print(f"SKIPPED {group[0].data.dataset}: data unavailable: {error}")
-                skipped.append(group)
-        return ready, skipped
-
-    def _record_status(self, store: Store, status: list[dict], unavailable: set[str]) -> pd.DataFrame:
-        by_hash = {row["config_hash"]: row for row in status}
-        rows = []
-        for cell in self.cells():
-            cfg = self.config(cell)
-            found = by_hash.get(run_hash(cfg))
-            if {cell.dataset, cell.source} & unavailable:
-                found = {"status": "skipped", "reason": "data unavailable", "levels_done": 0}
-            rows.append({**cell._asdict(), "config_hash": run_hash(cfg),
-                         **{k: (found or {}).get(k, d) for k, d in
-                            (("status", "pending"), ("reason", ""), ("levels_done", 0))}})
+        ran = execute([[[cfg] for cfg in self.trunks()], self.branches()], store, max_level=max_level,
+                      progress=progress, workers=workers, executor=self.executor if executor is None else executor)
+        rows = self.status_rows(self.cells(), ran)
         if rows:
             store.record_status(rows, table=TRANSFER_STATUS, keys=TRANSFER_CELL)
         return pd.DataFrame(rows, columns=[*TRANSFER_CELL, "config_hash", "status", "reason", "levels_done"])

@@ -48,11 +48,16 @@ MAX_SHOWN_ROWS = 30
 # Parameters and training from a notebook
 # ---------------------------------------------------------------------------------------------
 
+#: What a notebook's grid takes besides the configuration parameters: where it trains
+GRID_PARAMETERS = ("executor",)
+
+
 def parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """The configuration parameters set in a notebook's namespace (its parameters cell, and any
-    papermill injected with ``-p``): a parameter declared on a config field reaches every
+    """The parameters set in a notebook's namespace (its parameters cell, and any papermill
+    injected with ``-p``): every configuration parameter, and the grid's :data:`GRID_PARAMETERS`
+    (``executor``: local, ray or slurm).  A parameter declared on a config field reaches every
     notebook without a line of the notebook changing."""
-    return {name: value for name, value in namespace.items() if is_parameter(name)}
+    return {name: value for name, value in namespace.items() if is_parameter(name) or name in GRID_PARAMETERS}
 
 
 def store(profile: str) -> Store:
@@ -70,9 +75,8 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     """Train ``arms`` (default: the grid's), skipping what the store has; say what ran and return
     the status (one row per cell, and why a cell did not run).  ``progress``: a live bar of the
     networks trained and left, with an ETA (default: except in a report run, whose saved
-    notebook gets the one-line summary).  ``executor``: where the training runs (None: local
-    worker processes; a notebook builds Ray or Slurm ones with
-    :func:`lthlib.run.executors.make_executor` from its ``executor`` parameter)."""
+    notebook gets the one-line summary).  ``executor``: where the training runs (None: the
+    grid's, which :func:`selection` took from the notebook's ``executor`` parameter)."""
     show = showing_progress() if progress is None else progress
     status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
     say(describe_status(status, grid.protocols))

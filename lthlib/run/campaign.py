@@ -6,8 +6,9 @@ Work units, in priority order
     Seed by seed (every unit of seed 0 before any of seed 1): the dense network of every
     (dataset, model) first; then level by level, for every (dataset, model), every arm in
     :data:`PRIORITY` order, then any other registered arm in registration order.  A unit is one
-    arm up to one level (:meth:`lthlib.experiment.runner.Runner.run_levels` with ``max_level``), so a
-    budget cut leaves the low levels complete across arms rather than one arm complete.
+    arm up to one level, trained in this process through the grids' one execution path
+    (:func:`lthlib.experiment.execution.execute` with ``max_level``), so a budget cut leaves the
+    low levels complete across arms rather than one arm complete.
 
 Budget
     Before each unit the campaign estimates its time: the epochs it has left to train (its own
@@ -39,10 +40,11 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ..core.config import ConfigError, dense_key
-from ..data.sources import DataUnavailable
-from ..experiment.arms import ARMS, TICKET, arm_key, trunk_config
+from ..core.config import ConfigError
+from ..experiment.arms import ARMS, TICKET
+from ..experiment.execution import DATA_UNAVAILABLE, execute, run_hashes
 from ..experiment.grid import Cell, Grid
+from ..experiment.lineage import lineage
 from ..experiment.store import RunDir, Store
 from ..machine import platform
 from ..machine.files import save_json
@@ -127,18 +129,11 @@ class Pending:
 
 
 def pending(grid: Grid, unit: Unit, root: Path) -> list[Pending]:
-    """The levels ``unit`` still has to train (the dense one and trunk levels it needs included)."""
+    """The levels ``unit`` still has to train (the dense one and trunk levels it needs included),
+    from its configuration's lineage."""
     cfg = unit_config(grid, unit)
-    dense = RunDir(root, dense_key(cfg))
-    todo = [] if dense.is_done(0) else [Pending(dense, 0, cfg.train.epochs)]
-    if unit.arm == DENSE:
-        return todo
-    arm = ARMS.get(unit.arm)
-    chain = [] if arm.is_trunk else [(RunDir(root, arm_key(trunk_config(cfg))), cfg.train.epochs)]
-    chain.append((RunDir(root, arm_key(cfg)), arm.epochs(cfg)))
-    for run, epochs in chain:
-        todo += [Pending(run, level, epochs) for level in range(1, unit.level + 1) if not run.is_done(level)]
-    return todo
+    return [Pending(run, level, cfg.train.epochs if level == 0 else ARMS.get(run.config.arm).epochs(run.config))
+            for run, level in lineage(cfg, root).networks(unit.level) if not run.is_done(level)]
 
 
 @dataclass
@@ -220,6 +215,8 @@ class Campaign:
         return time.monotonic() - self.start
 
     def run(self) -> None:
+        # levels an earlier command finished but was stopped before it merged them into the tables
+        self.store.collect(run_hashes([[unit_config(self.grid, u) for u in self.units]], self.store.root))
         for unit in self.units:
             reason = self.blocked.get(unit.pair) or self.blocked.get(_cell(unit))
             if reason:
@@ -256,15 +253,12 @@ class Campaign:
                 f"{self.budget:.0f} s budget are left")
 
     def run_unit(self, unit: Unit, todo: list[Pending], estimate: float | None) -> None:
-        from ..experiment.runner import Runner  # torch and the models load only when something trains
         began = time.monotonic()
-        try:
-            Runner(unit_config(self.grid, unit), self.store, self.progress).run_levels(max_level=unit.level)
-        except DataUnavailable as error:
-            self.blocked[unit.pair] = self.skipped[unit] = f"data unavailable: {error}"
-            return
-        except ConfigError as error:  # found only with the data (e.g. a rewind point too late)
-            self.blocked[_cell(unit)] = self.skipped[unit] = f"configuration refused: {error}"
+        status = execute([[[unit_config(self.grid, unit)]]], self.store, max_level=unit.level, workers=1,
+                         executor="local", epoch_bars=self.progress, summary=False)[0]
+        if status["status"] == "skipped":  # no data: the pair is blocked; refused: the cell
+            blocked = unit.pair if status["reason"].startswith(DATA_UNAVAILABLE) else _cell(unit)
+            self.blocked[blocked] = self.skipped[unit] = status["reason"]
             return
         wall = time.monotonic() - began
         rows = [p.run.metrics(p.level)["row"] for p in todo if p.run.is_done(p.level)]

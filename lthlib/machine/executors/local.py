@@ -1,30 +1,22 @@
-"""Jobs in fresh Python processes: ``python -m lthlib.machine.executor payload.json``.
+"""Jobs in fresh Python processes on this machine: ``python -m lthlib.machine.executors.local payload.json``.
 
 :func:`run_in_processes` runs each job as a child process that starts from nothing: it imports
-``lthlib.machine.executor``, never the caller's ``__main__``, so a script that calls it at top level
-(no ``if __name__ == "__main__":`` guard) works, unlike multiprocessing's spawn, which re-imports
-the script in every worker and dies in its "bootstrapping phase".
+this module, never the caller's ``__main__``, so a script that calls it at top level (no ``if
+__name__ == "__main__":`` guard) works, unlike multiprocessing's spawn, which re-imports the
+script in every worker and dies in its "bootstrapping phase".
 
-A job is a JSON payload ``{"fn": "module:function", "kwargs": {...}}`` (plus an optional
-``"name"`` used in messages).  The child imports ``module``, calls ``function(**kwargs)`` and
-writes the JSON of what it returns to ``<payload>.result.json`` beside the payload, where the
+The child imports the payload's ``module``, calls ``function(**kwargs)`` (:func:`lthlib.machine.executors.call`)
+and writes the JSON of what it returns to ``<payload>.result.json`` beside the payload, where the
 parent reads it.  Each child gets its share of the CPU: ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``
 in its environment and ``torch.set_num_threads`` when the job uses torch; and the portable CPU
 settings (:func:`lthlib.machine.platform.portable_cpu_env`) from its start.  Children's output is
-passed through as it comes; a child that fails is a :class:`RuntimeError` in the parent that
-names the job and quotes the end of its stderr.
+passed through as it comes; a child that fails is a :class:`~lthlib.machine.executors.JobFailed`
+in the parent that names the job and quotes the end of its stderr.
 
-The grid hands its work to an :class:`Executor`: anything with a ``name`` and
-``map(payloads, on_done=None) -> results`` (in order).  :class:`LocalExecutor` is the pool above;
-the cluster backends (Ray, Slurm through submitit) live in :mod:`lthlib.run.executors` and run
-the same payloads with :func:`call`, so a payload means the same thing on every backend.
-
-This module is generic: of lthlib it imports only :mod:`lthlib.machine.files` (results are written
-atomically like every other file), so it sits below the runner and never imports it.
+:class:`LocalExecutor` is this pool as an :class:`~lthlib.machine.executors.Executor`.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -38,45 +30,37 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from . import platform
-from .files import save_json
+from .. import platform
+from ..files import save_json
+from .jobs import JobFailed, call
 
 #: Lines of a failed child's stderr quoted in the parent's error.
 TAIL_LINES = 20
+#: What a child runs: this module (``python -m`` it, with a payload)
+CHILD_MODULE = "lthlib.machine.executors.local"
 _POLL_SECONDS = 0.05
 _PACKAGE_PARENT = str(platform.ROOT)
 
 
-class JobFailed(RuntimeError):
-    """One or more child processes failed; the message names them and quotes their stderr."""
-
-
-class Executor(Protocol):
-    """Runs payloads ``{"fn": "module:function", "kwargs": {...}, "name": ...}`` somewhere and
-    returns what each function returned, in order; ``on_done(index)`` as each one finishes.
-    A failed payload is a :class:`JobFailed` naming it."""
-    name: str
-
-    def map(self, payloads: list[dict], on_done: Callable[[int], None] | None = None) -> list[Any]: ...
-
-
 @dataclass
 class LocalExecutor:
-    """Fresh interpreters on this machine (:func:`run_in_processes`), ``workers`` at a time."""
-    workers: int
-    threads_per_worker: int = 1
+    """Fresh interpreters on this machine (:func:`run_in_processes`), ``workers`` at a time
+    (None: :func:`~lthlib.machine.platform.default_workers` for the jobs it gets), each with its
+    share of the cores."""
+    workers: int | None = None
+    threads_per_worker: int | None = None
     name: str = "local"
 
+    def workers_for(self, jobs: int) -> int:
+        """How many processes run ``jobs`` jobs at once."""
+        return self.workers or platform.default_workers(jobs)
+
     def map(self, payloads: list[dict], on_done: Callable[[int], None] | None = None) -> list[Any]:
-        return run_in_processes(payloads, self.workers, self.threads_per_worker, on_done)
-
-
-def call(payload: dict) -> Any:
-    """Run one payload in this process: what a Ray task or a Slurm job does with it."""
-    platform.limit_torch_threads()
-    return resolve(payload["fn"])(**payload.get("kwargs", {}))
+        workers = self.workers_for(len(payloads))
+        threads = self.threads_per_worker or platform.threads_per_worker(workers)
+        return run_in_processes(payloads, workers, threads, on_done)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +138,7 @@ def _run_jobs(jobs: list[_Job], workers: int, env: dict[str, str],
 
 
 def _start(job: _Job, env: dict[str, str]) -> _Job:
-    command = [sys.executable, "-m", "lthlib.machine.executor", str(job.payload_path)]
+    command = [sys.executable, "-m", CHILD_MODULE, str(job.payload_path)]
     job.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     job.pumps = [_pump(job.process.stdout, sys.stdout),
                  _pump(job.process.stderr, sys.stderr, keep=job.stderr_tail)]
@@ -208,14 +192,8 @@ def result_path(payload_path: Path | str) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# The child: python -m lthlib.machine.executor payload.json
+# The child: python -m lthlib.machine.executors.local payload.json
 # ---------------------------------------------------------------------------------------------
-
-def resolve(spec: str) -> Callable:
-    """'package.module:function' -> the function."""
-    module_name, _, function_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
-
 
 def run_payload(payload_path: Path | str) -> None:
     payload = json.loads(Path(payload_path).read_text())
@@ -225,7 +203,7 @@ def run_payload(payload_path: Path | str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m lthlib.machine.executor PAYLOAD.json", file=sys.stderr)
+        print(f"usage: python -m {CHILD_MODULE} PAYLOAD.json", file=sys.stderr)
         return 2
     try:
         run_payload(args[0])
