@@ -153,6 +153,7 @@ class Runner:
         save_torch(result.snapshot_state, path)
 
     def dense_final(self) -> State:
+        """The dense network's weights at the end of its training."""
         self.ensure_dense()
         return load_torch(self.dense.file(0, "final.pt"))
 
