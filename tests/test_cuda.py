@@ -249,6 +249,6 @@ def test_theta_k_snapshot_and_every_arm_run_one_level_at_paper_shapes(tmp_path, 
         replayed = runner.theta_k()  # trained again from θ0 for exactly 5 iterations, on the GPU
     assert all(torch.equal(saved[k], replayed[k]) for k in saved)
     assert any(not torch.equal(saved[k], runner.theta0()[k]) for k in saved)
-    level = runner.trunk_level(1)
+    level = runner.level(1)
     for key, mask in level.masks.items():
         assert torch.equal(level.start[key][mask], saved[key][mask]) and not level.start[key][~mask].any()

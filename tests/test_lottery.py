@@ -12,6 +12,8 @@ from lthlib.data.prepare import forget_prepared
 from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
 from lthlib.experiment.arms import ARMS, Arm, all_arms
+from lthlib.experiment.branches.masks import OwnTrunk, TrunkMask
+from lthlib.experiment.branches.starts import Theta0, Trained, TrunkTheta0
 from lthlib.experiment.runner import Runner
 from lthlib.experiment.store import TABLES, Store, decode_classes
 from lthlib.machine import platform as determinism
@@ -73,7 +75,7 @@ def test_all_arms_share_one_dense_network(tmp_path):
 def test_winning_ticket_rewinds_survivors_to_theta0_bit_exactly(tmp_path):
     runner = Runner(smoke("winning_ticket"), Store(tmp_path / "results"), progress=False)
     runner.run_levels(max_level=1)
-    theta0, level = runner.theta0(), runner.trunk_level(2)
+    theta0, level = runner.theta0(), runner.level(2)
     for name, value in level.start.items():
         keep = level.masks.get(name, torch.ones_like(value, dtype=torch.bool))
         assert torch.equal(value[keep], theta0[name][keep])
@@ -86,7 +88,7 @@ def test_late_rewinding_rewinds_to_theta_k_after_k_iterations(tmp_path):
     assert runner.rewind_iteration == 3
     theta_k = load_torch(runner.theta_k_path(3))
     assert any(not torch.equal(theta_k[n], v) for n, v in runner.theta0().items())
-    level = runner.trunk_level(2)
+    level = runner.level(2)
     for name, value in level.start.items():
         keep = level.masks[name]
         assert torch.equal(value[keep], theta_k[name][keep])
@@ -96,7 +98,7 @@ def test_dense_rewinding_rewinds_to_the_end_of_dense_training(tmp_path):
     runner = Runner(smoke("dense_rewinding"), Store(tmp_path / "results"), progress=False)
     runner.run_levels(max_level=1)
     trained = load_torch(runner.dense.file(0, "final.pt"))
-    level = runner.trunk_level(2)
+    level = runner.level(2)
     name = next(iter(level.masks))
     keep = level.masks[name]
     assert torch.equal(level.start[name][keep], trained[name][keep])
@@ -106,8 +108,8 @@ def test_random_reinit_keeps_the_ticket_mask_with_a_fresh_init(tmp_path):
     store = Store(tmp_path / "results")
     runner = Runner(smoke("random_reinit"), store, progress=False)
     runner.run_levels(max_level=1)
-    trunk = Runner(runner.trunk_config(), store, progress=False)
-    level = runner.branch_level(trunk, 1)
+    trunk = runner.trunk
+    level = runner.level(1)
     ticket = load_torch(trunk.run.file(1, "mask.pt"))
     theta0 = runner.theta0()
     for name in ticket:
@@ -128,12 +130,12 @@ def test_theta0_share_is_one_for_the_ticket_and_near_zero_for_a_full_reinit(tmp_
 def test_a_full_reinit_redraws_a_pretrained_embedding_at_its_scale(tmp_path, fake_glove):
     runner = Runner(smoke("random_reinit", embedding="glove"), Store(tmp_path / "results"), progress=False)
     theta0 = runner.theta0()["embedding.weight"][2:]
-    start = runner.reset_point(1, None)["embedding.weight"][2:]
+    start = runner.arm.start.weights(runner.context(1))["embedding.weight"][2:]
     assert not torch.isclose(start, theta0).any(dim=1).all()
     assert torch.allclose(start.mean(0), theta0.mean(0), atol=0.05)
     assert torch.allclose(start.std(0), theta0.std(0), rtol=0.1)
     kept = Runner(smoke("random_reinit_keep_glove", embedding="glove"), Store(tmp_path / "results"), progress=False)
-    assert torch.equal(kept.reset_point(1, None)["embedding.weight"], runner.theta0()["embedding.weight"])
+    assert torch.equal(kept.arm.start.weights(kept.context(1))["embedding.weight"], runner.theta0()["embedding.weight"])
 
 
 def test_keep_glove_reinit_is_refused_for_a_learned_embedding():
@@ -171,8 +173,7 @@ def test_random_pruning_matches_the_tickets_per_tensor_sparsity(tmp_path):
     store = Store(tmp_path / "results")
     runner = Runner(smoke("random_pruning"), store, progress=False)
     runner.run_levels(max_level=1)
-    trunk = Runner(runner.trunk_config(), store, progress=False)
-    ticket = load_torch(trunk.run.file(1, "mask.pt"))
+    ticket = load_torch(runner.trunk.run.file(1, "mask.pt"))
     random_mask = load_torch(runner.run.file(1, "mask.pt"))
     for name in ticket:
         assert int(random_mask[name].sum()) == int(ticket[name].sum())
@@ -325,11 +326,11 @@ def test_cheap_tickets_prune_to_the_tickets_sparsity_from_theta0(tmp_path, arm):
     store = Store(tmp_path / "results")
     runner = Runner(smoke(arm, epochs=3, early_bird_window=2, synflow_rounds=5), store, progress=False)
     rows = runner.run_levels(max_level=1)
-    ticket = load_torch(runner.trunk_run().file(1, "mask.pt"))
+    ticket = load_torch(runner.trunk.run.file(1, "mask.pt"))
     masks = load_torch(runner.run.file(1, "mask.pt"))
     kept = sum(int(m.sum()) for m in masks.values())
     assert abs(kept - sum(int(m.sum()) for m in ticket.values())) <= len(ticket)   # rounding per tensor
-    level = runner.branch_level(Runner(runner.trunk_config(), store, progress=False), 1)
+    level = runner.level(1)
     theta0 = runner.theta0()
     assert all(torch.equal(level.start[n][masks[n]], theta0[n][masks[n]]) for n in masks)
     search = rows.query("level == 1").iloc[0]["mask_search_epochs"]
@@ -352,9 +353,12 @@ def test_collapse_and_search_cost_tables_are_recorded(tmp_path):
     assert 2 <= bird["mask_search_epochs"] <= 3
 
 
-@pytest.mark.parametrize("field, value", [("reset_to", "theta_1"), ("mask_from", "own_trunc")])
-def test_an_arm_entry_with_an_unknown_reset_or_mask_source_is_refused(field, value):
-    fields = dict(name="odd", display="odd", description="", mask_from="own_trunk", reset_to="theta0",
-                  color="#000000", notebook="03_winning_tickets")
-    with pytest.raises(ConfigError, match=field):
-        Arm(**{**fields, field: value})
+@pytest.mark.parametrize("mask, start, message", [
+    ("own_trunk", Theta0(), "no mask strategy"),              # a name is not a strategy
+    (OwnTrunk(), "theta_1", "no start strategy"),
+    (TrunkMask(), Trained(), "only a trunk keeps"),          # a branch keeps no trained weights
+    (OwnTrunk(), TrunkTheta0(), "a trunk has none"),
+])
+def test_an_arm_entry_of_strategies_that_do_not_fit_is_refused(mask, start, message):
+    with pytest.raises(ConfigError, match=message):
+        Arm("odd", "odd", "", mask, start, "#000000", "03_winning_tickets")

@@ -196,7 +196,10 @@ def test_apply_masks_zeroes_pruned_weights_in_place_keeping_tensors():
     names = prunable_names(model, PruneConfig())
     params = dict(model.named_parameters())
     masks = random_masks_like(full_masks(model, names), seed=0)
-    masks = {n: torch.rand(m.shape) < 0.5 for n, m in masks.items()}
+    g = torch.Generator().manual_seed(0)
+    masks = {n: torch.rand(m.shape, generator=g) < 0.5 for n, m in masks.items()}
+    for mask in masks.values():  # a one-weight tensor (the binary head's bias) keeps it: checked below
+        mask.view(-1)[0] = True
     ids = {n: params[n].data_ptr() for n in names}
     applier = apply_masks(model, masks)
     assert isinstance(applier, MaskApplier)

@@ -33,7 +33,7 @@ def grid(**kw) -> TransferGrid:
 def start_of(cfg, store: Store, level: int = 1):
     """The level a transfer arm would train (its trunk trained as far as needed), untrained."""
     runner = Runner(cfg, store, progress=False)
-    return runner, runner.branch_level(Runner(runner.trunk_config(), store, progress=False), level)
+    return runner, runner.level(level)
 
 
 def test_every_network_of_a_pair_reads_one_vocabulary():

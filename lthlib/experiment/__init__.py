@@ -1,11 +1,13 @@
 """The experiment wing: what one run is, how it trains, where it is kept, and the grid of runs.
 
-    arms      one registry entry per arm: where its mask comes from, what survivors are reset to
+    arms      one registry entry per arm: the mask strategy and the start strategy it composes
+    branches  those strategies (``masks``, ``starts``) and the ``context`` the runner hands them
     profiles  smoke / quick / paper presets and ``experiment()``, one cell's configuration
     train     the one training loop (device-resident length-bucketed batches, checkpoints)
     store     results/<profile>/runs/<run hash>/ and the tidy tables
-    runner    trunks and branches level by level, resumable (one configuration)
     lineage   which run folders a configuration reads and writes (dense, trunk, its own)
+    level     one level: what it trains, and the metrics.json (runs.csv row) it leaves
+    runner    trunks and branches level by level, resumable (one configuration)
     progress  the bar of networks trained and left, counted on the store
     execution the one way to train a grid: data check, executor by name, collect, status rows;
               and what every grid of cells shares

@@ -1,46 +1,36 @@
 """The arms: how one level's pruned network is made, each one named entry of :data:`ARMS`.
 
-An arm says two things (OpenLTH calls the branching ones *branches*):
+An arm composes two strategies (:mod:`lthlib.experiment.branches`):
 
-``mask_from``  where its mask at level L comes from
-    ``own_trunk``     magnitude-prune its own level L - 1 trained weights (a trunk: IMP)
-    ``trunk``         its trunk's mask at level L (a branch; ``trunk`` names the trunk arm, the
-                      winning ticket unless said otherwise)
-    ``random``        a random mask with its trunk's per-tensor counts at level L (a branch)
-    ``score:<name>``  a score of θ0 (pruning at initialisation), pruned to its trunk's
-                      sparsity at level L (a branch; the scores live in :mod:`lthlib.nets.scores`)
-    ``early_magnitude`` the magnitude mask with its trunk's per-tensor counts at level L,
-                      from the first dense epoch after which those masks stopped moving (a branch)
-    ``source``        a transfer: the winning-ticket mask at level L of another dataset of the
-                      same vocabulary (``cfg.source``), adapted to this one
-                      (:func:`lthlib.nets.masks.transferred_masks`)
-    ``source_random`` a random mask with that transferred mask's per-tensor counts
-``reset_to``   what the survivors start from
-    ``theta0``       the dense network's initialisation θ0
-    ``theta_k``      θk, the dense weights after ``rewind_point`` of training
-    ``dense_final``  the end of dense training (what the study called "late rewinding")
-    ``trained``      the previous level's trained weights (LR rewinding, fine-tuning)
-    ``fresh_init``   every weight drawn afresh (seeded per level) from the distribution θ0 came
-                     from; a pretrained embedding is replaced by random vectors of its scale
-                     (:func:`lthlib.nets.models.scale_matched_embedding`)
-    ``fresh_init_keep_pretrained``  the same, but a pretrained embedding's rows are kept as in θ0
-    ``source_theta0`` the transfer source's θ0; a tensor of another shape (an output layer with
-                     another number of classes) is this network's own θ0
+``mask``   how its mask at level L is chosen (:mod:`~lthlib.experiment.branches.masks`): IMP on
+           its own level L - 1 (a *trunk*), or from a trunk's level L (a *branch*: ``trunk``
+           names that trunk arm, the winning ticket unless said otherwise; a transfer's trunk
+           is another dataset's winning ticket, ``cfg.source``)
+``start``  what its survivors start from (:mod:`~lthlib.experiment.branches.starts`)
 
-``reads`` names the :class:`~lthlib.core.config.ExperimentConfig` fields an arm reads beyond the
-shared ones: only those enter its run key, so a field an arm ignores cannot split its results.
+``mask_from`` and ``reset_to`` are their names, as the tables and reports read them.  ``reads``
+names the :class:`~lthlib.core.config.ExperimentConfig` fields an arm reads beyond the shared
+ones: only those enter its run key, so a field an arm ignores cannot split its results.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from ..core.config import ConfigError, ExperimentConfig, NotApplicable, fingerprint, parse_rewind_point, run_key
+from ..core.config import ConfigError, ExperimentConfig, fingerprint, parse_rewind_point, run_key
 from ..core.registry import Registry
+from .branches.masks import (
+    EarlyMagnitude,
+    MaskStrategy,
+    OwnTrunk,
+    RandomMask,
+    ScoreMask,
+    TransferredMask,
+    TransferredRandomMask,
+    TrunkMask,
+)
+from .branches.starts import DenseFinal, FreshInit, StartStrategy, Theta0, ThetaK, Trained, TrunkTheta0
 
-MASK_SOURCES = ("own_trunk", "trunk", "random", "early_magnitude", "source", "source_random")  # and "score:<name>"
-RESETS = ("theta0", "theta_k", "dense_final", "trained", "fresh_init", "fresh_init_keep_pretrained",
-          "source_theta0")
 #: The trunk every branch hangs off.
 TICKET = "winning_ticket"
 
@@ -50,8 +40,8 @@ class Arm:
     name: str
     display: str                 # label in tables and figures
     description: str             # one sentence for the reader
-    mask_from: str
-    reset_to: str
+    mask: MaskStrategy           # how its mask at level L is chosen
+    start: StartStrategy         # what its survivors start from
     color: str
     notebook: str                # the notebook that trains it (named when a cell is missing)
     reads: tuple[str, ...] = ()  # ExperimentConfig fields it reads (they enter its run key)
@@ -63,25 +53,34 @@ class Arm:
     study_table: str = ""        # the study's table it reproduces (lthlib.data.datasets.STUDY_TABLES)
 
     def __post_init__(self) -> None:
-        if self.reset_to not in RESETS:
-            raise ConfigError(f"arm {self.name!r}: reset_to {self.reset_to!r}; valid: {', '.join(RESETS)}")
-        if self.mask_from not in MASK_SOURCES and not self.mask_from.startswith("score:"):
-            raise ConfigError(f"arm {self.name!r}: mask_from {self.mask_from!r}; valid: "
-                              f"{', '.join(MASK_SOURCES)} or score:<name>")
+        if not isinstance(self.mask, MaskStrategy):
+            raise ConfigError(f"arm {self.name!r}: mask {self.mask!r} is no mask strategy "
+                              f"(lthlib.experiment.branches.masks)")
+        if not isinstance(self.start, StartStrategy):
+            raise ConfigError(f"arm {self.name!r}: start {self.start!r} is no start strategy "
+                              f"(lthlib.experiment.branches.starts)")
+        if self.start.reads_own_levels and not self.is_trunk:
+            raise ConfigError(f"arm {self.name!r}: start {self.reset_to!r} reads its previous level's "
+                              f"trained weights, which only a trunk keeps (mask {OwnTrunk.name!r})")
+        if self.start.reads_trunk and self.is_trunk:
+            raise ConfigError(f"arm {self.name!r}: start {self.reset_to!r} reads a trunk, and a trunk has none")
+
+    @property
+    def mask_from(self) -> str:
+        return self.mask.name
+
+    @property
+    def reset_to(self) -> str:
+        return self.start.name
 
     @property
     def is_trunk(self) -> bool:
-        return self.mask_from == "own_trunk"
+        return self.mask.prunes_own
 
     @property
     def transfers(self) -> bool:
         """Whether it takes its mask from another dataset's trunk (``cfg.source``)."""
-        return self.mask_from.startswith("source")
-
-    @property
-    def score(self) -> str | None:
-        """The pruning-at-initialisation score it prunes by, if any."""
-        return self.mask_from.split(":", 1)[1] if self.mask_from.startswith("score:") else None
+        return self.mask.across_datasets
 
     def epochs(self, cfg: ExperimentConfig) -> int:
         return cfg.finetune_epochs if "finetune_epochs" in self.reads else cfg.train.epochs
@@ -97,10 +96,7 @@ class Arm:
             if not trunk.is_trunk or not set(trunk.reads) <= set(self.reads):
                 raise ConfigError(f"arm {self.name!r}: its trunk {self.trunk!r} must be a trunk arm whose "
                                   f"fields ({', '.join(trunk.reads) or 'none'}) it reads too")
-        if self.reset_to == "fresh_init_keep_pretrained" and cfg.model.embedding == "random":
-            raise NotApplicable(f"arm {self.name!r} keeps a pretrained embedding, and this model's "
-                              f"embedding is learned from random (embedding='random'): it would be "
-                              f"random_reinit; run it on a model with embedding='glove'")
+        self.start.check(self.name, cfg)
         check_source(self, cfg)
 
 
@@ -141,60 +137,60 @@ _ACROSS = "07_tickets_across_datasets"
 
 for _arm in (
     Arm("winning_ticket", "winning ticket (θ0)", "IMP, survivors rewound to θ0",
-        "own_trunk", "theta0", "#1f77b4", "03_winning_tickets", family="control",
+        OwnTrunk(), Theta0(), "#1f77b4", "03_winning_tickets", family="control",
         study_table="without_late_rewinding"),
     Arm("random_reinit", "random re-init",
         "winning-ticket mask, every weight re-drawn (a pretrained embedding by random vectors of its scale)",
-        "trunk", "fresh_init", "#d62728", "02_random_pruning", family="control", version=2),
+        TrunkMask(), FreshInit(), "#d62728", "02_random_pruning", family="control", version=2),
     Arm("random_reinit_keep_glove", "random re-init, GloVe kept",
         "winning-ticket mask, every weight re-drawn but the pretrained (GloVe) embedding rows, kept as in θ0",
-        "trunk", "fresh_init_keep_pretrained", "#ff9896", "02_random_pruning", family="control"),
+        TrunkMask(), FreshInit(keep_pretrained=True), "#ff9896", "02_random_pruning", family="control"),
     Arm("random_pruning", "random pruning",
         "random mask of the ticket's per-tensor sparsity, from θ0",
-        "random", "theta0", "#ff7f0e", "02_random_pruning", family="control"),
+        RandomMask(), Theta0(), "#ff7f0e", "02_random_pruning", family="control"),
     Arm("late_rewinding", "late rewinding (θk)",
         "IMP, survivors rewound to θk (weights after k iterations)",
-        "own_trunk", "theta_k", "#2ca02c", "04_late_rewinding", reads=("rewind_point",)),
+        OwnTrunk(), ThetaK(), "#2ca02c", "04_late_rewinding", reads=("rewind_point",)),
     Arm("dense_rewinding", "dense rewinding (study's 'late')",
         "IMP, survivors rewound to the end of dense training (the study's 'late rewinding')",
-        "own_trunk", "dense_final", "#9467bd", "04_late_rewinding", study_table="with_late_rewinding"),
+        OwnTrunk(), DenseFinal(), "#9467bd", "04_late_rewinding", study_table="with_late_rewinding"),
     Arm("late_rewinding_reinit", "random re-init of late rewinding's mask",
         "the late-rewinding (θk) trunk's mask, every weight re-drawn",
-        "trunk", "fresh_init", "#98df8a", "04_late_rewinding", reads=("rewind_point",), trunk="late_rewinding"),
+        TrunkMask(), FreshInit(), "#98df8a", "04_late_rewinding", reads=("rewind_point",), trunk="late_rewinding"),
     Arm("dense_rewinding_reinit", "random re-init of dense rewinding's mask",
         "the dense-rewinding trunk's mask, every weight re-drawn",
-        "trunk", "fresh_init", "#c5b0d5", "04_late_rewinding", trunk="dense_rewinding"),
+        TrunkMask(), FreshInit(), "#c5b0d5", "04_late_rewinding", trunk="dense_rewinding"),
     Arm("lr_rewinding", "LR rewinding",
         "IMP, survivors keep trained weights and retrain the full schedule",
-        "own_trunk", "trained", "#8c564b", "04_late_rewinding"),
+        OwnTrunk(), Trained(), "#8c564b", "04_late_rewinding"),
     Arm("fine_tuning", "fine-tuning",
         "IMP, survivors keep trained weights and train on a few epochs",
-        "own_trunk", "trained", "#e377c2", "04_late_rewinding", reads=("finetune_epochs",)),
+        OwnTrunk(), Trained(), "#e377c2", "04_late_rewinding", reads=("finetune_epochs",)),
     Arm("random_reinit_study", "random re-init (study's own IMP)",
         "the study's variant: IMP on a network re-initialised at every level",
-        "own_trunk", "fresh_init", "#bcbd22", "02_random_pruning", family="control", version=2),
+        OwnTrunk(), FreshInit(), "#bcbd22", "02_random_pruning", family="control", version=2),
     Arm("snip", "SNIP (at init)",
         "mask from |g ⊙ θ0| on a few batches (Lee et al. 2019) at the ticket's sparsity, from θ0",
-        "score:snip", "theta0", "#17becf", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
+        ScoreMask("snip"), Theta0(), "#17becf", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
     Arm("grasp", "GraSP (at init)",
         "mask from −θ0 ⊙ Hg, gradient flow kept (Wang et al. 2020) at the ticket's sparsity, from θ0",
-        "score:grasp", "theta0", "#7f7f7f", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
+        ScoreMask("grasp"), Theta0(), "#7f7f7f", _AT_INIT, reads=("init_scope", "score_batches"), family="init"),
     Arm("synflow", "SynFlow (at init, no data)",
         "mask from iterative synaptic flow, data-free (Tanaka et al. 2020) at the ticket's sparsity, from θ0",
-        "score:synflow", "theta0", "#aec7e8", _AT_INIT, reads=("init_scope", "synflow_rounds"), family="init"),
+        ScoreMask("synflow"), Theta0(), "#aec7e8", _AT_INIT, reads=("init_scope", "synflow_rounds"), family="init"),
     Arm("early_bird", "early-bird ticket",
         "magnitude mask once dense training's masks settle (You et al. 2020), from θ0",
-        "early_magnitude", "theta0", "#dbdb8d", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
+        EarlyMagnitude(), Theta0(), "#dbdb8d", _AT_INIT, reads=("early_bird_epsilon", "early_bird_window"),
         family="init"),
     Arm("transferred_ticket", "transferred ticket",
         "another dataset's winning-ticket mask at this level and its θ0 (its head re-drawn where the classes differ)",
-        "source", "source_theta0", "#1b9e77", _ACROSS, family="transfer"),
+        TransferredMask(), TrunkTheta0(), "#1b9e77", _ACROSS, family="transfer"),
     Arm("transferred_reinit", "transferred mask, re-init",
         "another dataset's winning-ticket mask, every weight re-drawn",
-        "source", "fresh_init", "#d95f02", _ACROSS, family="transfer"),
+        TransferredMask(), FreshInit(), "#d95f02", _ACROSS, family="transfer"),
     Arm("transferred_random", "random mask, transferred θ0",
         "a random mask with the transferred mask's per-tensor counts, from the transferred θ0",
-        "source_random", "source_theta0", "#7570b3", _ACROSS, family="transfer"),
+        TransferredRandomMask(), TrunkTheta0(), "#7570b3", _ACROSS, family="transfer"),
 ):
     ARMS.register(_arm)
 
@@ -209,7 +205,8 @@ def families(family: str) -> tuple[str, ...]:
 
 
 def with_mask_from(source: str) -> tuple[str, ...]:
-    """The names of the registered arms whose mask comes from ``source`` (see the module doc)."""
+    """The names of the registered arms whose mask strategy is named ``source``
+    (:mod:`lthlib.experiment.branches.masks`)."""
     return tuple(a.name for a in ARMS if a.mask_from == source)
 
 

@@ -1,13 +1,13 @@
-"""Iterative magnitude pruning: trunks and branches, level by level, resumable; the grid.
+"""Iterative magnitude pruning: trunks and branches, level by level, resumable (one configuration).
 
 Every arm (:mod:`lthlib.experiment.arms`) starts from the same dense network: level 0 trains θ0 (seeded by
 the run's seed) with no mask, once per (data, model, training, seed), in its own store folder
 that also keeps θ0, θk and the weights after every dense epoch.  Level L ≥ 1 trains a network
-with ``remaining = (1 - fraction) ** L`` of each prunable tensor.  A *trunk* (mask from its own
-previous level) prunes the trained weights of level L - 1; a *branch* takes its mask at level L
-from the winning-ticket trunk of the same configuration (that mask, a random one with its
-per-tensor counts, or a score at initialisation pruned to its sparsity).  The arm's ``reset_to``
-says what the survivors start from.
+with ``remaining = (1 - fraction) ** L`` of each prunable tensor: the arm's mask strategy
+chooses that mask and its start strategy the weights its survivors start from
+(:mod:`lthlib.experiment.branches`), both from a :class:`~lthlib.experiment.branches.context.Context`
+the runner hands them.  A *trunk* prunes its own level L - 1; a *branch* reads its trunk, whose
+levels up to L are trained first.  Which folders hold what: :mod:`lthlib.experiment.lineage`.
 
 Every level is resumable: its mask is written before training, training checkpoints each epoch,
 and ``metrics.json`` marks it done, so a rerun is a no-op and a killed run picks up where it
@@ -18,43 +18,24 @@ it done.  Claims are taken branch, then trunk, then dense, never the other way r
 from __future__ import annotations
 
 import functools
-import json
 import math
-import time
-from dataclasses import dataclass, replace
 
 import pandas as pd
 import torch
 
-from ..core.config import (
-    ConfigError,
-    ExperimentConfig,
-    data_hash,
-    dense_key,
-    derive_seed,
-)
+from ..core.config import ConfigError, ExperimentConfig, data_hash, derive_seed
 from ..data.prepare import PreparedData, prepared
-from ..machine.files import cpu_state, load_torch, save_json, save_torch
-from ..machine.platform import cpu_fingerprint, cpu_threads, resolve_device
-from ..nets.collapse import collapsed_layers, network_collapsed
-from ..nets.early_bird import early_bird_search
-from ..nets.masks import (
-    Masks,
-    full_masks,
-    layer_table,
-    magnitude_prune,
-    prunable_names,
-    random_masks_like,
-    remaining_fraction,
-    transferred_masks,
-)
+from ..machine.files import cpu_state, load_json, load_torch, save_json, save_torch
+from ..machine.platform import cpu_threads, resolve_device
+from ..nets.masks import Masks, full_masks, layer_table, prunable_names
 from ..nets.models import build_model, scale_matched_embedding
-from ..nets.scores import prune_at_init
-from .arms import Arm, arm, arm_key, rewind_iteration, run_hash
-from .arms import trunk_config as trunk_of
+from .arms import Arm, arm, rewind_iteration
+from .branches.context import Context, State
+from .level import Level, level_metrics, masked
+from .lineage import lineage
 from .profiles import validate
 from .store import RunDir, Store, encode_classes
-from .train import Batcher, TrainResult, train_model
+from .train import TrainResult, train_model
 
 _EMBEDDING_CACHE: dict[tuple, torch.Tensor] = {}
 
@@ -89,31 +70,6 @@ def new_network(cfg: ExperimentConfig, data: PreparedData, init_seed: int,
                        embedding=embedding)
 
 
-def theta0_share(start: dict[str, torch.Tensor], theta0: dict[str, torch.Tensor], masks: Masks) -> float:
-    """The share of a level's surviving weights whose starting value is θ0's (1 for the winning
-    ticket, about 0 for a full re-initialisation: the zero biases are all that stay)."""
-    same = kept = 0
-    for name, mask in masks.items():
-        survivors = mask.bool()
-        kept += int(survivors.sum())
-        same += int(((start[name] == theta0[name]) & survivors).sum())
-    return same / kept if kept else float("nan")
-
-
-def masked(state: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
-    return {name: value * masks[name].to(value.dtype) if name in masks else value.clone()
-            for name, value in state.items()}
-
-
-@dataclass
-class Level:
-    """What one level trains: a mask, the weights it starts from, and for how long."""
-    index: int
-    masks: Masks
-    start: dict[str, torch.Tensor]
-    epochs: int
-
-
 # ---------------------------------------------------------------------------------------------
 # The runner
 # ---------------------------------------------------------------------------------------------
@@ -133,11 +89,18 @@ class Runner:
         self.iterations_per_epoch = math.ceil(len(self.data.train) / cfg.train.batch_size)
         self.rewind_iteration = rewind_iteration(cfg, self.iterations_per_epoch,
                                                  strict="rewind_point" in self.arm.reads)
-        self.run = store.run_dir(arm_key(cfg), cfg)
-        self.dense = store.run_dir(dense_key(cfg), replace(cfg, arm="dense", source=None))
+        self.lineage = lineage(cfg, store.root)
+        self.run = self.lineage.own.ensure()
+        self.dense = self.lineage.dense.ensure()
+
+    @functools.cached_property
+    def trunk(self) -> "Runner | None":
+        """The runner of the trunk this configuration's masks come from; None for a trunk."""
+        trunk = self.lineage.trunk
+        return None if trunk is None else Runner(trunk.cfg, self.store, self.progress, self.record)
 
     # -- level 0: the dense network every arm shares ---------------------------------------
-    def theta0(self) -> dict[str, torch.Tensor]:
+    def theta0(self) -> State:
         path = self.dense.path / "theta0.pt"
         if not path.exists():
             save_torch(cpu_state(new_network(self.cfg, self.data, derive_seed(self.cfg.seed, "init"))), path)
@@ -168,7 +131,7 @@ class Runner:
             save_torch(result.snapshot_state, self.theta_k_path(self.rewind_iteration))
         self._finish(self.dense, level, result, keep_final=True)
 
-    def theta_k(self) -> dict[str, torch.Tensor]:
+    def theta_k(self) -> State:
         """θk at this config's rewind point; replayed from θ0 (deterministically) when dense
         training was run for another rewind point."""
         path = self.theta_k_path(self.rewind_iteration)
@@ -189,141 +152,12 @@ class Runner:
                               f"{self.rewind_iteration}; choose an earlier rewind_point")
         save_torch(result.snapshot_state, path)
 
-    def share_dense(self) -> None:
-        """An arm's level 0 is the shared dense network: record it under the arm's name."""
-        if self.run.is_done(0):
-            return
-        metrics = self.ensure_dense()
-        masks = self.full_masks()
-        metrics["row"] = {**metrics["row"], **self._identity(0), "shared_from": self.dense.hash}
-        metrics["layers"] = layer_table(masks)
-        save_torch(masks, self.run.file(0, "mask.pt"))
-        save_json(metrics, self.run.file(0, "metrics.json"))
-        if self.record:
-            self.store.record(metrics)
+    def dense_final(self) -> State:
+        """The dense network's weights at the end of its training."""
+        self.ensure_dense()
+        return load_torch(self.dense.file(0, "final.pt"))
 
-    # -- trunks and branches ---------------------------------------------------------------
-    def run_levels(self, max_level: int | None = None) -> pd.DataFrame:
-        last = self.cfg.prune.levels if max_level is None else min(max_level, self.cfg.prune.levels)
-        self.share_dense()
-        trunk = None if self.arm.is_trunk else Runner(self.trunk_config(), self.store, self.progress, self.record)
-        for index in range(1, last + 1):
-            if self.run.is_done(index):
-                continue
-            with self.run.claim(index):
-                if self.run.is_done(index):  # another process trained it while we waited
-                    continue
-                level = self.trunk_level(index) if trunk is None else self.branch_level(trunk, index)
-                result = self._train(self.run, level)
-                self._finish(self.run, level, result, keep_final=trunk is None)
-        if not self.record:  # the tables are the coordinator's: the rows from this run's own files
-            return pd.DataFrame([self.run.metrics(level)["row"] for level in self.run.levels_done()])
-        runs = self.store.runs()
-        return runs[runs["config_hash"] == self.run.hash] if not runs.empty else runs
-
-    def trunk_config(self) -> ExperimentConfig:
-        """A branch's trunk (its mask's source): the winning ticket unless its arm says otherwise;
-        for a transfer arm, the source dataset's winning ticket."""
-        return trunk_of(self.cfg)
-
-    def trunk_level(self, index: int) -> Level:
-        previous = self.dense if index == 1 else self.run
-        trained = load_torch(previous.file(index - 1, "final.pt"), fix=(
-            f"delete it and {previous.file(index - 1, 'metrics.json')}, then run the grid again: "
-            "that level is trained again to the same numbers"))
-        mask_file = self.run.file(index, "mask.pt")
-        if not mask_file.exists():  # written before training, so a resumed level keeps its mask
-            before = self.full_masks() if index == 1 else load_torch(previous.file(index - 1, "mask.pt"))
-            p = self.cfg.prune
-            save_torch(magnitude_prune(trained, before, p.fraction, p.scope), mask_file)
-        masks = load_torch(mask_file)
-        return Level(index, masks, masked(self.reset_point(index, trained), masks), self.arm.epochs(self.cfg))
-
-    def branch_level(self, trunk: "Runner", index: int) -> Level:
-        trunk.run_levels(max_level=index)
-        mask_file = self.run.file(index, "mask.pt")
-        if not mask_file.exists():
-            ticket = load_torch(trunk.run.file(index, "mask.pt"))
-            masks, search = self.branch_mask(index, ticket)
-            save_json(search, self.run.file(index, "mask_search.json"))
-            save_torch(masks, mask_file)
-        masks = load_torch(mask_file)
-        return Level(index, masks, masked(self.reset_point(index, None), masks), self.arm.epochs(self.cfg))
-
-    def branch_mask(self, index: int, ticket: Masks) -> tuple[Masks, dict]:
-        """The mask and what finding it cost (epochs of training spent, seconds)."""
-        source = self.arm.mask_from
-        if source == "trunk":
-            return ticket, {"mask_search_epochs": self.trunk_search_epochs(self.trunk_run(), index)}
-        if source == "random":
-            return random_masks_like(ticket, seed=derive_seed(self.cfg.seed, "random_mask", index)), {
-                "mask_search_epochs": 0.0}
-        if source in ("source", "source_random"):  # the target pays no search: the source did
-            carried = self.transferred_mask(index, ticket)
-            if source == "source_random":
-                carried = random_masks_like(carried, seed=derive_seed(self.cfg.seed, "random_mask", index))
-            return carried, {"mask_search_epochs": 0.0}
-        start = time.perf_counter()
-        if self.arm.score is not None:
-            masks, search = self.score_mask(ticket), {"mask_search_epochs": 0.0}
-        elif source == "early_magnitude":
-            masks, search = self.early_bird_mask(ticket)
-        else:
-            raise ConfigError(f"arm {self.arm.name!r}: no mask source {source!r}")
-        return masks, {"mask_search_epochs": search.pop("mask_search_epochs"),
-                       "mask_search_seconds": time.perf_counter() - start, **search}
-
-    def transferred_mask(self, index: int, ticket: Masks) -> Masks:
-        """The source's level-``index`` ticket on this network (:func:`~lthlib.nets.masks.transferred_masks`):
-        the rows of words absent from the source's training split masked at random."""
-        source_train = load_data(self.cfg.source, self.progress).train
-        seen = torch.zeros(len(self.data.vocab), dtype=torch.bool)
-        seen[source_train.tokens.long().unique()] = True
-        return transferred_masks(ticket, self.full_masks(), self.shapes.embedding_param, (~seen).nonzero().flatten(),
-                                 seed=derive_seed(self.cfg.seed, "unseen_rows", index),
-                                 output_prefix=self.shapes.output_prefix)
-
-    def source_theta0(self) -> dict[str, torch.Tensor]:
-        """The source's θ0, with this network's own θ0 for a tensor of another shape (the head)."""
-        source = Runner(self.trunk_config(), self.store, self.progress, self.record).theta0()
-        own = self.theta0()
-        return {name: source[name] if name in source and source[name].shape == value.shape else value
-                for name, value in own.items()}
-
-    def score_mask(self, ticket: Masks) -> Masks:
-        """θ0 scored by the arm's method (0 epochs: a few scoring passes only), pruned to the
-        ticket's remaining fraction, a global fraction of its total survivors, under ``init_scope``."""
-        model = self.skeleton()
-        model.load_state_dict(self.theta0())
-        batches = None if self.arm.score == "synflow" else self.score_batches(model)
-        return prune_at_init(self.arm.score, model, self.full_masks(), remaining_fraction(ticket),
-                             batches=batches, scope=self.cfg.init_scope, rounds=self.cfg.synflow_rounds)
-
-    def score_batches(self, model: torch.nn.Module) -> list[tuple]:
-        """The first ``score_batches`` training batches of their own seeded order, on the CPU."""
-        data, cfg = self.data, self.cfg
-        batcher = Batcher(data.train, cfg.train.batch_size, "cpu", max_len=data.config.max_len,
-                          lengths_on_cpu=getattr(model, "lengths_on_cpu", False))
-        return list(batcher.train_batches(derive_seed(cfg.seed, "score_batches")))[:cfg.score_batches]
-
-    def early_bird_mask(self, ticket: Masks) -> tuple[Masks, dict]:
-        """The early-bird mask of the dense run (You et al. 2020) at the ticket's remaining
-        fraction under the IMP ``scope``, and its search (:func:`lthlib.nets.early_bird.early_bird_search`)."""
-        cfg = self.cfg
-        template = self.full_masks()
-        return early_bird_search(self.dense_epochs(), template, remaining_fraction(ticket), cfg.prune.scope,
-                                 cfg.early_bird_epsilon, max(2, cfg.early_bird_window))
-
-    def trunk_run(self) -> RunDir:
-        trunk = self.trunk_config()
-        return self.store.run_dir(arm_key(trunk), trunk)
-
-    def trunk_search_epochs(self, trunk: RunDir, index: int) -> float:
-        """IMP's price for the level-``index`` mask: every epoch trained before it (dense included)."""
-        spent = self.ensure_dense()["row"]["epochs_run"]
-        return float(spent + sum(trunk.metrics(level)["row"]["epochs_run"] for level in range(1, index)))
-
-    def dense_epochs(self) -> list[tuple[int, dict[str, torch.Tensor]]]:
+    def dense_epochs(self) -> list[tuple[int, State]]:
         """The dense weights after each epoch (replayed from θ0 when a store lacks them)."""
         metrics = self.ensure_dense()
         epochs = range(1, metrics["row"]["epochs_run"] + 1)
@@ -335,23 +169,73 @@ class Runner:
                     self._train(self.dense, replay, on_epoch_end=save, checkpoint=False)
         return [(e, load_torch(self.dense_epoch_path(e))) for e in epochs]
 
-    def reset_point(self, index: int, trained: dict | None) -> dict[str, torch.Tensor]:
-        reset = self.arm.reset_to
-        if reset == "theta0":
-            return self.theta0()
-        if reset == "theta_k":
-            return self.theta_k()
-        if reset == "dense_final":
-            self.ensure_dense()
-            return load_torch(self.dense.file(0, "final.pt"))
-        if reset == "trained" and trained is not None:
-            return trained
-        if reset == "source_theta0":
-            return self.source_theta0()
-        if reset in ("fresh_init", "fresh_init_keep_pretrained"):
-            return cpu_state(new_network(self.cfg, self.data, derive_seed(self.cfg.seed, "reinit", index),
-                                         keep_pretrained=reset == "fresh_init_keep_pretrained"))
-        raise ConfigError(f"arm {self.arm.name!r}: cannot reset to {reset!r}")
+    def share_dense(self) -> None:
+        """An arm's level 0 is the shared dense network: record it under the arm's name."""
+        if self.run.is_done(0):
+            return
+        metrics = self.ensure_dense()
+        masks = self.full_masks()
+        metrics["row"] = {**metrics["row"], **self.identity(0), "shared_from": self.dense.hash}
+        metrics["layers"] = layer_table(masks)
+        save_torch(masks, self.run.file(0, "mask.pt"))
+        save_json(metrics, self.run.file(0, "metrics.json"))
+        if self.record:
+            self.store.record(metrics)
+
+    # -- levels 1..L, as the arm's strategies make them ------------------------------------
+    def run_levels(self, max_level: int | None = None) -> pd.DataFrame:
+        self.share_dense()
+        trunk = self.trunk  # None for a trunk, which keeps its final weights: its next level prunes them
+        for index in range(1, self.lineage.last_level(max_level) + 1):
+            if self.run.is_done(index):
+                continue
+            with self.run.claim(index):
+                if self.run.is_done(index):  # another process trained it while we waited
+                    continue
+                level = self.level(index)
+                result = self._train(self.run, level)
+                self._finish(self.run, level, result, keep_final=trunk is None)
+        if not self.record:  # the tables are the coordinator's: the rows from this run's own files
+            return pd.DataFrame([self.run.metrics(level)["row"] for level in self.run.levels_done()])
+        runs = self.store.runs()
+        return runs[runs["config_hash"] == self.run.hash] if not runs.empty else runs
+
+    def level(self, index: int) -> Level:
+        """Level ``index`` as the arm composes it: the mask its mask strategy finds (saved before
+        training with what it cost, so a resumed level keeps it), the survivors starting where its
+        start strategy says."""
+        if self.trunk is not None:
+            self.trunk.run_levels(max_level=index)
+        context = self.context(index)
+        mask_file = self.run.file(index, "mask.pt")
+        if not mask_file.exists():
+            masks, search = self.arm.mask.find(context)
+            save_json(search, self.run.file(index, "mask_search.json"))
+            save_torch(masks, mask_file)
+        masks = load_torch(mask_file)
+        return Level(index, masks, masked(self.arm.start.weights(context), masks), self.arm.epochs(self.cfg))
+
+    def context(self, index: int) -> Context:
+        """What this configuration's strategies may read at level ``index``."""
+        return Context(self.cfg, index, self.data, self.shapes, self.skeleton,
+                       functools.partial(new_network, self.cfg, self.data), self.theta0, self.theta_k,
+                       self.dense_final, self.dense_epochs, self.mask_at, self.trained_at, self.search_epochs,
+                       trunk=None if self.trunk is None else self.trunk.context(index))
+
+    def mask_at(self, index: int) -> Masks:
+        return self.full_masks() if index == 0 else load_torch(self.run.file(index, "mask.pt"))
+
+    def trained_at(self, index: int) -> State:
+        folder = self.lineage.level_dir(index)
+        return load_torch(folder.file(index, "final.pt"), fix=(
+            f"delete it and {folder.file(index, 'metrics.json')}, then run the grid again: "
+            "that level is trained again to the same numbers"))
+
+    def search_epochs(self, index: int) -> float:
+        """IMP's price for this lineage's level-``index`` mask: every epoch trained before it
+        (dense included)."""
+        spent = self.ensure_dense()["row"]["epochs_run"]
+        return float(spent + sum(self.run.metrics(level)["row"]["epochs_run"] for level in range(1, index)))
 
     # -- one level -------------------------------------------------------------------------
     @functools.cached_property
@@ -376,63 +260,41 @@ class Runner:
                            snapshot_at=snapshot_at, epochs=level.epochs, progress=self.progress,
                            desc=desc, on_epoch_end=on_epoch_end)
 
-    def _identity(self, index: int, dense: bool = False) -> dict:
-        cfg = self.cfg
+    def identity(self, index: int, dense: bool = False) -> dict:
+        """Who a level is, as its runs.csv row says."""
+        cfg, trunk = self.cfg, self.lineage.trunk
         return {"dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "model": cfg.model.name,
                 "source": cfg.source.data.dataset if cfg.source is not None else "",
                 "arm": "dense" if dense else cfg.arm, "seed": cfg.seed, "level": index,
                 "config_hash": self.dense.hash if dense else self.run.hash,
-                "trunk_hash": "" if self.arm.is_trunk else run_hash(self.trunk_config()),
+                "trunk_hash": "" if trunk is None else trunk.own.hash,
                 "prune_fraction": cfg.prune.fraction, "prune_scope": cfg.prune.scope,
                 "prunable": cfg.prune.prunable, "rewind_point": cfg.rewind_point,
                 "rewind_iteration": self.rewind_iteration}
 
     def _finish(self, run: RunDir, level: Level, result: TrainResult, keep_final: bool) -> None:
-        final = result.final_state
-        params = [k for k, v in final.items() if k in level.masks or v.is_floating_point()]
-        # cpu_fingerprint: the code this process's CPU libraries ran (README: bit for bit)
-        row = {**self._identity(level.index, dense=run is self.dense), **cpu_fingerprint(), "shared_from": "",
-               "remaining": remaining_fraction(level.masks),
-               "remaining_without_embedding": remaining_fraction(
-                   {k: m for k, m in level.masks.items() if k != self.shapes.embedding_param}),
-               "n_params": sum(final[k].numel() for k in params),
-               "n_nonzero": sum(int(torch.count_nonzero(final[k])) for k in params),
-               "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
-               "best_val_acc": result.best_val_acc, "test_acc": result.test_acc,
-               "final_test_acc": result.final_test_acc, "epochs_run": result.epochs_run,
-               "train_seconds": result.train_seconds, "data_hash": data_hash(self.cfg.data),
-               "theta0_share": theta0_share(level.start, self.theta0(), level.masks),
-               "n_train": len(self.data.train), "n_val": len(self.data.val), "n_test": len(self.data.test)}
+        dense = run is self.dense
+        metrics = level_metrics(level, result, identity=self.identity(level.index, dense=dense), data=self.data,
+                                data_hash=data_hash(self.cfg.data), shapes=self.shapes, theta0=self.theta0(),
+                                search=self._search(run, level.index))
         if keep_final:
-            save_torch(final, run.file(level.index, "final.pt"))
-        search = self._search(run, level.index)
-        collapse = collapsed_layers(self.shapes, level.masks)
-        row.update(mask_search_epochs=search.pop("mask_search_epochs", math.nan),
-                   mask_search_seconds=search.pop("mask_search_seconds", math.nan),
-                   early_bird_found=float(search.pop("early_bird_found", math.nan)),
-                   early_bird_epoch=search.pop("early_bird_epoch", math.nan),
-                   collapsed=network_collapsed(self.shapes, level.masks))
-        metrics = {"row": row, "epochs": result.epochs, "layers": layer_table(level.masks),
-                   "collapse": collapse, "mask_distance": search.pop("mask_distance", []),
-                   "test_predictions": encode_classes(result.test_predictions),
-                   "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        if run is self.dense:
+            save_torch(result.final_state, run.file(level.index, "final.pt"))
+        if dense:
             metrics["test_labels"] = encode_classes(self.data.test.labels)
         save_json(metrics, run.file(level.index, "metrics.json"))
         run.file(level.index, "checkpoint.pt").unlink(missing_ok=True)
-        if run is not self.dense and self.record:  # the shared dense level enters the tables under each arm
+        if not dense and self.record:  # the shared dense level enters the tables under each arm
             self.store.record(metrics)
 
-
     def _search(self, run: RunDir, index: int) -> dict:
-        """What finding this level's mask cost: saved by a branch beside its mask; for a trunk,
-        every epoch its IMP trained before this level."""
+        """What finding this level's mask cost, saved beside its mask (nothing for the dense
+        network; a trunk level of a store older than that: its IMP's price)."""
         saved = run.file(index, "mask_search.json")
         if saved.exists():
-            return json.loads(saved.read_text())
+            return load_json(saved)
         if run is self.dense or index == 0:
             return {"mask_search_epochs": 0.0}
-        return {"mask_search_epochs": self.trunk_search_epochs(run, index)}
+        return {"mask_search_epochs": self.search_epochs(index)}
 
 
 # ---------------------------------------------------------------------------------------------
