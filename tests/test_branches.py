@@ -13,7 +13,7 @@ from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
 from lthlib.experiment.arms import ARMS
 from lthlib.experiment.branches.context import Context
-from lthlib.experiment.branches.masks import (
+from lthlib.experiment.branches.mask_sources import (
     EarlyMagnitude,
     OwnTrunk,
     RandomMask,

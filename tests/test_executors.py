@@ -249,7 +249,8 @@ def test_a_damaged_weight_file_stops_with_its_name_and_the_fix(grid_reference, g
     store = Store(grid_results / "smoke")
     shutil.copytree(grid_reference.root, store.root, dirs_exist_ok=True)
     ticket = small_grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
-    (store.root / "runs" / ticket / "level_01" / "metrics.json").unlink()  # level 1 must train again...
+    for name in ("metrics.json", "mask.pt", "mask_search.json"):  # level 1 must be pruned and trained again...
+        (store.root / "runs" / ticket / "level_01" / name).unlink(missing_ok=True)
     for path in store.root.glob("runs/*/level_00/final.pt"):  # ...from a damaged input (the dense weights)
         _truncate(path)
     with pytest.raises(DamagedFile) as raised:

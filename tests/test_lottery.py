@@ -12,7 +12,7 @@ from lthlib.data.prepare import forget_prepared
 from lthlib.experiment import profiles
 from lthlib.experiment import runner as lottery
 from lthlib.experiment.arms import ARMS, Arm, all_arms
-from lthlib.experiment.branches.masks import OwnTrunk, TrunkMask
+from lthlib.experiment.branches.mask_sources import OwnTrunk, TrunkMask
 from lthlib.experiment.branches.starts import Theta0, Trained, TrunkTheta0
 from lthlib.experiment.runner import Runner
 from lthlib.experiment.store import TABLES, Store, decode_classes

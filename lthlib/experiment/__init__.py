@@ -1,7 +1,7 @@
 """The experiment wing: what one run is, how it trains, where it is kept, and the grid of runs.
 
     arms      one registry entry per arm: the mask strategy and the start strategy it composes
-    branches  those strategies (``masks``, ``starts``) and the ``context`` the runner hands them
+    branches  those strategies (``mask_sources``, ``starts``) and the ``context`` the runner hands them
     profiles  smoke / quick / paper presets and ``experiment()``, one cell's configuration
     train     the one training loop (device-resident length-bucketed batches, checkpoints)
     store     results/<profile>/runs/<run hash>/ and the tidy tables

@@ -2,7 +2,7 @@
 
 An arm composes two strategies (:mod:`lthlib.experiment.branches`):
 
-``mask``   how its mask at level L is chosen (:mod:`~lthlib.experiment.branches.masks`): IMP on
+``mask``   how its mask at level L is chosen (:mod:`~lthlib.experiment.branches.mask_sources`): IMP on
            its own level L - 1 (a *trunk*), or from a trunk's level L (a *branch*: ``trunk``
            names that trunk arm, the winning ticket unless said otherwise; a transfer's trunk
            is another dataset's winning ticket, ``cfg.source``)
@@ -19,7 +19,7 @@ from typing import Iterable
 
 from ..core.config import ConfigError, ExperimentConfig, fingerprint, parse_rewind_point, run_key
 from ..core.registry import Registry
-from .branches.masks import (
+from .branches.mask_sources import (
     EarlyMagnitude,
     MaskStrategy,
     OwnTrunk,
@@ -55,7 +55,7 @@ class Arm:
     def __post_init__(self) -> None:
         if not isinstance(self.mask, MaskStrategy):
             raise ConfigError(f"arm {self.name!r}: mask {self.mask!r} is no mask strategy "
-                              f"(lthlib.experiment.branches.masks)")
+                              f"(lthlib.experiment.branches.mask_sources)")
         if not isinstance(self.start, StartStrategy):
             raise ConfigError(f"arm {self.name!r}: start {self.start!r} is no start strategy "
                               f"(lthlib.experiment.branches.starts)")
@@ -206,7 +206,7 @@ def families(family: str) -> tuple[str, ...]:
 
 def with_mask_from(source: str) -> tuple[str, ...]:
     """The names of the registered arms whose mask strategy is named ``source``
-    (:mod:`lthlib.experiment.branches.masks`)."""
+    (:mod:`lthlib.experiment.branches.mask_sources`)."""
     return tuple(a.name for a in ARMS if a.mask_from == source)
 
 
