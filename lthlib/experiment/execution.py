@@ -21,6 +21,7 @@ cell's configuration, the expected rows, and one status row per cell from what r
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
@@ -184,18 +185,20 @@ def _train(groups: list[Group], store: Store, max_level: int | None, executor: E
 # What every grid of cells shares
 # ---------------------------------------------------------------------------------------------
 
-class Cells:
+class Cells(ABC):
     """A grid's cells (named tuples) and their configurations: a subclass supplies
     :meth:`cells` and :meth:`cell_config`, and has ``profile``, ``overrides`` and ``executor``."""
     profile: str
     overrides: dict[str, Any]
     executor: str
 
+    @abstractmethod
     def cells(self) -> list[NamedTuple]:
-        raise NotImplementedError
+        """Every cell of the grid, in order."""
 
+    @abstractmethod
     def cell_config(self, cell: NamedTuple) -> ExperimentConfig:
-        raise NotImplementedError
+        """One cell's configuration (a ConfigError says why it cannot run)."""
 
     def why_not(self, cell: NamedTuple) -> str | None:
         """Why one cell cannot run (None: it can)."""

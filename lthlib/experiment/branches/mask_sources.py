@@ -9,6 +9,7 @@ Every mask but :class:`OwnTrunk`'s reads a trunk (:attr:`Context.trunk`).
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,7 +23,7 @@ from ..train import Batcher
 from .context import Context
 
 
-class MaskStrategy:
+class MaskStrategy(ABC):
     """How one level's mask is chosen (see the module doc)."""
     name: ClassVar[str]
     #: whether it prunes its own lineage's previous level (the arm is then a trunk: IMP)
@@ -30,8 +31,9 @@ class MaskStrategy:
     #: whether its trunk is another dataset's winning ticket (``cfg.source``)
     across_datasets: ClassVar[bool] = False
 
+    @abstractmethod
     def find(self, context: Context) -> tuple[Masks, dict]:
-        raise NotImplementedError
+        """The mask at ``context.level`` and what finding it cost (mask_search.json's fields)."""
 
 
 def free() -> dict:

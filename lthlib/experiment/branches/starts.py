@@ -6,6 +6,7 @@ values matter).  ``name`` is what tables and reports call it.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,7 +15,7 @@ from ...machine.files import cpu_state
 from .context import Context, State
 
 
-class StartStrategy:
+class StartStrategy(ABC):
     """Where one level's survivors start (see the module doc)."""
     name: ClassVar[str]
     #: whether it reads its own lineage's previous trained level, which only a trunk keeps
@@ -22,11 +23,14 @@ class StartStrategy:
     #: whether it reads the trunk (a branch only)
     reads_trunk: ClassVar[bool] = False
 
+    @abstractmethod
     def weights(self, context: Context) -> State:
-        raise NotImplementedError
+        """The weights the survivors start from at ``context.level``."""
 
     def check(self, arm: str, cfg: ExperimentConfig) -> None:
-        """Refuse a configuration this start cannot mean anything on (before any training)."""
+        """Refuse a configuration this start cannot mean anything on (before any training);
+        most starts apply to every configuration."""
+        return None
 
 
 @dataclass(frozen=True)
