@@ -126,6 +126,8 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 10
     patience: int | None = None        # stop after this many epochs without a better val loss
+    #: decoupled weight decay (AdamW) per step, scaled by lr; 0: plain Adam, as the study trained
+    weight_decay: float = 0.0
     eval_batch_size: int = 1024
     bf16: bool = True                  # autocast on CUDA only; CPU always trains in fp32
     device: str = "auto"               # auto | cpu | cuda
@@ -137,12 +139,17 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be None or >= 1, got {self.patience}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 @dataclass(frozen=True)
 class PruneConfig:
     fraction: float = param(0.2, name="prune_fraction")  # of the remaining weights, per level
     levels: int = 20                   # pruning rounds after the dense level 0
+    #: the levels a branch (a control reading a trunk's masks) trains; (): every level.  A trunk
+    #: trains every level regardless: each prunes the one before.
+    branch_levels: tuple[int, ...] = ()
     scope: str = param("local", name="prune_scope")      # local (per tensor) | global (one threshold)
     prunable: str = "all"              # all (weights and biases, as the study) | weights
     include_embedding: bool = True
@@ -153,6 +160,8 @@ class PruneConfig:
             raise ConfigError(f"prune fraction must lie in (0, 1), got {self.fraction}")
         if self.levels < 0:
             raise ConfigError(f"levels must be >= 0, got {self.levels}")
+        if any(not isinstance(level, int) or level < 1 for level in self.branch_levels):
+            raise ConfigError(f"branch_levels are pruned levels (integers >= 1), got {list(self.branch_levels)}")
         _choice("prune scope", self.scope, PRUNE_SCOPES)
         _choice("prunable set", self.prunable, PRUNABLE_SETS)
 
@@ -251,7 +260,7 @@ def derive_seed(seed: int, purpose: str, *extra: Any) -> int:
 
 #: Fields that change how a run is executed, or how far it goes, but not the numbers of any
 #: level it trains: never part of a run key (a run extended to more levels keeps its folder).
-NOT_DEFINING = {"train": ("device", "eval_batch_size"), "prune": ("levels",)}
+NOT_DEFINING = {"train": ("device", "eval_batch_size"), "prune": ("levels", "branch_levels")}
 #: The parts of an :class:`ExperimentConfig` (its dataclass-typed fields): data, model, train, prune.
 SECTIONS = tuple(name for name, tp in get_type_hints(ExperimentConfig).items() if dataclasses.is_dataclass(tp))
 #: Top-level fields that only some arms read (every top-level parameter: all but the parts, the

@@ -225,10 +225,11 @@ class Cells(ABC):
             cfg = self.cell_config(cell)
         except ConfigError as error:
             return {**row, "config_hash": "", "trunk_hash": "", "levels_expected": float("nan"), "refused": str(error)}
-        trunk = lineage(cfg, Path()).trunk
+        folders = lineage(cfg, Path())
+        trunk = folders.trunk
         return {**row, "protocol": cfg.data.protocol, "config_hash": run_hash(cfg),
                 "trunk_hash": trunk.own.hash if trunk is not None else "",
-                "levels_expected": cfg.prune.levels + 1, "refused": ""}
+                "levels_expected": len(folders.own_levels()) + 1, "refused": ""}
 
     def settings(self) -> str:
         """The overrides every cell gets, in words."""

@@ -39,13 +39,20 @@ class Lineage:
         levels = self.cfg.prune.levels
         return levels if max_level is None else min(max_level, levels)
 
+    def own_levels(self, max_level: int | None = None) -> list[int]:
+        """The pruned levels its own folder trains, up to ``max_level``: every one for a trunk
+        (each prunes the one before); a branch's ``branch_levels`` where the profile names them."""
+        levels = range(1, self.last_level(max_level) + 1)
+        chosen = self.cfg.prune.branch_levels
+        return [level for level in levels if self.trunk is None or not chosen or level in chosen]
+
     def networks(self, max_level: int | None = None) -> list[tuple[RunDir, int]]:
         """Every network training this configuration up to ``max_level`` needs, each once, in the
         order they train: the dense level, the trunk's levels (a branch), then its own."""
         found = [(self.dense, 0)]
         if self.trunk is not None:
             found += self.trunk.networks(self.last_level(max_level))
-        found += [(self.own, level) for level in range(1, self.last_level(max_level) + 1)]
+        found += [(self.own, level) for level in self.own_levels(max_level)]
         return list({(run.hash, level): (run, level) for run, level in found}.values())
 
     def markers(self, max_level: int | None = None) -> list[Path]:

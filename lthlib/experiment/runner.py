@@ -186,7 +186,7 @@ class Runner:
     def run_levels(self, max_level: int | None = None) -> pd.DataFrame:
         self.share_dense()
         trunk = self.trunk  # None for a trunk, which keeps its final weights: its next level prunes them
-        for index in range(1, self.lineage.last_level(max_level) + 1):
+        for index in self.lineage.own_levels(max_level):
             if self.run.is_done(index):
                 continue
             with self.run.claim(index):

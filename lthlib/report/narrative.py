@@ -81,6 +81,25 @@ def describe_dense(table: pd.DataFrame, protocols: Protocols | None = None) -> s
     return "\n".join(lines)
 
 
+def describe_sweep(sweep: pd.DataFrame, profile: str, protocols: Protocols | None = None) -> str:
+    """Per dataset × model: the recipe the rule chose on validation, against the recipe the
+    profile trains every arm with."""
+    if sweep.empty:
+        return "No point of the dense recipe sweep has finished yet."
+    from ..experiment.profiles import experiment
+    lines = []
+    for (dataset, model), group in sweep.groupby(PAIR, sort=True):
+        pick = group[group["chosen"]].iloc[0]
+        train = experiment(profile, dataset, model).train
+        used = (train.lr, train.weight_decay) == (pick["lr"], pick["weight_decay"])
+        lines.append(f"{pair_label(dataset, model, protocols)}: learning rate {pick['lr']:g}, weight decay "
+                     f"{pick['weight_decay']:g} (validation {pick['best_val_acc']:.2f}%, best of {len(group)} "
+                     f"points: {group['best_val_acc'].min():.2f}–{group['best_val_acc'].max():.2f}%); "
+                     + ("every arm trains with it." if used else
+                        f"the profile trains with learning rate {train.lr:g}, weight decay {train.weight_decay:g}."))
+    return "\n".join(lines)
+
+
 def describe_comparison(runs: pd.DataFrame, arm_a: str, arm_b: str,
                         protocols: Protocols | None = None) -> str:
     """Per dataset × model: at the sparsest level, arm_a minus arm_b (paired, 95% CI), and how

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.parameters import is_parameter
+from ..experiment import recipe
 from ..experiment.arms import TICKET, comparison
 from ..experiment.grid import Grid, selection
 from ..experiment.store import Store, save_csv
@@ -81,6 +82,13 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
     say(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]
+
+
+def run_sweep(grid: Grid) -> pd.DataFrame:
+    """The dense recipe sweep of the grid's datasets and models (:mod:`lthlib.experiment.recipe`),
+    trained where the store lacks it, with the grid's overrides and executor; its table."""
+    return recipe.run_sweep(grid.profile, grid.datasets, grid.models, store(grid.profile),
+                            overrides=grid.overrides, executor=grid.executor, progress=showing_progress())
 
 
 # ---------------------------------------------------------------------------------------------
