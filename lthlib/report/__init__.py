@@ -12,6 +12,10 @@ mask overlaps :mod:`lthlib.report.tables` reads through the store).
     figures        the report's figures (a package, one module per subject)
     narrative      the sentences under them
     verdicts       the study's claims against this run, per dataset × model
+    stopping       each run's epoch under two stopping rules (best validation loss, the study's;
+                   best validation accuracy), and whether the epoch cap stopped it
+    learning       does a ticket learn faster (early-stopping epoch, accuracy at fixed epochs);
+                   does a verdict depend on the stopping rule (issue #28)
     ticket_price   what a cheaper ticket costs and buys (notebook 06)
     transfer_verdicts  tickets across datasets: paired differences per pair, the primary family,
                    the verdicts (notebook 07)
