@@ -14,6 +14,11 @@
 # subnetworks that match the dense network's test accuracy, and how sparse can they get?  Two
 # side questions from the original paper: do tickets train faster (earlier early-stopping epoch),
 # and how is the sparsity spread over the layers?
+#
+# Each level trains until its validation loss has not improved for `patience` epochs (or the
+# epoch cap); the level's reported network is the one of its best validation loss, and the next
+# level's mask is computed from the weights its training *ended* with (the last epoch run), as
+# IMP prunes a trained network.
 
 # %%
 # %matplotlib inline

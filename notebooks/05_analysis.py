@@ -17,7 +17,7 @@
 # %%
 # %matplotlib inline
 from lthlib.experiment.overlap import mask_overlap
-from lthlib.report import figures, narrative, paired, per_class, tables, verdicts
+from lthlib.report import figures, learning, narrative, paired, per_class, power, tables, verdicts
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
@@ -110,6 +110,70 @@ report.say(verdicts.describe_verdicts(verdict, sel.protocols))
 # %%
 report.show_table(verdicts.reference_intervals(results.runs), profile, "reference_intervals",
                   protocols=sel.protocols)
+
+# %% [markdown]
+# ## Does the verdict depend on the training budget or the stopping rule?
+#
+# A run ends when its validation loss has not improved for `patience` epochs, or at the epoch
+# cap.  Where the cap ends a run that was still improving, its accuracy is that of a capped
+# budget, and an arm that learns slowly (a re-initialisation) is judged before it has finished.
+# The profile sizes the cap so that this is rare; the table says how rare, per arm (the target is
+# at most 10% of the runs of every arm).  The reported accuracy is the study's rule (the weights
+# of the best validation loss); beside it, the test accuracy at the epoch of the best validation
+# *accuracy*, and the paired ticket − control differences under each rule, so a reader sees
+# whether a verdict's sign depends on the rule.
+
+# %%
+learned = learning.learning_tables(results.runs, results.epochs, cap_of=sel.config)
+report.show_table(learned["cap_binding"], profile, "cap_binding", protocols=sel.protocols)
+report.save_table(learned["cap_binding_by_pair"], profile, "cap_binding_by_pair")
+report.say(learning.describe_cap_binding(learned["cap_binding"]))
+report.save_table(learned["stopping_rules"], profile, "stopping_rules")
+report.show_table(learned["stopping_rule_differences"], profile, "stopping_rule_differences",
+                  protocols=sel.protocols)
+report.say(learning.describe_stopping_rules(learned["stopping_rule_differences"], sel.protocols))
+
+# %% [markdown]
+# ## Does the ticket learn faster?
+#
+# The lottery ticket paper's other measure: a winning ticket reaches its early-stopping epoch
+# sooner and is more accurate early in training.  Per arm and level, the early-stopping epoch and
+# the validation and test accuracy after epochs 1, 2 and 4 and at the cap (only runs that trained
+# that epoch count: `n_at_*`), and the paired ticket − control differences.  The table shows the
+# level nearest 21% remaining; every level is in `learns_faster_differences.csv`.
+
+# %%
+report.save_table(learned["learns_faster"], profile, "learns_faster")
+report.save_table(learned["learns_faster_differences"], profile, "learns_faster_differences")
+faster = learning.at_level_nearest(learned["learns_faster_differences"], results.runs, 0.21, dense=False)
+report.show_table(faster, columns=["dataset", "model", "comparison", "reference", "level", "n", "best_epoch",
+                                   "best_epoch_low", "best_epoch_high"]
+                  + [f"val_acc_at_{e}{s}" for e in (1, 2, 4) for s in ("", "_low", "_high")],
+                  protocols=sel.protocols)
+fig = figures.plot_learning_curves(results.epochs, results.runs, remaining=0.21, protocols=sel.protocols)
+report.show_figure(fig, profile, "learning_curves")
+
+# %% [markdown]
+# One panel per dataset × model at the level nearest 21% remaining: validation accuracy after
+# each epoch, mean over seeds with a 95% band; the diamond is the arm's mean early-stopping epoch,
+# and a line turns dotted once some of its seeds have stopped.  A ticket that learns faster
+# starts higher and reaches its diamond sooner.
+#
+# ## How many seeds
+#
+# The seeds were fixed before this run from a power calculation on the previous run's
+# seed-to-seed spread of the primary paired differences (`seed_spread.csv`, kept since that run is
+# gone): the seeds a paired t-test needs to resolve a 2-point difference one-sided at 2.5% with
+# 80% power, and the difference the seeds run resolve.  Beside it, the same plan from this run's
+# spread, for the next run.
+
+# %%
+if profile == "quick":
+    report.show_table(report.committed_table(profile, "seed_power"), protocols=sel.protocols)
+spread_now = power.seed_spread(results.runs)
+report.save_table(spread_now, profile, "seed_spread_this_run")
+report.show_table(power.power_plan(spread_now, {d: len(sel.seeds_of(report.TICKET, d)) for d in sel.datasets}),
+                  profile, "seed_power_this_run", protocols=sel.protocols)
 
 # %% [markdown]
 # ## As in the study

@@ -30,7 +30,7 @@ from ..experiment.arms import TICKET, comparison
 from ..experiment.grid import Grid, selection
 from ..experiment.store import Store, save_csv
 from ..machine.files import save_text
-from ..machine.platform import display_path, figures_dir, report_run, results_dir
+from ..machine.platform import display_path, figures_dir, repo_path, report_run, results_dir
 from .labels import Protocols, arm_label, pair_label, protocols_of
 from .narrative import describe_comparison, describe_status
 from .results import Results, load_results
@@ -82,6 +82,13 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
     say(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]
+
+
+def committed_table(profile: str, name: str) -> pd.DataFrame:
+    """A table the repository keeps for ``profile`` (``results/<profile>/tables/<name>.csv``, not
+    a scratch copy): e.g. the seed plan that was fixed before the run.  Empty when absent."""
+    path = repo_path("results") / profile / "tables" / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
 def run_sweep(grid: Grid) -> pd.DataFrame:

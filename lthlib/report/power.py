@@ -79,3 +79,34 @@ def power_plan(spread: pd.DataFrame, seeds_run: dict[str, int]) -> pd.DataFrame:
                      "seeds_needed": seeds_needed(pooled), "seeds_run": run,
                      "resolvable_difference": resolvable_difference(pooled, run)})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def primary_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a store's runs.csv that belong to its main grid: per dataset, the data of its
+    random-pruning runs (a store may also hold the transfer study's runs of the same dataset, on
+    other data: a shared vocabulary, fewer examples)."""
+    grid_data = runs.loc[runs["arm"] == "random_pruning", ["dataset", "data_hash"]].drop_duplicates()
+    return runs.merge(grid_data, on=["dataset", "data_hash"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m lthlib.report.power RUNS_CSV OUT_DIR imdb=5 ag_news=8``: the seed plan
+    (``seed_spread.csv``, ``seed_power.csv``) from a finished run's runs.csv, for the seeds given."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("runs_csv")
+    parser.add_argument("out_dir")
+    parser.add_argument("seeds", nargs="+", help="dataset=seeds the next run runs")
+    args = parser.parse_args(argv)
+    seeds = {name: int(n) for name, n in (pair.split("=") for pair in args.seeds)}
+    spread = seed_spread(primary_runs(pd.read_csv(args.runs_csv)))
+    out = Path(args.out_dir)
+    spread.to_csv(out / "seed_spread.csv", index=False)
+    power_plan(spread, seeds).to_csv(out / "seed_power.csv", index=False)
+    print(power_plan(spread, seeds).round(2).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
