@@ -16,6 +16,7 @@ from lthlib.experiment.store import Store
 from lthlib.experiment.transfer import TARGET_ARMS, TransferCell, TransferGrid
 from lthlib.machine.files import load_torch
 from lthlib.report import transfer_verdicts as transfer_report
+from lthlib.report.inference import SEEDS_AND_TEST
 
 FAST = dict(epochs=1, levels=2)
 
@@ -156,7 +157,7 @@ def test_the_tables_compare_every_arm_at_every_level_and_mark_the_primary_family
     for comparison, arm, _, _ in transfer_report.TRANSFER_COMPARISONS:
         rows = table[(table["comparison"] == comparison) & (table["arm"] == arm)]
         assert sorted(rows["level"]) == [1, 2], comparison
-    assert (table["interval_source"] == "bootstrap (seeds × test examples)").all()
+    assert (table["interval_source"] == SEEDS_AND_TEST).all()
     primary = table[table["family"] == "primary"]
     assert len(primary) == len(transfer_report.TRANSFER_FAMILY) and primary["p_holm"].notna().all()
     verdicts = transfer_report.verdict_table(table, chosen, runs)

@@ -1,5 +1,6 @@
-"""Verdicts: paired intervals that include the test sample, the level chosen on validation, the
-primary family Holm-adjusted, per-class results from sklearn, and the study's two tables."""
+"""Verdicts: paired intervals over seeds that add the shared test set's variance, the level
+chosen on validation, the primary family Holm-adjusted, per-class results from sklearn, and the
+study's two tables."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ from statsmodels.stats.multitest import multipletests
 from lthlib.data.datasets import DATASETS
 from lthlib.experiment.arms import ARMS, TICKET
 from lthlib.experiment.store import encode_classes
-from lthlib.report import figures, paired, per_class, tables, verdicts
+from lthlib.report import figures, inference, paired, per_class, stats, tables, verdicts
 
 from report_runs import DENSE, make_runs
 
@@ -31,18 +32,18 @@ def correct(accuracy: float, n: int, rng) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# The paired bootstrap
+# One paired difference: t over seeds with the shared test set's variance
 # --------------------------------------------------------------------------------------------
 
-def test_identical_arms_give_a_zero_width_interval_at_zero():
+def test_identical_arms_give_a_zero_width_interval_at_zero_and_no_test():
     rng = np.random.default_rng(0)
     a = np.stack([correct(0.8, 500, rng) for _ in range(4)])
-    boot = paired.bootstrap_difference(a, a.copy())
-    assert boot["diff"] == 0 and boot["ci_low"] == 0 and boot["ci_high"] == 0
-    assert boot["p"] == 1.0
+    row = inference.outcome_difference(a, a.copy())
+    assert row["diff"] == 0 and row["ci_low"] == 0 and row["ci_high"] == 0
+    assert np.isnan(row["p"]) and np.isnan(row["p_one_sided"])   # no spread: no test
 
 
-def test_a_planted_five_point_difference_is_detected():
+def test_a_planted_five_point_difference_is_detected_through_the_test_sample():
     rng = np.random.default_rng(1)
     n, seeds = 2000, 4
     b = np.stack([correct(0.80, n, rng) for _ in range(seeds)])
@@ -50,26 +51,26 @@ def test_a_planted_five_point_difference_is_detected():
     for row in a:  # flip 5% of the examples to correct, among the wrong ones
         wrong = np.flatnonzero(~row)
         row[rng.choice(wrong, int(0.05 * n), replace=False)] = True
-    boot = paired.bootstrap_difference(a, b)
-    assert boot["diff"] == pytest.approx(5.0)
-    assert boot["ci_low"] > 0 and boot["ci_low"] < 5 < boot["ci_high"]
-    assert boot["p"] == pytest.approx(1 / paired.N_BOOT)
-    assert paired.bootstrap_p(boot["replicates"], 0.0, two_sided=False) == pytest.approx(1 / paired.N_BOOT)
-    # the bootstrap is seeded: the same numbers again
-    again = paired.bootstrap_difference(a, b)
-    assert (again["ci_low"], again["ci_high"]) == (boot["ci_low"], boot["ci_high"])
+    got = inference.outcome_difference(a, b)
+    assert got["diff"] == pytest.approx(5.0)
+    # every seed gains exactly 5 points: the seeds alone give no width; the test set does
+    assert got["t_low"] == pytest.approx(5.0) and got["t_high"] == pytest.approx(5.0)
+    assert 0 < got["ci_low"] < 5 < got["ci_high"] and got["se_test"] > 0
+    assert got["p_one_sided"] < 1e-3 and got["p"] == pytest.approx(2 * got["p_one_sided"])
 
 
-def test_resampling_seeds_and_examples_is_wider_than_examples_alone_when_seeds_disagree():
+def test_disagreeing_seeds_widen_the_interval_beyond_the_test_sample():
     rng = np.random.default_rng(2)
     b = np.stack([correct(0.8, 1000, rng) for _ in range(4)])
     a = b.copy()
     for shift, row in zip((0.0, 0.08, 0.0, 0.08), a):
         wrong = np.flatnonzero(~row)
         row[rng.choice(wrong, int(shift * 1000), replace=False)] = True
-    both = paired.bootstrap_difference(a, b)
-    pooled = paired.bootstrap_difference(a.reshape(1, -1), b.reshape(1, -1))  # one "seed"
-    assert both["ci_high"] - both["ci_low"] > pooled["ci_high"] - pooled["ci_low"]
+    got = inference.outcome_difference(a, b)
+    assert got["diff"] == pytest.approx(4.0) and got["se_seeds"] > got["se_test"] > 0
+    assert got["ci_low"] < got["t_low"] < 0 < 4 < got["t_high"] < got["ci_high"]   # not resolved: 2 of 4 seeds
+    q = stats.t_quantile(0.975, 3)
+    assert got["ci_high"] - got["diff"] == pytest.approx(q * np.hypot(got["se_seeds"], got["se_test"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def test_the_primary_family_is_declared_and_only_its_rows_are_adjusted():
     table = paired.paired_differences(runs)
     primary = table[table["family"] == "primary"]
     assert len(primary) == 6   # 2 dataset × model × 3 hypotheses
-    assert set(primary["interval_source"]) == {"seeds (t; no stored predictions)"}
+    assert set(primary["interval_source"]) == {inference.SEEDS_ONLY}
     assert np.allclose(primary["p_holm"], multipletests(primary["p_one_sided"], method="holm")[1])
     assert table.loc[table["family"] == "exploratory", "p_holm"].isna().all()
     assert set(table["comparison"]) == {paired.VS_DENSE, paired.VS_REINIT, paired.VS_RANDOM}
@@ -184,19 +185,23 @@ def _predictions(runs: pd.DataFrame, n: int = 400, n_classes: int = 4, seed: int
     return pd.DataFrame(rows), test_labels
 
 
-def test_stored_predictions_give_bootstrap_intervals_and_per_class_results():
+def test_stored_predictions_add_the_test_sample_and_give_per_class_results():
     ticket = {1: [(0.80, 0.80), (0.82, 0.82), (0.84, 0.84)]}
     control = {1: [(0.60, 0.6)] * 3}
     runs = runs_for(ticket, control, control, dataset="ag_news")
     predictions, labels = _predictions(runs)
     table = paired.paired_differences(runs, predictions, labels)
-    assert set(table["interval_source"]) == {"bootstrap (seeds × test examples)"}
+    assert set(table["interval_source"]) == {inference.SEEDS_AND_TEST}
     row = table[table["comparison"] == paired.VS_REINIT].iloc[0]
     assert row["diff"] == pytest.approx(22.0, abs=0.3) and row["ci_low"] > 0 and row["n_examples"] == 400
-    assert row["t_low"] < row["ci_low"] or row["t_high"] != row["ci_high"]   # both views kept
-    # an older store: the predictions of one seed missing -> the t-interval, and said so
+    assert row["ci_low"] < row["t_low"] and row["t_high"] < row["ci_high"]   # both kept; the test set widens
+    assert row["se_test"] > 0 and row["p_one_sided"] < 0.05
+    # an older store: the predictions of one seed missing -> the seed-only t-interval, and said so
     partial = paired.paired_differences(runs, predictions[predictions["seed"] != 1], labels)
-    assert set(partial["interval_source"]) == {"seeds (t; no stored predictions)"}
+    assert set(partial["interval_source"]) == {inference.SEEDS_ONLY}
+    seeds_only = partial[partial["comparison"] == paired.VS_REINIT].iloc[0]
+    assert (seeds_only["ci_low"], seeds_only["ci_high"]) == (seeds_only["t_low"], seeds_only["t_high"])
+    assert np.isnan(seeds_only["se_test"])
 
     by_class, confusions = per_class.per_class(runs, predictions, labels, paired.choose_level(runs))
     assert set(by_class["network"]) == {paired.DENSE, TICKET}
@@ -214,6 +219,18 @@ def test_stored_predictions_give_bootstrap_intervals_and_per_class_results():
     assert len([ax for ax in fig.axes if ax.get_visible()]) >= 2
     fig = figures.plot_paired_differences(table)
     assert fig.axes[0].get_xscale() == "log"
+
+
+def test_one_seed_gives_no_interval_and_no_verdict_even_with_predictions():
+    runs = make_runs({TICKET: {1: [(0.9, 0.9)]}, REINIT: {1: [(0.6, 0.6)]}, RANDOM: {1: [(0.6, 0.6)]}},
+                     [(0.8, 0.8)], seeds=(0,))
+    predictions, labels = _predictions(runs)
+    table = paired.paired_differences(runs, predictions, labels)
+    assert set(table["interval_source"]) == {inference.ONE_SEED}
+    assert table["ci_low"].isna().all() and table["p_one_sided"].isna().all() and table["diff"].notna().all()
+    row = verdicts.verdict_table(table, runs).iloc[0]
+    assert row["vs_reinit_verdict"] == "one seed: no interval" == row["vs_random_pruning_verdict"]
+    assert row["vs_reinit_kept_verdict"] == "not run"
 
 
 def test_recall_on_a_tiny_example_equals_sklearn():
@@ -255,6 +272,8 @@ def test_claims_use_the_margin():
     assert verdicts.interval_verdict(0.5, 2.0) == "beats"
     assert verdicts.interval_verdict(0.5, 2.0, p_holm=0.2) == "not resolved at this scale"
     assert verdicts.interval_verdict(-2.0, -0.5) == "loses"
+    assert verdicts.interval_verdict(np.nan, np.nan, np.nan, diff=3.0) == "one seed: no interval"
+    assert verdicts.interval_verdict(np.nan, np.nan) == "not run"
 
 
 def test_reference_intervals_pick_the_level_nearest_13_percent():

@@ -4,8 +4,10 @@ mask overlaps :mod:`lthlib.report.tables` reads through the store).
     notebook       parameters, training, results; showing and saving tables and figures
     results        the store's tables restricted to a grid
     stats          intervals and paired differences
-    paired         paired bootstrap (seeds × test examples) at every level; the level chosen on
+    paired         paired differences of two arms at every level; the level chosen on
                    validation; the declared primary family, Holm-adjusted
+    inference      one paired difference's interval and p-values: t over seeds (the unit) with
+                   the shared test set's variance added; the old bootstrap, for comparison
     per_class      recall per class and confusion matrices (sklearn) from stored predictions
     labels         how datasets, models and arms are named for a reader
     tables         the report's tables (study view, sound view, overlaps, missing cells)

@@ -8,14 +8,17 @@ random re-init, and against re-init with the pretrained embedding kept where tha
 rewinding and late rewinding against theirs), and the winning ticket against random pruning of
 its per-tensor sparsity at level L.  :func:`comparisons` derives them from the arm registry.
 
-**Intervals.**  Each level's predicted class of every test example is in the store
-(``predictions.csv``), so a difference carries both sources of noise: the paired bootstrap
-(:func:`bootstrap_difference`) resamples seeds with replacement *and* test examples with
-replacement (the same examples for both arms), :data:`N_BOOT` times, and reports the
-mean difference in points, its 95% percentile interval and a two-sided p-value.  Beside it, the
-seed-only t-interval of :mod:`lthlib.report.stats` (``t_low``, ``t_high``).  Rows whose
-predictions are missing (stores written before they were recorded) fall back to the t-interval,
-and ``interval_source`` says which one ``ci_low``/``ci_high`` and the p-values come from.
+**Intervals.**  The seed is the unit of replication (:mod:`lthlib.report.inference`).  Each
+level's predicted class of every test example is in the store (``predictions.csv``), and every
+seed is scored on the same test set, so the spread of the per-seed differences holds the
+training noise but not the test set's sampling error: the standard error of the mean
+difference adds the seed term ``s_d²/n`` and the test-sample term (the variance over test
+examples of the seed-averaged per-example difference, over their number), and the 95% interval
+and both p-values are Student's t with ``n − 1`` degrees of freedom (exact under the model,
+not floored).  The interval is never narrower than the seed-only t-interval, kept beside it
+(``t_low``, ``t_high``; the two standard errors ``se_seeds``, ``se_test``).  Rows whose
+predictions are missing (stores written before they were recorded) fall back to the seed-only
+t-interval; one seed gives no interval at all; ``interval_source`` says which.
 
 **Which level.**  The winning ticket's level is chosen on **validation** (:func:`choose_level`):
 the sparsest pruned level whose paired validation difference ticket − dense (``best_val_acc``,
@@ -30,28 +33,24 @@ other row is exploratory and its ``p_holm`` is NaN.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
-from ..core.config import derive_seed
 from ..experiment.arms import ARMS, TICKET
 from ..experiment.store import decode_classes
+from .inference import LEVEL, ONE_SEED, SEEDS_AND_TEST, SEEDS_ONLY, outcome_difference, seed_level_difference
 from .stats import PAIR, confidence_interval
 
 #: The non-inferiority margin of "matches dense", in points of test accuracy.
 MARGIN = 1.0
 #: The margins of the sensitivity line.
 MARGINS = (0.5, 1.0, 2.0)
-#: Bootstrap replicates (seeded: the same numbers on every run of the report).
-N_BOOT = 2000
-#: Two-sided interval level; the one-sided tests of the primary family run at (1 − LEVEL) / 2,
-#: so that a primary hypothesis is accepted exactly where the 95% interval's bound would say so.
-LEVEL = 0.95
+#: The one-sided level of the primary family's tests, (1 − LEVEL) / 2 with LEVEL the two-sided
+#: interval level (95%): a primary hypothesis is accepted exactly where the 95% interval's bound
+#: would say so.
 ALPHA = (1 - LEVEL) / 2
 #: Where the report looks when no pruned level matches dense on validation.
 REFERENCE_REMAINING = 0.13
@@ -60,7 +59,6 @@ DENSE = "dense"
 #: The comparisons of :func:`comparisons`.
 VS_DENSE, VS_REINIT, VS_KEPT, VS_RANDOM = ("vs dense", "vs own re-init", "vs own re-init, embedding kept",
                                            "vs random pruning")
-_CHUNK = 250  # bootstrap replicates per matrix product
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,11 @@ class Hypothesis:
 #: (b) it beats the full random re-initialisation of its own mask: ticket − random re-init > 0;
 #: (c) it beats random pruning of its per-tensor sparsity: ticket − random pruning > 0.
 #:
-#: Each is a one-sided test (bootstrap p = share of replicates at or below the bound, floored
-#: at 1/B; a t-test over seeds where predictions are missing), and the family's p-values —
-#: three per dataset × model, over all of them — are Holm-adjusted and read at the one-sided
-#: level :data:`ALPHA` (2.5%, the lower bound of a two-sided 95% interval).
+#: Each is a one-sided t-test over seeds (n − 1 df) with the shared test set's variance added
+#: (:func:`lthlib.report.inference.seed_level_difference`; seeds only where predictions are
+#: missing; not floored), and the family's p-values — three per dataset × model, over all of
+#: them — are Holm-adjusted and read at the one-sided level :data:`ALPHA` (2.5%, the lower
+#: bound of a two-sided 95% interval).
 PRIMARY_FAMILY = (
     Hypothesis("matches_dense", VS_DENSE, -MARGIN, f"ticket − dense > −{MARGIN:g} point (non-inferior)"),
     Hypothesis("beats_reinit", VS_REINIT, 0.0, "ticket − random re-init > 0"),
@@ -91,8 +90,8 @@ PRIMARY_FAMILY = (
 )
 
 PAIRED_COLUMNS = [*PAIR, "comparison", "arm", "reference", "level", "remaining", "n_seeds", "n_examples",
-                  "diff", "ci_low", "ci_high", "t_low", "t_high", "interval_source", "p", "bound",
-                  "p_one_sided", "family", "hypothesis", "p_holm"]
+                  "diff", "ci_low", "ci_high", "t_low", "t_high", "se_seeds", "se_test", "interval_source", "p",
+                  "bound", "p_one_sided", "family", "hypothesis", "p_holm"]
 CHOICE_COLUMNS = [*PAIR, "margin", "level", "remaining", "matched", "n_seeds", "val_diff", "val_low"]
 
 
@@ -165,65 +164,6 @@ class ExampleOutcomes:
 
 
 # ---------------------------------------------------------------------------------------------
-# The paired bootstrap
-# ---------------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=16)
-def _resample_counts(n: int, n_boot: int, what: str) -> np.ndarray:
-    """(n_boot, n) float32: how often each of n items is drawn in each replicate (n draws with
-    replacement), from a generator seeded by (what, n): the same draws for every pair of arms
-    of one size (common random numbers)."""
-    rng = np.random.default_rng(derive_seed(0, "paired_bootstrap", what, n, n_boot))
-    draws = rng.integers(0, n, size=(n_boot, n)) + (np.arange(n_boot)[:, None] * n)
-    return np.bincount(draws.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(np.float32)
-
-
-def bootstrap_replicates(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT) -> np.ndarray:
-    """Replicates of the mean accuracy difference a − b in points.  ``a``, ``b``: (seeds, test
-    examples) correctness, row i of each from the same seed; each replicate resamples seeds and
-    test examples with replacement, the same ones for both arms."""
-    d = np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)
-    n_seeds, n_examples = d.shape
-    seeds, examples = _resample_counts(n_seeds, n_boot, "seeds"), _resample_counts(n_examples, n_boot, "examples")
-    out = np.empty(n_boot)
-    for start in range(0, n_boot, _CHUNK):
-        stop = min(start + _CHUNK, n_boot)
-        out[start:stop] = np.einsum("bn,bn->b", seeds[start:stop] @ d, examples[start:stop])
-    return 100 * out / (n_seeds * n_examples)
-
-
-def bootstrap_p(replicates: np.ndarray, bound: float = 0.0, two_sided: bool = True) -> float:
-    """Two-sided: 2·min(share ≤ bound, share ≥ bound), at most 1; one-sided (H0: difference ≤
-    bound): the share ≤ bound.  Floored at 1/B."""
-    floor = 1 / len(replicates)
-    below = float(np.mean(replicates <= bound))
-    if not two_sided:
-        return max(below, floor)
-    return min(1.0, max(2 * min(below, float(np.mean(replicates >= bound))), floor))
-
-
-def bootstrap_difference(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, level: float = LEVEL) -> dict:
-    """The paired bootstrap of a − b (see :func:`bootstrap_replicates`): the mean difference in
-    points, the percentile interval, the two-sided p-value, and the replicates."""
-    reps = bootstrap_replicates(a, b, n_boot)
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(reps, [tail, 100 - tail])
-    diff = 100 * float(np.mean(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)))
-    return {"diff": diff, "ci_low": float(low), "ci_high": float(high), "p": bootstrap_p(reps), "replicates": reps}
-
-
-def t_test(diffs: np.ndarray, bound: float = 0.0, level: float = LEVEL) -> dict:
-    """The seed-only view of per-seed differences (points): mean, t-interval, the two-sided p of
-    H0: mean = 0 and the one-sided p of H0: mean ≤ ``bound`` (NaN with one seed or no spread)."""
-    diffs = np.asarray(diffs, dtype=float)
-    mean, half = confidence_interval(diffs, level)
-    spread = len(diffs) > 1 and float(np.std(diffs)) > 1e-9  # equal differences: no t-test
-    p = float(scipy_stats.ttest_1samp(diffs, 0.0).pvalue) if spread else np.nan
-    one = float(scipy_stats.ttest_1samp(diffs, bound, alternative="greater").pvalue) if spread else np.nan
-    return {"diff": mean, "t_low": mean - half, "t_high": mean + half, "p": p, "p_one_sided": one}
-
-
-# ---------------------------------------------------------------------------------------------
 # Rows
 # ---------------------------------------------------------------------------------------------
 
@@ -238,32 +178,41 @@ def _level_rows(runs: pd.DataFrame, arm: str, reference: str, level: int) -> pd.
     return a[cols].merge(b[cols], on="seed", suffixes=("_a", "_b")).sort_values("seed")
 
 
+def _shared_outcomes(outcomes: ExampleOutcomes, dataset: str, model: str, arm: str, reference: str,
+                     level: int, seeds: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(seeds, test examples) correctness of ``arm`` and ``reference`` (dense: level 0), or None
+    unless every seed of both is stored, on one test set."""
+    ref_level = 0 if reference == DENSE else level
+    a = [outcomes.correct(dataset, model, arm, s, level) for s in seeds]
+    b = [outcomes.correct(dataset, model, reference, s, ref_level) for s in seeds]
+    hashes = {outcomes.data_hash(dataset, model, arm, s, level) for s in seeds} | {
+        outcomes.data_hash(dataset, model, reference, s, ref_level) for s in seeds}
+    if any(x is None for x in a + b) or len(hashes) != 1 or len({len(x) for x in a + b}) != 1:
+        return None
+    return np.stack(a), np.stack(b)
+
+
 def compare(runs: pd.DataFrame, outcomes: ExampleOutcomes, arm: str, reference: str, level: int,
-            bound: float = 0.0, n_boot: int = N_BOOT) -> dict | None:
-    """One row of :func:`paired_differences` for one dataset × model's ``runs``."""
+            bound: float = 0.0) -> dict | None:
+    """One row of :func:`paired_differences` for one dataset × model's ``runs``: the seed-level
+    interval with the shared test set's variance where predictions are stored
+    (:func:`lthlib.report.inference.outcome_difference`), else seeds only."""
     both = _level_rows(runs, arm, reference, level)
     if both.empty:
         return None
     dataset, model = runs["dataset"].iloc[0], runs["model"].iloc[0]
     seeds = both["seed"].astype(int).tolist()
-    seed_view = t_test(100 * (both["test_acc_a"] - both["test_acc_b"]).to_numpy(), bound)
-    row = {"dataset": dataset, "model": model, "arm": arm, "reference": reference, "level": int(level),
-           "remaining": float(both["remaining_a"].mean()), "n_seeds": len(seeds), "n_examples": np.nan,
-           "diff": seed_view["diff"], "ci_low": seed_view["t_low"], "ci_high": seed_view["t_high"],
-           "t_low": seed_view["t_low"], "t_high": seed_view["t_high"],
-           "interval_source": "seeds (t; no stored predictions)", "p": seed_view["p"], "bound": bound,
-           "p_one_sided": seed_view["p_one_sided"]}
-    ref_level = 0 if reference == DENSE else level
-    a = [outcomes.correct(dataset, model, arm, s, level) for s in seeds]
-    b = [outcomes.correct(dataset, model, reference, s, ref_level) for s in seeds]
-    same_test = all(outcomes.data_hash(dataset, model, arm, s, level)
-                    == outcomes.data_hash(dataset, model, reference, s, ref_level) for s in seeds)
-    if all(x is not None for x in a + b) and same_test and len({len(x) for x in a + b}) == 1:
-        boot = bootstrap_difference(np.stack(a), np.stack(b), n_boot)
-        row.update(diff=boot["diff"], ci_low=boot["ci_low"], ci_high=boot["ci_high"], p=boot["p"],
-                   n_examples=len(a[0]), interval_source="bootstrap (seeds × test examples)",
-                   p_one_sided=bootstrap_p(boot["replicates"], bound, two_sided=False))
-    return row
+    shared = _shared_outcomes(outcomes, dataset, model, arm, reference, level, seeds)
+    if shared is None:
+        found = {**seed_level_difference(100 * (both["test_acc_a"] - both["test_acc_b"]).to_numpy(), 0.0, bound),
+                 "se_test": np.nan}
+        source, n_examples = SEEDS_ONLY, np.nan
+    else:
+        found = outcome_difference(*shared, bound)
+        source, n_examples = SEEDS_AND_TEST, shared[0].shape[1]
+    return {"dataset": dataset, "model": model, "arm": arm, "reference": reference, "level": int(level),
+            "remaining": float(both["remaining_a"].mean()), "n_seeds": len(seeds), "n_examples": n_examples,
+            **found, "interval_source": ONE_SEED if len(seeds) < 2 else source, "bound": bound}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,7 +288,7 @@ def _primary(table: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_differences(runs: pd.DataFrame, predictions: pd.DataFrame | None = None,
-                       test_labels: pd.DataFrame | None = None, n_boot: int = N_BOOT) -> pd.DataFrame:
+                       test_labels: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every comparison of :func:`comparisons` at every pruned level, per dataset × model: the
     difference in points, the interval (``interval_source``), the seed-only t-interval, the
     two-sided p-value, the one-sided p-value against ``bound`` (−:data:`MARGIN` for comparisons
@@ -353,7 +302,7 @@ def paired_differences(runs: pd.DataFrame, predictions: pd.DataFrame | None = No
             bound = -MARGIN if reference == DENSE else 0.0
             levels = sorted(pair_runs.loc[(pair_runs["arm"] == arm) & (pair_runs["level"] >= 1), "level"].unique())
             for level in levels:
-                row = compare(pair_runs, outcomes, arm, reference, int(level), bound, n_boot)
+                row = compare(pair_runs, outcomes, arm, reference, int(level), bound)
                 if row is not None:
                     rows.append({"comparison": comparison, **row})
     table = pd.DataFrame(rows, columns=[c for c in PAIRED_COLUMNS if c not in ("family", "hypothesis", "p_holm")])

@@ -3,8 +3,9 @@
 Each pair (source → target) and model is one panel of its own: its runs are the target's own
 ticket and the three transferred arms of that source (:mod:`lthlib.experiment.transfer`), their
 ``dataset`` relabelled with the pair's name so that :mod:`lthlib.report.paired` and the figures
-treat a pair as they treat a dataset.  Comparisons are paired by seed, at every level, with the
-bootstrap over seeds and test examples:
+treat a pair as they treat a dataset.  Comparisons are paired by seed, at every level, with
+:mod:`lthlib.report.paired`'s interval: Student's t over seeds (the unit of replication) with
+the shared test set's sampling variance added (:mod:`lthlib.report.inference`):
 
 - transferred ticket − the target's own ticket (non-inferiority, margin 1 point),
 - transferred ticket − re-init of the transferred mask (> 0: does the source's θ0 matter?),
@@ -66,7 +67,8 @@ TRANSFER_FAMILY = (
 )
 TABLE_COLUMNS = ["source", "target", *PAIR, "comparison", "arm", "reference", "level", "remaining",
                  "remaining_without_embedding", "n_seeds", "n_examples", "diff", "ci_low", "ci_high", "t_low",
-                 "t_high", "interval_source", "p", "bound", "p_one_sided", "family", "hypothesis", "p_holm"]
+                 "t_high", "se_seeds", "se_test", "interval_source", "p", "bound", "p_one_sided", "family",
+                 "hypothesis", "p_holm"]
 
 
 def pair_name(source: str, target: str, protocols: dict | None = None) -> str:
@@ -168,7 +170,7 @@ def verdict_table(table: pd.DataFrame, chosen: pd.DataFrame, runs: pd.DataFrame)
             p_holm = np.nan if row is None else row["p_holm"]
             out.update({name: diff, f"{name}_low": low, f"{name}_high": high,
                         f"{name}_verdict": claim_verdict(low, high) if comparison == VS_DENSE
-                        else interval_verdict(low, high, p_holm)})
+                        else interval_verdict(low, high, p_holm, diff)})
         of_pair = chosen[(chosen["dataset"] == r.dataset) & (chosen["model"] == r.model)]
         for margin in MARGINS:
             pick = of_pair[of_pair["margin"] == margin]

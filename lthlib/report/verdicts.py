@@ -1,6 +1,9 @@
 """Verdicts a reader can take away, per dataset × model, from the paired differences of
 :mod:`lthlib.report.paired` (every comparison, every level, with intervals and Holm-adjusted
-p-values for the primary family).
+p-values for the primary family).  Every interval and p-value is Student's t over seeds, the
+seed the unit of replication, with the shared test set's sampling variance added where
+predictions are stored (:mod:`lthlib.report.inference`); one seed gives no interval and no
+verdict ("one seed: no interval").
 
 The procedure, chosen so that the test set only reports:
 
@@ -82,12 +85,13 @@ SHOWN_COLUMNS = [*PAIR, "remaining_pct", "vs_dense", "vs_dense_low", "vs_dense_h
                  *(f"{prefix}{s}" for prefix, _, _ in CONTROLS for s in ("", "_low", "_high", "_verdict"))]
 
 
-def interval_verdict(low: float, high: float, p_holm: float = np.nan) -> str:
+def interval_verdict(low: float, high: float, p_holm: float = np.nan, diff: float = np.nan) -> str:
     """'beats' when the Holm-adjusted one-sided p is at most :data:`ALPHA` (primary) or, for an
     exploratory comparison, the 95% interval lies above zero; 'loses' when it lies below zero;
-    else not resolved at this scale."""
+    else not resolved at this scale.  No interval: 'not run' where there is no difference
+    either, else 'one seed: no interval'."""
     if pd.isna(low) or pd.isna(high):
-        return "not run" if pd.isna(low) and pd.isna(high) and pd.isna(p_holm) else "one seed: no interval"
+        return "not run" if pd.isna(diff) else "one seed: no interval"
     if (p_holm <= ALPHA) if not pd.isna(p_holm) else low > 0:
         return "beats"
     if high < 0:
@@ -171,7 +175,7 @@ def _verdict_row(paired: pd.DataFrame, chosen: pd.DataFrame, dataset: str, model
         if primary:
             row[f"{prefix}_p_holm"] = _get(hit, "p_holm")
         row[f"{prefix}_verdict"] = interval_verdict(row[f"{prefix}_low"], row[f"{prefix}_high"],
-                                                    row.get(f"{prefix}_p_holm", np.nan))
+                                                    row.get(f"{prefix}_p_holm", np.nan), row[prefix])
     row.update(_study_columns(paired, dataset, model, TICKET, "study"))
     row.update(_study_columns(paired, dataset, model, late_study_arm(), "late"))
     return row

@@ -151,8 +151,9 @@ def plot_paired_differences(table: pd.DataFrame, margin: float = MARGIN,
     """The paired differences of :func:`lthlib.report.paired.paired_differences` against the
     fraction of weights remaining: the winning ticket against dense, its re-inits and random
     pruning, and every other trunk against the re-init of its own mask; bands: the table's
-    intervals (bootstrap over seeds and test examples, or seeds only where it says so).  Solid
-    grey: zero; dashed red: −``margin``, the non-inferiority margin of "matches dense"."""
+    intervals (t over seeds with the shared test set's variance added, or seeds only where it
+    says so: :mod:`lthlib.report.inference`).  Solid grey: zero; dashed red: −``margin``, the
+    non-inferiority margin of "matches dense"."""
     pairs = pairs_of(table)
     if not pairs:
         return empty_figure(title, "no pruned levels to compare yet")
