@@ -68,11 +68,16 @@ report.say(narrative.describe_status(results.status, sel.protocols))
 # Every arm against dense (its level L against the same seed's level 0), every trunk against the
 # re-initialisation of its own mask (the winning ticket also against the re-init that keeps the
 # pretrained embedding, where that arm ran), and the winning ticket against random pruning, at
-# **every** pruned level.  Intervals come from a paired bootstrap over seeds and test examples
-# (each level's per-example test predictions are stored); `t_low`/`t_high` beside them are the
-# seed-only t-intervals, and `interval_source` says which the verdicts use (a store without
-# predictions falls back to the t-interval).  `family` marks the primary comparisons, whose
-# one-sided p-values are Holm-adjusted together (`p_holm`); every other row is exploratory.
+# **every** pruned level.  The seed is the unit of replication: an interval is the t-interval of
+# the per-seed differences (n − 1 degrees of freedom) widened by the sampling error of the test
+# set every seed shares (from each level's stored per-example predictions): `se_seeds` and
+# `se_test` are the two parts, `t_low`/`t_high` the seed-only interval it is never narrower
+# than, and a row with one seed has no interval at all (`interval_source` says which applies;
+# `lthlib/report/inference.py`).  p-values come from the same t statistic, unfloored.  `family`
+# marks the primary comparisons, whose one-sided p-values are Holm-adjusted together (`p_holm`);
+# every other row is exploratory.  `tests/test_inference_calibration.py` shows the one-sided
+# false-positive rate stays at or below 5% on simulated data with no true difference, where the
+# bootstrap over seeds and test examples that these tables used before does not.
 
 # %%
 report.show_table(differences, profile, "paired_differences", protocols=sel.protocols)

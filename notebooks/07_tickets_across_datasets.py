@@ -87,10 +87,10 @@ report.show_table(table, profile, "transfer_paired_differences", columns=transfe
 report.say(transfer_verdicts.describe_family())
 
 # %% [markdown]
-# Intervals are the paired bootstrap over seeds and test examples (2,000 replicates;
-# `interval_source` in the CSV says where a row falls back to the seeds' t-interval).  The
-# primary rows are those at each pair's level chosen on validation; every other row is
-# exploratory.
+# Intervals are at the level of the seed: the paired per-seed differences' t-interval widened by
+# the shared test set's sampling error (`se_seeds`, `se_test`; `lthlib/report/inference.py`), so
+# never narrower than the seeds' own t-interval; a row with one seed has none.  The primary rows
+# are those at each pair's level chosen on validation; every other row is exploratory.
 #
 # ## The answer
 

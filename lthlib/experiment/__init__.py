@@ -3,6 +3,7 @@
     arms      one registry entry per arm: the mask strategy and the start strategy it composes
     branches  those strategies (``mask_sources``, ``starts``) and the ``context`` the runner hands them
     profiles  smoke / quick / paper presets and ``experiment()``, one cell's configuration
+    recipe    the dense recipe (learning rate, weight decay) swept and chosen on validation
     train     the one training loop (device-resident length-bucketed batches, checkpoints)
     store     results/<profile>/runs/<run hash>/ and the tidy tables
     lineage   which run folders a configuration reads and writes (dense, trunk, its own)

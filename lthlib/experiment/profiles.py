@@ -142,7 +142,12 @@ QUICK_CONTROL_LEVELS = (3, 7, 10)
 #: quick's dense recipe per (dataset, model), chosen on validation before any pruning by
 #: :func:`lthlib.experiment.recipe.choose` from notebook 01's sweep (results/quick/tables/
 #: dense_sweep.csv; tests/test_recipe.py checks the two agree)
-QUICK_RECIPES: dict[tuple[str, str], dict[str, float]] = {}
+QUICK_RECIPES: dict[tuple[str, str], dict[str, float]] = {
+    ("imdb", "cnn"): {"lr": 5e-3, "weight_decay": 0.1},
+    ("imdb", "lstm"): {"lr": 5e-3, "weight_decay": 0.0},
+    ("ag_news", "cnn"): {"lr": 5e-3, "weight_decay": 1.0},
+    ("ag_news", "lstm"): {"lr": 5e-3, "weight_decay": 0.0},
+}
 
 PROFILES: Registry[Profile] = Registry("profile")
 #: transfer pairs: two datasets of one task both ways, and one across tasks (its head cannot move)

@@ -18,6 +18,8 @@ mask overlaps :mod:`lthlib.report.tables` reads through the store).
                    best validation accuracy), and whether the epoch cap stopped it
     learning       does a ticket learn faster (early-stopping epoch, accuracy at fixed epochs);
                    does a verdict depend on the stopping rule (issue #28)
+    power          how many seeds: the seeds a paired t-test needs, from a finished run's
+                   seed-to-seed spread, and the difference a run's seeds resolve
     ticket_price   what a cheaper ticket costs and buys (notebook 06)
     transfer_verdicts  tickets across datasets: paired differences per pair, the primary family,
                    the verdicts (notebook 07)
