@@ -50,9 +50,10 @@ def test_overrides_are_typed_once_and_reach_every_cell():
 def test_arms_on_fewer_seeds_follow_the_profile_unless_seeds_are_given():
     quick = profiles.PROFILES.get("quick")
     fewer = next(iter(quick.arm_seeds))
-    cells = Grid.of("quick", datasets=["imdb"], arms=[TICKET, fewer]).expected()
+    dataset = quick.arm_datasets.get(fewer, quick.datasets)[0]   # one it runs on
+    cells = Grid.of("quick", datasets=[dataset], arms=[TICKET, fewer]).expected()
     per_arm = cells.groupby("arm")["seed"].apply(lambda s: sorted(set(s))).to_dict()
-    assert per_arm == {TICKET: list(quick.seeds), fewer: list(quick.arm_seeds[fewer])}
+    assert per_arm == {TICKET: list(quick.seeds_for(TICKET, dataset)), fewer: list(quick.arm_seeds[fewer])}
     explicit = Grid.of("quick", arms=[TICKET, fewer], seeds=[1, 2]).expected()
     assert set(explicit.loc[explicit["arm"] == fewer, "seed"]) == {1, 2}
 
@@ -71,7 +72,8 @@ def test_arms_on_fewer_datasets_have_no_cells_elsewhere_and_say_so():
 
 def test_run_gives_each_arm_its_seeds_on_each_dataset(monkeypatch, tmp_path):
     real = profiles.PROFILES.get
-    quick = dataclasses.replace(real("quick"), dataset_seeds={"ag_news": (0, 1, 2, 3, 4)})
+    quick = dataclasses.replace(real("quick"), dataset_seeds={"ag_news": tuple(range(len(real("quick").seeds) + 3))},
+                                arm_datasets={})
     monkeypatch.setattr(profiles.PROFILES, "get", lambda name: quick if name == "quick" else real(name))
     dataset, more = next(iter(quick.dataset_seeds.items()))
     other = next(d for d in quick.datasets if d != dataset)

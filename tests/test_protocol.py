@@ -145,3 +145,25 @@ def test_quick_runs_the_seeds_its_committed_power_plan_chose():
         assert all(len(quick.seeds_for(arm, dataset)) == runs[dataset] >= 5 for arm in primary)
     again = power_plan(spread, runs)
     pd.testing.assert_frame_equal(again, plan, check_dtype=False)
+
+
+# -- the level the primary family is read at ------------------------------------------------------
+
+def test_the_ticket_s_level_is_chosen_where_its_controls_ran():
+    from lthlib.report.paired import choose_level, control_levels
+    rows = []
+    for seed, noise in enumerate((0.000, 0.002, -0.002)):
+        rows.append({"dataset": "d", "model": "cnn", "arm": "winning_ticket", "seed": seed, "level": 0,
+                     "best_val_acc": 0.80 + noise, "test_acc": 0.8, "remaining": 1.0})
+        for level, val in ((1, 0.80), (2, 0.80), (3, 0.80), (4, 0.70)):
+            rows.append({"dataset": "d", "model": "cnn", "arm": "winning_ticket", "seed": seed, "level": level,
+                         "best_val_acc": val + noise / 2, "test_acc": 0.8, "remaining": 0.8 ** level})
+        for arm in ("random_reinit", "random_pruning"):
+            rows += [{"dataset": "d", "model": "cnn", "arm": arm, "seed": seed, "level": level, "best_val_acc": 0.7,
+                      "test_acc": 0.7, "remaining": 0.8 ** level} for level in (2, 4)]
+    runs = pd.DataFrame(rows)
+    assert control_levels(runs) == {2, 4}
+    chosen = choose_level(runs, margins=(1.0,)).iloc[0]
+    assert (chosen["level"], bool(chosen["matched"])) == (2, True)  # level 3 matches too, but has no controls
+    ticket_only = runs[runs["arm"] == "winning_ticket"]
+    assert choose_level(ticket_only, margins=(1.0,)).iloc[0]["level"] == 3

@@ -23,9 +23,10 @@ t-interval; one seed gives no interval at all; ``interval_source`` says which.
 **Which level.**  The winning ticket's level is chosen on **validation** (:func:`choose_level`):
 the sparsest pruned level whose paired validation difference ticket − dense (``best_val_acc``,
 same seed; validation predictions are not stored, so a t-interval over seeds) has its 95% lower
-bound at or above −margin.  When no pruned level qualifies the level nearest 13% remaining
-(where the study's tickets live) is reported instead, and every table says no pruned level
-matched.  The test set then only reports.
+bound at or above −margin, among the levels where its controls ran too (a profile may train
+them at a few levels: ``branch_levels``), so that the whole family is read at one level.  When
+none qualifies the one nearest 13% remaining (where the study's tickets live) is reported
+instead, and every table says no pruned level matched.  The test set then only reports.
 
 **The primary family** (:data:`PRIMARY_FAMILY`), fixed before any result was read, and
 Holm-adjusted together over every dataset × model (``statsmodels``' ``multipletests``); every
@@ -236,14 +237,32 @@ def validation_differences(runs: pd.DataFrame, arm: str = TICKET, level: float =
     return pd.DataFrame(rows, columns=[*PAIR, "level", "remaining", "n_seeds", "val_diff", "val_low"])
 
 
+def control_levels(runs: pd.DataFrame, arm: str = TICKET) -> set[int]:
+    """The pruned levels of one dataset × model's ``arm`` at which every primary control of it
+    that ran at all (its full re-init, random pruning) ran too: where the whole primary family
+    can be read.  A profile may train its controls at a few levels only (``branch_levels``)."""
+    levels = set(runs.loc[(runs["arm"] == arm) & (runs["level"] >= 1), "level"].astype(int))
+    if arm != TICKET:
+        return levels
+    for hyp in PRIMARY_FAMILY:
+        reference = reference_of(hyp.comparison)
+        ran = runs.loc[(runs["arm"] == reference) & (runs["level"] >= 1), "level"] if reference else None
+        if ran is not None and len(ran):
+            levels &= set(ran.astype(int))
+    return levels
+
+
 def choose_level(runs: pd.DataFrame, arm: str = TICKET, margins=MARGINS, reference: str = DENSE) -> pd.DataFrame:
-    """Per dataset × model and margin: the sparsest pruned level of ``arm`` whose paired
-    validation difference from ``reference`` (dense) has its 95% lower bound ≥ −margin
-    (``matched``); else the level nearest 13% remaining (``matched`` False).  A level with one
-    seed has no bound, so it never qualifies.  Test accuracy plays no part."""
+    """Per dataset × model and margin: among the levels where the primary family can be read
+    (:func:`control_levels`), the sparsest whose paired validation difference of ``arm`` from
+    ``reference`` (dense) has its 95% lower bound ≥ −margin (``matched``); else the one nearest
+    13% remaining (``matched`` False).  A level with one seed has no bound, so it never
+    qualifies.  Test accuracy plays no part."""
     val = validation_differences(runs, arm, reference=reference)
     rows = []
     for (dataset, model), g in val.groupby(PAIR, sort=True):
+        readable = control_levels(runs[(runs["dataset"] == dataset) & (runs["model"] == model)], arm)
+        g = g[g["level"].isin(readable)] if readable else g
         for margin in margins:
             ok = g[g["val_low"] >= -margin]
             pick = (ok.loc[ok["level"].idxmax()] if len(ok)
