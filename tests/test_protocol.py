@@ -167,3 +167,15 @@ def test_the_ticket_s_level_is_chosen_where_its_controls_ran():
     assert (chosen["level"], bool(chosen["matched"])) == (2, True)  # level 3 matches too, but has no controls
     ticket_only = runs[runs["arm"] == "winning_ticket"]
     assert choose_level(ticket_only, margins=(1.0,)).iloc[0]["level"] == 3
+
+
+def test_a_sweep_that_chose_another_recipe_stops_before_the_grid_trains(monkeypatch):
+    from lthlib.core.config import ConfigError
+    from lthlib.experiment import profiles
+    from lthlib.experiment.recipe import check_choice
+    table = pd.read_csv(TABLES / "dense_sweep.csv")
+    check_choice("quick", table)   # the committed sweep chose what the profile trains with
+    monkeypatch.setitem(profiles.QUICK_RECIPES, ("imdb", "cnn"), {"lr": 1e-3, "weight_decay": 0.0})
+    with pytest.raises(ConfigError, match="imdb cnn: the sweep chose"):
+        check_choice("quick", table)
+    check_choice("smoke", table)   # a profile without recipes takes the sweep as exploratory

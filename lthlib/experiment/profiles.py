@@ -63,6 +63,9 @@ class Profile:
     arm_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: its transfer experiment (None: the profile runs none)
     transfer: TransferStudy | None = None
+    #: the dense recipe per (dataset, model), as parameters (``lr``, ``weight_decay``), chosen on
+    #: validation by notebook 01's sweep (:mod:`lthlib.experiment.recipe`); every arm trains with it
+    recipes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def seeds_for(self, arm: str, dataset: str | None = None) -> tuple[int, ...]:
         """The seeds one arm runs on one dataset (none where ``arm_datasets`` leaves it out)."""
@@ -124,8 +127,7 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     parts = dict(data=data, model=net, train=replace(base["train"], patience=3),
                  prune=PruneConfig(fraction=0.2, levels=10, branch_levels=QUICK_CONTROL_LEVELS))
     top = dict(early_bird_window=2, rewind_point="50it")
-    recipe = QUICK_RECIPES.get((ds.name, model.name), {})
-    apply_overrides(parts, top, {**ds.quick, **ds.quick_by_model.get(model.name, {}), **recipe})
+    apply_overrides(parts, top, {**ds.quick, **ds.quick_by_model.get(model.name, {})})
     return {**parts, "top": top}
 
 
@@ -146,7 +148,7 @@ QUICK_CONTROL_LEVELS = (3, 7, 10)
 #: dense_sweep.csv; tests/test_recipe.py checks the two agree)
 QUICK_RECIPES: dict[tuple[str, str], dict[str, float]] = {
     ("imdb", "cnn"): {"lr": 5e-3, "weight_decay": 0.1},
-    ("imdb", "lstm"): {"lr": 5e-3, "weight_decay": 0.0},
+    ("imdb", "lstm"): {"lr": 2e-3, "weight_decay": 1.0},
     ("ag_news", "cnn"): {"lr": 5e-3, "weight_decay": 1.0},
     ("ag_news", "lstm"): {"lr": 5e-3, "weight_decay": 0.0},
 }
@@ -192,8 +194,7 @@ PROFILES.register(Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), QUICK_S
                           "embedding and a GloVe BiLSTM, the study's 20% per level down to 10.7%: "
                           "the study's protocol on a CPU",
                           quick_parts, arm_seeds=QUICK_FEWER_SEEDS, dataset_seeds=QUICK_DATASET_SEEDS,
-                          arm_datasets=QUICK_FEWER_DATASETS,
-                          transfer=QUICK_TRANSFER))
+                          arm_datasets=QUICK_FEWER_DATASETS, transfer=QUICK_TRANSFER, recipes=QUICK_RECIPES))
 PROFILES.register(Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
                           "the study's settings, on a GPU", paper_parts,
                           transfer=TransferStudy(QUICK_TRANSFER.pairs, (0, 1, 2))))
@@ -227,9 +228,10 @@ def protocol_for(dataset: str, value: Any) -> str | None:
 def experiment(profile: str, dataset: str, model: str, arm: str = "winning_ticket",
                seed: int = 0, **overrides: Any) -> ExperimentConfig:
     """The config for one (dataset, model, arm, seed) under a profile, with overrides applied."""
-    preset = PROFILES.get(profile)
-    parts = preset.build(DATASETS.get(dataset), MODELS.get(model))
+    preset, ds, net = PROFILES.get(profile), DATASETS.get(dataset), MODELS.get(model)
+    parts = preset.build(ds, net)
     top: dict[str, Any] = {"arm": arm, "seed": seed, **parts.pop("top", {})}
+    apply_overrides(parts, top, preset.recipes.get((ds.name, net.name), {}))
     if "protocol" in overrides:
         overrides = {**overrides, "protocol": protocol_for(dataset, overrides["protocol"])}
     apply_overrides(parts, top, overrides)

@@ -17,10 +17,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ..core.config import ExperimentConfig
+from ..core.config import ConfigError, ExperimentConfig
 from .arms import TICKET, run_hash
 from .execution import execute
-from .profiles import experiment
+from .profiles import PROFILES, experiment
 from .store import Store
 
 #: two validation accuracies closer than this (points) are a tie: one seed cannot tell them apart
@@ -108,3 +108,17 @@ def recipes(table: pd.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
     """:func:`choose`'s picks in the form of :data:`lthlib.experiment.profiles.QUICK_RECIPES`."""
     return {(r.dataset, r.model): {"lr": r.lr, "weight_decay": r.weight_decay}
             for r in choose(table).itertuples(index=False)}
+
+
+def check_choice(profile: str, table: pd.DataFrame) -> None:
+    """Stop before any arm trains when the sweep chose another recipe than the one the profile
+    trains every arm with (its ``recipes``): the profile must be updated first, so that the rule,
+    not the code's last edit, decides the recipe.  Pairs the profile has no recipe for pass."""
+    fixed = PROFILES.get(profile).recipes
+    wrong = {pair: (chosen, fixed[pair]) for pair, chosen in recipes(table).items()
+             if pair in fixed and any(fixed[pair].get(k) != v for k, v in chosen.items())}
+    if wrong:
+        lines = "; ".join(f"{d} {m}: the sweep chose {c}, the profile trains with {f}"
+                          for (d, m), (c, f) in wrong.items())
+        raise ConfigError(f"{lines}.  Set the chosen recipes in the {profile!r} profile's recipes "
+                          f"(lthlib/experiment/profiles.py) before training the grid.")

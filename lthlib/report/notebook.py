@@ -93,9 +93,13 @@ def committed_table(profile: str, name: str) -> pd.DataFrame:
 
 def run_sweep(grid: Grid) -> pd.DataFrame:
     """The dense recipe sweep of the grid's datasets and models (:mod:`lthlib.experiment.recipe`),
-    trained where the store lacks it, with the grid's overrides and executor; its table."""
-    return recipe.run_sweep(grid.profile, grid.datasets, grid.models, store(grid.profile),
-                            overrides=grid.overrides, executor=grid.executor, progress=showing_progress())
+    trained where the store lacks it, with the grid's overrides and executor; its table.  Stops
+    (ConfigError) when the sweep chose another recipe than the profile trains with."""
+    table = recipe.run_sweep(grid.profile, grid.datasets, grid.models, store(grid.profile),
+                             overrides=grid.overrides, executor=grid.executor, progress=showing_progress())
+    if not grid.overrides:  # with overrides (another budget, other data) the sweep is exploratory
+        recipe.check_choice(grid.profile, table)
+    return table
 
 
 # ---------------------------------------------------------------------------------------------
