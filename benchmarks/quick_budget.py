@@ -27,27 +27,36 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lthlib.core.config import data_hash  # noqa: E402
-from lthlib.experiment.arms import TICKET, arm, comparison  # noqa: E402
+from lthlib.experiment.arms import TICKET, arm, comparison, run_hash  # noqa: E402
 from lthlib.experiment.lineage import lineage  # noqa: E402
 from lthlib.experiment.profiles import PROFILES, experiment  # noqa: E402
 
 
+def grid_hashes(profile: str) -> set[str]:
+    """The run hashes of every cell of notebooks 01-05's grid under ``profile``."""
+    entry, hashes = PROFILES.get(profile), set()
+    for dataset in entry.datasets:
+        for model in entry.models:
+            for name in comparison("imp"):
+                for seed in entry.seeds_for(name, dataset):
+                    try:
+                        hashes.add(run_hash(experiment(profile, dataset, model, name, seed)))
+                    except Exception:  # an arm that does not apply to the model
+                        continue
+    return hashes
+
+
 def pilot_levels(store: Path, profile: str) -> pd.DataFrame:
-    """The finished levels in ``store`` trained on the data the profile trains on now."""
+    """The finished levels in ``store`` that belong to the profile's grid as it is now (a sweep's
+    other recipes and runs on other data are left out)."""
     rows = [json.loads(path.read_text())["row"] for path in store.glob("runs/*/level_*/metrics.json")]
     frame = pd.DataFrame(rows)
-    current = {(d, m): data_hash(experiment(profile, d, m).data)
-               for d, m in frame[["dataset", "model"]].drop_duplicates().itertuples(index=False)}
-    keys = zip(frame["dataset"], frame["model"], frame["data_hash"])
-    same_data = np.array([current[(d, m)] == h for d, m, h in keys])
-    return frame[(frame["epochs_run"] > 0).to_numpy() & same_data]
+    return frame[frame["config_hash"].isin(grid_hashes(profile)) & (frame["epochs_run"] > 0)]
 
 
 def seconds_per_epoch(levels: pd.DataFrame) -> dict:
