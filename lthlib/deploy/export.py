@@ -223,8 +223,7 @@ def data_entry(stored: StoredLevel, data: PreparedData) -> dict:
         if n["test"] < n["test_all"]:
             out["notes"].append(f"{relpath}: the test set is a seeded {n['test']:,} of the protocol's "
                                 f"{n['test_all']:,} test rows (eval_subsample {cfg.eval_subsample})")
-    return {**out, "pipeline": entry.pipeline.describe(), "files": files, "test_rows": test_rows,
-            "row_id": entry.pipeline.row_id}
+    return {**out, "pipeline": entry.pipeline.describe(), "files": files, "test_rows": test_rows}
 
 
 def check_test_rows(stored: StoredLevel, data: PreparedData, examples: list, test: list[int]) -> None:
