@@ -27,6 +27,7 @@ logits are the stored network's.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import os
@@ -38,7 +39,7 @@ from pathlib import Path
 import torch
 import zstandard
 
-from ..core.config import ConfigError, ExperimentConfig
+from ..core.config import ConfigError, ExperimentConfig, fingerprint
 from ..data.datasets import dataset
 from ..data.prepare import UNK, PreparedData, loaded_rows, prepared, tokenize, tokenizer_spec
 from ..data.sources import SOURCES, DataUnavailable, source_identity
@@ -181,10 +182,22 @@ def export_ticket(stored: StoredLevel, folder: Path | None = None) -> dict:
     return manifest
 
 
+#: data_entry's answers in this process, by data configuration and corpus (notebook 08 exports
+#: several levels of one run: the raw files are parsed once)
+_DATA_ENTRIES: dict[tuple[str, str], dict] = {}
+
+
 def data_entry(stored: StoredLevel, data: PreparedData) -> dict:
     """The dataset's text pipeline as its registry entry describes it, its raw files, the test
     split's row ids (each file's, in the order the test split holds them) and a warning for each
     file that mixes test rows with rows that trained or validated the network."""
+    key = (fingerprint(stored.cfg.data), data.corpus_fingerprint)
+    if key not in _DATA_ENTRIES:
+        _DATA_ENTRIES[key] = _data_entry(stored, data)
+    return copy.deepcopy(_DATA_ENTRIES[key])
+
+
+def _data_entry(stored: StoredLevel, data: PreparedData) -> dict:
     cfg = stored.cfg.data
     entry = dataset(cfg.dataset)
     out = {"dataset": cfg.dataset, "display": entry.display_name(cfg.protocol), "protocol": cfg.protocol,
