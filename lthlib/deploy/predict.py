@@ -300,6 +300,9 @@ def run(args):
         raise Failed(f"{data['dataset']}: {data.get('note') or 'the manifest describes no raw file'}; "
                      f"classify texts with --text")
     pipeline = Pipeline(data["pipeline"])
+    bad = [item for item in args.file if "=" not in item]
+    if bad:
+        raise Failed(f"--file {bad[0]}: write RELPATH=PATH, e.g. --file {data['files'][0]['path']}=/downloads/x")
     given = dict(item.split("=", 1) for item in args.file)
     texts, labels, read = test_examples(manifest, pipeline, args.data, given, args.all_rows)
     predicted = predict(session, manifest, [tokenizer.ids(text) for text in texts])
