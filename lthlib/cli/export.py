@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..nets.models import exportable_models
 from .arguments import add_glove_dim, parse_settings, profile
 
 
@@ -15,9 +16,11 @@ def add_command(commands) -> None:
 
 
 def _export_ticket(args: argparse.Namespace) -> int:
-    from ..deploy.export import MANIFEST, default_folder, export_ticket
+    from ..deploy.export import MANIFEST, SCRIPT, check_out_folder, default_folder, export_ticket
     from ..deploy.stored import find_level
     from ..machine.platform import display_path
+    if args.out:  # before anything trains
+        check_out_folder(Path(args.out))
     stored = find_level(profile(args.profile).name, args.dataset, args.model, args.arm, args.seed, args.level,
                         glove_dim=args.glove_dim, train=args.train, **parse_settings(args.set))
     folder = Path(args.out) if args.out else default_folder(stored)
@@ -29,13 +32,22 @@ def _export_ticket(args: argparse.Namespace) -> int:
     for name, size, packed in rows:
         print(f"  {name:34} {size:>12,} B   zstd {packed:>12,} B")
     print(f"lth: wrote {display_path(folder / MANIFEST)} and the files above (with their .zst copies)")
+    data = manifest["data"]
+    for warning in data["warnings"]:
+        print(f"lth: WARNING: {warning}")
+    for note in data["notes"]:
+        print(f"lth: note: {note}")
+    if data["test_rows"]:
+        print(f"lth: to check it without lthlib: python {display_path(folder / SCRIPT)} --data <folder holding "
+              f"{', '.join(entry['path'] for entry in data['files'] if data['test_rows'].get(entry['path']))}>")
     return 0
 
 
 def _add_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="smoke, quick or paper (default: paper with a GPU, else quick)")
     parser.add_argument("--dataset", required=True, help="the run's dataset")
-    parser.add_argument("--model", required=True, help="the run's model")
+    parser.add_argument("--model", required=True, help="the run's model (the exporter knows: "
+                        f"{', '.join(exportable_models())})")
     parser.add_argument("--arm", default="winning_ticket", help="the run's arm (default: %(default)s); "
                         "a branch keeps no weights but at level 0")
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: %(default)s)")

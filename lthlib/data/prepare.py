@@ -81,13 +81,17 @@ def tokenize(text: str) -> list[str]:
 
 def tokenizer_spec() -> dict:
     """How :func:`tokenize` cuts text and ids are assigned, for a reader without lthlib (a
-    deployed ticket's manifest)."""
+    deployed ticket's manifest): ``normalize`` is a list of :mod:`lthlib.data.datasets.pipeline`
+    cleaning steps, then the tokens are the matches of ``token_pattern``."""
     return {"version": TOKENIZER_VERSION, "function": "lthlib.data.prepare.tokenize",
             "steps": ["replace every match of br_pattern (case-insensitive) by a space", "lower-case",
                       "the tokens are the matches of token_pattern (Python re), in order",
                       "id = the token's position in the vocabulary, unk_id if absent; "
                       "an example with no tokens is [unk_id]"],
-            "br_pattern": _BR_TAG.pattern, "token_pattern": _TOKEN.pattern, "pad_id": PAD, "unk_id": UNK}
+            "normalize": [{"op": "replace", "pattern": _BR_TAG.pattern, "flags": ["IGNORECASE"], "with": " "},
+                          {"op": "lower"}],
+            "br_pattern": _BR_TAG.pattern, "token_pattern": _TOKEN.pattern, "pad_id": PAD, "unk_id": UNK,
+            "empty": "an example with no tokens is the one id unk_id"}
 
 
 @dataclass
@@ -360,15 +364,34 @@ def _read_cache(folder: Path) -> tuple[dict[str, EncodedSplit], list[str]]:
     return splits, itos
 
 
+def subsample_positions(size: int, n: int | None, seed: int, purpose: str = "train_subsample") -> torch.Tensor | None:
+    """The positions (sorted) a seeded random ``n`` of ``size`` examples keep; None: all of them."""
+    if n is None or n >= size:
+        return None
+    if n < 1:
+        raise ConfigError(f"{purpose} must be positive, got {n}")
+    return permutation(size, derive_seed(seed, purpose, n))[:n].sort().values
+
+
 def subsample(split: EncodedSplit, n: int | None, seed: int, purpose: str = "train_subsample"
               ) -> EncodedSplit:
     """A seeded random ``n`` examples of ``split`` in their original order (all if n is None)."""
-    if n is None or n >= len(split):
-        return split
-    if n < 1:
-        raise ConfigError(f"{purpose} must be positive, got {n}")
-    keep = permutation(len(split), derive_seed(seed, purpose, n))[:n].sort().values
-    return split.subset(keep)
+    keep = subsample_positions(len(split), n, seed, purpose)
+    return split if keep is None else split.subset(keep)
+
+
+def loaded_rows(cfg: DataConfig, *, progress: bool = False) -> tuple[list[RawExample], dict[str, list[int]]]:
+    """The examples of ``cfg``'s files and, as indices into them, the rows each split of
+    :func:`prepare` holds, in its order: ``train``, ``val`` and ``test`` as loaded (after the
+    subsamples), ``pool`` (every row of the protocol's training and validation pool) and
+    ``test_all`` (the protocol's test set before ``eval_subsample``).  Parses the files."""
+    examples = load_examples(cfg, progress=progress)
+    index = split_indices(examples, cfg)
+    rows = {"pool": sorted(index["train"] + index["val"]), "test_all": list(index["test"])}
+    for name, n in (("train", cfg.train_subsample), ("val", cfg.eval_subsample), ("test", cfg.eval_subsample)):
+        keep = subsample_positions(len(index[name]), n, cfg.split_seed, f"{name}_subsample")
+        rows[name] = list(index[name]) if keep is None else [index[name][i] for i in keep.tolist()]
+    return examples, rows
 
 
 _PREPARED: dict[str, PreparedData] = {}

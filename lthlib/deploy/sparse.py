@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
+
+from ..machine.files import atomic_write
 
 FORMAT = "lthlib-sparse-v1"
 ENCODINGS = ("bitmask", "indices", "dense")
@@ -95,7 +97,8 @@ def save_sparse(state: dict[str, torch.Tensor], path: Path, dtype: str = "float3
     for name, tensor in state.items():
         tensor_arrays, header[name] = encode_tensor(name, tensor, dtype)
         arrays.update(tensor_arrays)
-    save_file(arrays, str(path), metadata={"format": FORMAT, "lthlib_sparse": json.dumps(header)})
+    data = save(arrays, metadata={"format": FORMAT, "lthlib_sparse": json.dumps(header)})
+    atomic_write(path, lambda handle: handle.write(data))  # safetensors' own writer makes it 0600
     return header
 
 

@@ -64,8 +64,8 @@ def find_level(profile: str, dataset: str, model: str, arm: str = TICKET, seed: 
     A ConfigError says what is wrong and what exists: an unknown name, a model the exporter does
     not know, a level the configuration does not have, a run the store lacks, a level not
     trained, a branch's level (no weights kept)."""
+    check_exportable(model)   # first: the grid's own message would list models the exporter refuses
     grid = Grid.of(profile, [dataset], [model], [arm], [seed], glove_dim=glove_dim, **overrides)
-    check_exportable(grid.models[0])
     store = store or Store.of_profile(grid.profile)
     check_level(grid.config(grid.datasets[0], grid.models[0], grid.arms[0], int(seed)), int(level))
     if level and not ARMS.get(grid.arms[0]).is_trunk:

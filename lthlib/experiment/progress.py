@@ -6,14 +6,31 @@ marker), so the coordinating process counts them on the shared store while local
 tasks or Slurm jobs train, and one bar shows them all.  tqdm.auto draws it: a widget in
 JupyterLab (with ipywidgets), text in a shell.  Which markers a configuration's networks have is
 its lineage's (:meth:`lthlib.experiment.lineage.Lineage.markers`).
+
+Where stderr is neither a terminal nor a Jupyter kernel (a log file, a pipe, a CI job) no bar is
+drawn, as a redraw a second would fill the file: one plain line says how many are trained, at
+most every :data:`LOG_SECONDS` and only when the count moved.
 """
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from pathlib import Path
+
+from ..machine.platform import in_jupyter_kernel
 
 #: seconds between two looks at the store
 POLL_SECONDS = 1.0
+#: without a terminal, at most one progress line this often
+LOG_SECONDS = 60.0
+
+
+def draws_bars(stream=None) -> bool:
+    """Whether a live bar can be drawn: in a Jupyter kernel (a widget) or on a terminal."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return in_jupyter_kernel() or bool(isatty and isatty())
 
 
 def count_done(markers: list[Path]) -> int:
@@ -31,13 +48,16 @@ class NetworkProgress:
         self._stop = threading.Event()
         self._bar = None
         self._thread = None
+        self._logged_at = time.monotonic()
+        self._logged = self.before
 
     def __enter__(self) -> "NetworkProgress":
         if self.show and self.markers:
-            from tqdm.auto import tqdm
-            self._bar = tqdm(total=len(self.markers), initial=self.before, desc=self.desc, unit="net",
-                             smoothing=0.1, dynamic_ncols=True)
-            self._refresh()
+            if draws_bars():
+                from tqdm.auto import tqdm
+                self._bar = tqdm(total=len(self.markers), initial=self.before, desc=self.desc, unit="net",
+                                 smoothing=0.1, dynamic_ncols=True)
+                self._refresh()
             self._thread = threading.Thread(target=self._poll, daemon=True)
             self._thread.start()
         return self
@@ -46,7 +66,7 @@ class NetworkProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self._update()
+        self._update(log=False)  # the caller prints the summary
         if self._bar is not None:
             self._bar.close()
 
@@ -54,12 +74,16 @@ class NetworkProgress:
         while not self._stop.wait(POLL_SECONDS):
             self._update()
 
-    def _update(self) -> None:
+    def _update(self, log: bool = True) -> None:
         done = count_done(self.markers)
         if self._bar is not None and done != self.done:
             self._bar.update(done - self.done)
         self.done = done
         self._refresh()
+        if (log and self._bar is None and self.show and done != self._logged
+                and time.monotonic() - self._logged_at >= LOG_SECONDS):
+            print(f"{self.desc}: {self.summary()}", file=sys.stderr, flush=True)
+            self._logged, self._logged_at = done, time.monotonic()
 
     def _refresh(self) -> None:
         if self._bar is not None:

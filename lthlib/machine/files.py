@@ -3,7 +3,8 @@
 Every file the library writes goes through :func:`atomic_write`: a temporary file in the same
 folder, flushed to disk, checked if asked, then renamed over the target (``os.replace``), so a
 killed process never leaves half a file behind (and a reader never sees one), on a local disk or
-a shared one (NFS) alike.
+a shared one (NFS) alike.  The file gets the mode an ``open()`` would have given it (0666 less
+the umask), not the temporary file's private 0600.
 
 What is read back is verified, not trusted: a file damaged outside the library (a partial copy
 between hosts, a full disk) is a :class:`DamagedFile` naming the file, from :func:`load_torch` and
@@ -22,6 +23,20 @@ from typing import Any, BinaryIO, Callable
 import torch
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``os.umask`` sets it
+    for a moment, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], Any],
                  check: Callable[[Path], Any] | None = None) -> None:
     """``write(handle)`` into a temporary file beside ``path``, ``check(tmp)`` it, rename it."""
@@ -35,6 +50,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any],
             os.fsync(handle.fileno())  # on the disk (or the NFS server) before the rename names it
         if check is not None:
             check(Path(tmp))
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -48,6 +64,7 @@ def atomic_folder(folder: Path, fill: Callable[[Path], Any]) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp made it 0700
         fill(tmp)
         try:
             os.replace(tmp, folder)

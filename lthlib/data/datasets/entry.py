@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
 from ...core.config import DataConfig, derive_seed
 from ...core.registry import Registry
 from ..sources import fetch
+
+if TYPE_CHECKING:
+    from .pipeline import TextPipeline
 
 
 @dataclass
@@ -68,6 +71,9 @@ class Dataset:
     quick: dict[str, Any] = field(default_factory=dict)  # the quick profile's settings (parameter names)
     quick_by_model: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> its own, on top
     version: str = ""                                             # enters the cache key
+    #: how a row of its files becomes text and label (:mod:`.pipeline`), for a deployed ticket's
+    #: manifest; None for a corpus with no files (generated in code)
+    pipeline: "TextPipeline | None" = None
 
     @property
     def default_protocol(self) -> str:

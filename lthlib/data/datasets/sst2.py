@@ -25,14 +25,26 @@ from typing import Iterable
 
 from ..sources import SOURCES, CorruptSource, Source
 from .entry import DATASETS, Dataset, Protocol, RawExample, given_split, read_files
+from .pipeline import TextPart, TextPipeline
 
 _SST2_MEMBER = re.compile(r"(?:\./)?SST-2/(train|dev)\.tsv")
 _SST2_SPLIT = {"train": "train", "dev": "test"}   # dev.tsv is the labelled test set
+_SST2_FILE = {"train": "SST-2/train.tsv", "test": "SST-2/dev.tsv"}
+
+#: a row of train.tsv or dev.tsv (tab-separated, no quoting, a header) -> its sentence, as it
+#: is, and its label (0 negative, 1 positive)
+PIPELINE = TextPipeline(
+    reader={"format": "delimited", "delimiter": "\t", "quoting": "none", "header": True, "encoding": "utf-8",
+            "archive": "tar.gz", "members": _SST2_MEMBER.pattern},
+    text=(TextPart("0"),), label_field="1", labels={"0": 0, "1": 1},
+    row_id="'<member>:<n>': the archive member's name (no leading './') and the record's number in it, "
+           "from 1, the header being 1 (Python's csv.reader)",
+    identify=lambda example: ("sst2/SST-2.tar.gz", f"{_SST2_FILE[example.split]}:{example.key[0]}"))
 
 
 def _sst2_rows(path: Path, member: str, lines: Iterable[str]) -> list[RawExample]:
     """The rows of one SST-2 tsv: header ``sentence\tlabel``, then ``<sentence>\t<0|1>``."""
-    rows = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows = csv.reader(lines, delimiter=PIPELINE.reader["delimiter"], quoting=csv.QUOTE_NONE)
     header = next(rows, None)
     if header != ["sentence", "label"]:
         raise CorruptSource(f"{path}: {member} should start with the header 'sentence<TAB>label', got {header!r}")
@@ -44,7 +56,7 @@ def _sst2_rows(path: Path, member: str, lines: Iterable[str]) -> list[RawExample
         if len(row) != 2 or row[1] not in ("0", "1"):
             raise CorruptSource(f"{path}: {member}, line {line}: expected sentence<TAB>label (0 or 1), "
                                 f"got {len(row)} field(s) {row[:3]!r}")
-        out.append(RawExample(row[0], int(row[1]), split, (line,)))
+        out.append(RawExample(PIPELINE.text_of(row), PIPELINE.label_of(row), split, (line,)))
     return out
 
 
@@ -77,7 +89,7 @@ DATASETS.register(Dataset(
     "sst2", "SST-2", classes=lambda cfg: ["neg", "pos"],
     read=read_files(lambda path, split: read_sst2(path)),
     protocols=(Protocol("glue", ("sst2/SST-2.tar.gz",), given_split),),
-    paper_lr=1e-3,
+    paper_lr=1e-3, pipeline=PIPELINE,
     # Tokens per row (tokenize(), the mirror's files): train.tsv mean 10.1, median 7, 95% <= 28,
     # 99% <= 38, max 56 (40% are phrases of <= 5 tokens); dev.tsv mean 20.8, median 20, 95% <= 37,
     # 99% <= 43, max 50.  max_len 50 keeps every dev sentence and all but 37 training rows whole.
