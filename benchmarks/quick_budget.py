@@ -1,9 +1,12 @@
 """How long notebooks 00-05 of the quick profile take from an empty store, from a pilot's runs.
 
     python benchmarks/quick_budget.py STORE_ROOT [--sweep results/quick/tables/dense_sweep.csv]
+        [--pilot-set prune_fraction=0.2 levels=10 "branch_levels=[3,7,10]" epochs=40]
 
 A pilot trains a few cells of the quick grid (e.g. seed 0 of the primary arms) into a store;
-this reads every finished level's ``metrics.json`` there and projects the whole grid:
+this reads every finished level's ``metrics.json`` there and projects the whole grid as the
+profile sets it now (``--pilot-set``: the parameters the pilot ran with where they differ, e.g.
+another schedule; issue #28's pilot ran 10 levels of 20%, the profile now runs 5 of 36%):
 
 - per (dataset, model): seconds per epoch (the pilot's ``train_seconds / epochs_run``, which
   includes the validation and test passes) and, per arm, the mean epochs a level ran; an arm
@@ -32,31 +35,32 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lthlib.core.parameters import parse_all  # noqa: E402
 from lthlib.experiment.arms import TICKET, arm, comparison, run_hash  # noqa: E402
 from lthlib.experiment.lineage import lineage  # noqa: E402
 from lthlib.experiment.profiles import PROFILES, experiment  # noqa: E402
 
 
-def grid_hashes(profile: str) -> set[str]:
-    """The run hashes of every cell of notebooks 01-05's grid under ``profile``."""
+def grid_hashes(profile: str, **overrides) -> set[str]:
+    """The run hashes of every cell of notebooks 01-05's grid under ``profile`` (and overrides)."""
     entry, hashes = PROFILES.get(profile), set()
     for dataset in entry.datasets:
         for model in entry.models:
             for name in comparison("imp"):
                 for seed in entry.seeds_for(name, dataset):
                     try:
-                        hashes.add(run_hash(experiment(profile, dataset, model, name, seed)))
+                        hashes.add(run_hash(experiment(profile, dataset, model, name, seed, **overrides)))
                     except Exception:  # an arm that does not apply to the model
                         continue
     return hashes
 
 
-def pilot_levels(store: Path, profile: str) -> pd.DataFrame:
-    """The finished levels in ``store`` that belong to the profile's grid as it is now (a sweep's
-    other recipes and runs on other data are left out)."""
+def pilot_levels(store: Path, profile: str, **overrides) -> pd.DataFrame:
+    """The finished levels in ``store`` that belong to the profile's grid with the pilot's
+    ``overrides`` (a sweep's other recipes and runs on other data are left out)."""
     rows = [json.loads(path.read_text())["row"] for path in store.glob("runs/*/level_*/metrics.json")]
     frame = pd.DataFrame(rows)
-    return frame[frame["config_hash"].isin(grid_hashes(profile)) & (frame["epochs_run"] > 0)]
+    return frame[frame["config_hash"].isin(grid_hashes(profile, **overrides)) & (frame["epochs_run"] > 0)]
 
 
 def seconds_per_epoch(levels: pd.DataFrame) -> dict:
@@ -108,8 +112,11 @@ def main() -> None:
     parser.add_argument("--sweep", type=Path, default=ROOT / "results" / "quick" / "tables" / "dense_sweep.csv")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pilot-set", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="the parameters the pilot ran with, where they differ from the profile's")
     args = parser.parse_args()
-    levels = pilot_levels(args.store, args.profile)
+    pilot = parse_all(dict(pair.split("=", 1) for pair in args.pilot_set))
+    levels = pilot_levels(args.store, args.profile, **pilot)
     per_epoch = seconds_per_epoch(levels)
     grid = grid_epochs(args.profile, epochs_of(levels))
     sweep = pd.read_csv(args.sweep) if args.sweep.exists() else pd.DataFrame(columns=["dataset", "model"])
