@@ -360,8 +360,7 @@ def _write_cache(folder: Path, splits: dict[str, EncodedSplit], itos: list[str],
 def _read_cache(folder: Path) -> tuple[dict[str, EncodedSplit], list[str]]:
     blob = torch.load(folder / "data.pt", weights_only=True)
     splits = {k: EncodedSplit(**v) for k, v in blob.items()}
-    itos = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
-    return splits, itos
+    return splits, (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
 
 
 def subsample_positions(size: int, n: int | None, seed: int, purpose: str = "train_subsample") -> torch.Tensor | None:
@@ -373,8 +372,7 @@ def subsample_positions(size: int, n: int | None, seed: int, purpose: str = "tra
     return permutation(size, derive_seed(seed, purpose, n))[:n].sort().values
 
 
-def subsample(split: EncodedSplit, n: int | None, seed: int, purpose: str = "train_subsample"
-              ) -> EncodedSplit:
+def subsample(split: EncodedSplit, n: int | None, seed: int, purpose: str = "train_subsample") -> EncodedSplit:
     """A seeded random ``n`` examples of ``split`` in their original order (all if n is None)."""
     keep = subsample_positions(len(split), n, seed, purpose)
     return split if keep is None else split.subset(keep)

@@ -6,6 +6,8 @@
     ag_news    AG News: the CSV parser and its escapes; protocols ``official`` and ``test_resplit``
     sst2       SST-2 (GLUE): the tsv parser; protocol ``glue``
     synthetic  the generated corpora (``synthetic`` and its transfer partners), no files
+    pipeline   how a row of a dataset's files becomes text and label (fields, cleaning, labels,
+               row ids), as data: each entry carries one, and a deployed ticket's manifest too
 
 Each corpus module registers its files (:data:`lthlib.data.sources.SOURCES`) and its entry
 (:data:`DATASETS`) when imported; they are imported here in the order the entries are listed

@@ -28,7 +28,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .entry import RawExample
 
 #: the cleaning operations a step may name (the standalone predict.py knows the same ones)
 OPS = ("replace", "codepoint", "html_unescape", "lower")
@@ -107,7 +106,8 @@ class TextPipeline:
     label_field: str
     labels: Mapping[str, int]
     row_id: str
-    identify: Callable[[RawExample], tuple[str, Any]] = field(compare=False)
+    #: a raw example (:class:`.entry.RawExample`, not imported: entry holds a pipeline) -> its row id
+    identify: Callable[[Any], tuple[str, Any]] = field(compare=False)
     separator: str = " "
 
     def __post_init__(self) -> None:
