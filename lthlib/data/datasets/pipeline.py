@@ -28,7 +28,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-
 #: the cleaning operations a step may name (the standalone predict.py knows the same ones)
 OPS = ("replace", "codepoint", "html_unescape", "lower")
 
