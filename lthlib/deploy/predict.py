@@ -182,8 +182,8 @@ def session_of(path, threads):
 def predict(session, manifest, id_lists, batch_size=64):
     """The class of each example (a list of token ids), batch by batch, each padded with pad_id
     to its batch's longest."""
-    tokens_name, lengths_name = list(manifest["inputs"])
-    output = list(manifest["outputs"])[0]
+    tokens_name, lengths_name = manifest["input_names"]
+    output = manifest["output_name"]
     pad = manifest["tokenizer"]["pad_id"]
     one_logit = manifest["model"]["n_out"] == 1
     classes = []
