@@ -320,8 +320,10 @@ def run(args):
     if stored is not None and not args.all_rows:
         stored_correct = round(stored * data["n_test"])
         same = correct == stored_correct and n == data["n_test"]
-        line += (f"; stored final_test_acc {stored:.2%} ({stored_correct:,} of {data['n_test']:,}): "
-                 + ("the same" if same else "DIFFERENT"))
+        verdict = "the same" if same else "DIFFERENT"
+        if not same and model.name != fp32_name:
+            verdict = f"different, as expected: the stored one is the fp32 graph's ({fp32_name}), not {model.name}'s"
+        line += f"; stored final_test_acc {stored:.2%} ({stored_correct:,} of {data['n_test']:,}): {verdict}"
     print(line)
     if args.json:
         print(json.dumps({"model": model.name, "rows": n, "correct": correct, "accuracy": accuracy,
