@@ -170,6 +170,7 @@ def export_ticket(stored: StoredLevel, folder: Path | None = None) -> dict:
                    INPUT_NAMES[1]: "int64 (batch,): each example's number of tokens (at least 1)"},
         "outputs": {OUTPUT_NAME: "float32 (batch, n_out): one logit when n_out is 1 (class 1 when > 0), "
                                  "else one per class (the class is the largest)"},
+        "input_names": list(INPUT_NAMES), "output_name": OUTPUT_NAME,   # in order (the JSON's keys are sorted)
         "files": {form: file_entry(paths[form], what) for form, (_, what) in FILES.items()},
         "script": {"path": SCRIPT, "bytes": script.stat().st_size, "sha256": sha256(script.read_bytes()),
                    "needs": "Python 3.8+, numpy, onnxruntime (not lthlib, not PyTorch)",

@@ -182,8 +182,8 @@ def session_of(path, threads):
 def predict(session, manifest, id_lists, batch_size=64):
     """The class of each example (a list of token ids), batch by batch, each padded with pad_id
     to its batch's longest."""
-    tokens_name, lengths_name = list(manifest["inputs"])
-    output = list(manifest["outputs"])[0]
+    tokens_name, lengths_name = manifest["input_names"]
+    output = manifest["output_name"]
     pad = manifest["tokenizer"]["pad_id"]
     one_logit = manifest["model"]["n_out"] == 1
     classes = []
@@ -320,8 +320,10 @@ def run(args):
     if stored is not None and not args.all_rows:
         stored_correct = round(stored * data["n_test"])
         same = correct == stored_correct and n == data["n_test"]
-        line += (f"; stored final_test_acc {stored:.2%} ({stored_correct:,} of {data['n_test']:,}): "
-                 + ("the same" if same else "DIFFERENT"))
+        verdict = "the same" if same else "DIFFERENT"
+        if not same and model.name != fp32_name:
+            verdict = f"different, as expected: the stored one is the fp32 graph's ({fp32_name}), not {model.name}'s"
+        line += f"; stored final_test_acc {stored:.2%} ({stored_correct:,} of {data['n_test']:,}): {verdict}"
     print(line)
     if args.json:
         print(json.dumps({"model": model.name, "rows": n, "correct": correct, "accuracy": accuracy,
