@@ -3,7 +3,8 @@
     arms      one registry entry per arm: the mask strategy and the start strategy it composes
     branches  those strategies (``mask_sources``, ``starts``) and the ``context`` the runner hands them
     profiles  smoke / quick / paper presets and ``experiment()``, one cell's configuration
-    train     the one training loop (device-resident length-bucketed batches, checkpoints)
+    train     the one training loop (masks through Adam, evaluation, checkpoints)
+    batches   device-resident padded batches of a split (length-bucketed for training)
     store     results/<profile>/runs/<run hash>/ and the tidy tables
     lineage   which run folders a configuration reads and writes (dense, trunk, its own)
     level     one level: what it trains, and the metrics.json (runs.csv row) it leaves
