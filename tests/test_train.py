@@ -82,6 +82,28 @@ def test_evaluate_matches_a_plain_computation():
     assert acc == correct / len(losses)
 
 
+@pytest.mark.parametrize("name", ["cnn", "lstm"])
+def test_evaluating_in_slices_changes_no_number(name, monkeypatch):
+    """On the CPU evaluation runs the model on slices of each batch, each at its own width
+    (T.CPU_EVAL_SLICE): every logit, the loss, the accuracy and the predictions are bit-for-bit
+    those of whole batches."""
+    for n_classes in (2, 4):  # one logit and four
+        data = tiny_data(n_classes=n_classes, n_val=330)
+        model = build_model(tiny_model_config(name), 60, n_classes, init_seed=0).eval()
+        b = Batcher(data.val, 128, "cpu", lengths_on_cpu=model.lengths_on_cpu)
+        monkeypatch.setattr(T, "CPU_EVAL_SLICE", 10**9)
+        whole = evaluate(model, b, batch_size=128), T.predict(model, b, 128)
+        for size, least in ((40, 32), (24, 4), (256, 32)):  # 128 = 40 + 40 + 48; 74 = 40 + 34; ...
+            monkeypatch.setattr(T, "CPU_EVAL_SLICE", size)
+            monkeypatch.setattr(T, "CPU_EVAL_MIN_SLICE", least)
+            assert evaluate(model, b, batch_size=128) == whole[0]
+            assert torch.equal(T.predict(model, b, 128), whole[1])
+            with torch.inference_mode():
+                for tokens, lengths, _ in b.eval_batches(128):
+                    sliced, full = T._eval_logits(model, b, tokens, lengths), model(tokens, lengths)
+                    assert torch.equal(sliced.view(torch.int32), full.view(torch.int32)), (size, tokens.shape)
+
+
 # -- masks through training ------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["cnn", "lstm"])

@@ -37,9 +37,9 @@ from tqdm.auto import tqdm
 from ..core.config import derive_seed
 from ..data.prepare import PreparedData, prepared
 from ..experiment.arms import TICKET
+from ..experiment.batches import Batcher
 from ..experiment.grid import Grid
 from ..experiment.store import Store
-from ..experiment.train import Batcher
 from ..machine.files import save_json
 from ..machine.platform import cpu_threads, results_dir
 from ..nets.models import predicted_class, spec_of

@@ -4,7 +4,8 @@
     branches  those strategies (``mask_sources``, ``starts``) and the ``context`` the runner hands them
     profiles  smoke / quick / paper presets and ``experiment()``, one cell's configuration
     recipe    the dense recipe (learning rate, weight decay) swept and chosen on validation
-    train     the one training loop (device-resident length-bucketed batches, checkpoints)
+    train     the one training loop (masks through Adam, evaluation, checkpoints)
+    batches   device-resident padded batches of a split (length-bucketed for training)
     store     results/<profile>/runs/<run hash>/ and the tidy tables
     lineage   which run folders a configuration reads and writes (dense, trunk, its own)
     level     one level: what it trains, and the metrics.json (runs.csv row) it leaves

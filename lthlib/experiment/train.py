@@ -1,10 +1,8 @@
 """The one training loop: device-resident length-bucketed batches, masks, checkpoints.
 
-- :class:`Batcher` keeps a split's token ids, offsets and labels on the device and cuts them into
-  padded batches with vectorised indexing (no DataLoader, no per-example Python).  Training
-  batches are length-bucketed: each epoch the examples are shuffled (seeded), sorted by length
-  within chunks of ~50 batches, cut into batches and the batch order shuffled (seeded).
-  Evaluation batches are sorted by length, unshuffled.
+- :class:`~lthlib.experiment.batches.Batcher` (imported here, where it used to live) keeps a
+  split's token ids, offsets and labels on the device and cuts them into padded batches:
+  length-bucketed and seeded for training, sorted by length for evaluation.
 - :func:`train_model` runs Adam with the masks re-applied after every step by one fused
   :class:`lthlib.nets.masks.MaskApplier` call, evaluates validation and test after every epoch,
   keeps the best-validation state, stops early on ``patience``, can snapshot the weights after
@@ -29,138 +27,57 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import nn
 
 from ..core.config import ConfigError, TrainConfig, derive_seed
-from ..data.prepare import PAD
 from ..machine.files import DamagedFile, cpu_state, load_torch, save_torch
 from ..machine.platform import resolve_device
 from ..nets.masks import MaskApplier, Masks
 from ..nets.models import flatten_rnns, loss_and_correct, predicted_class
+from .batches import Batcher
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..data.prepare import EncodedSplit, PreparedData
+    from ..data.prepare import PreparedData
 
 CHECKPOINT_VERSION = 2
 
 
 # ---------------------------------------------------------------------------------------------
-# Batches
-# ---------------------------------------------------------------------------------------------
-
-Batch = tuple  # (tokens (B, T) int64 padded with PAD, lengths (B,) int64, labels (B,) int64)
-
-
-class Batcher:
-    """Padded batches of one split, built on the device.
-
-    ``lengths_on_cpu``: hand the batch lengths over as a CPU tensor (recurrent models);
-    otherwise they are on the device.  ``max_len`` truncates every example to its first
-    ``max_len`` ids (a no-op where the data layer truncated already).  Lengths are clamped to
-    >= 1 for packing; an empty example is one PAD token.  ``pad_multiple``: the padded width is
-    rounded up to a multiple of this (fewer distinct shapes: oneDNN on the CPU builds a kernel
-    per convolution shape, cuDNN likes aligned sizes; the models ignore padding beyond each
-    example's length).
-    """
-
-    def __init__(self, split: "EncodedSplit", batch_size: int, device: str | torch.device = "cpu",
-                 *, max_len: int | None = None, lengths_on_cpu: bool = False,
-                 chunk_batches: int = 50, pad_multiple: int = 8):
-        self.device = torch.device(device)
-        self.batch_size = int(batch_size)
-        self.chunk_batches = int(chunk_batches)
-        self.pad_multiple = max(int(pad_multiple), 1)
-        self.lengths_on_cpu = lengths_on_cpu
-        offsets = split.offsets.to("cpu", torch.int64)
-        true_len = offsets[1:] - offsets[:-1]
-        if max_len is not None:
-            true_len = true_len.clamp(max=int(max_len))
-        self.n = int(true_len.numel())
-        self.true_len_cpu = true_len
-        self.lengths_cpu = true_len.clamp(min=1)
-        tokens = split.tokens.to("cpu", torch.int32)
-        if tokens.numel() == 0:
-            tokens = torch.full((1,), PAD, dtype=torch.int32)
-        self.n_tokens = int(tokens.numel())
-        self.tokens = tokens.to(self.device)
-        self.starts = offsets[:-1].to(self.device)
-        self.true_len = true_len.to(self.device)
-        self.lengths = self.lengths_cpu.to(self.device)
-        self.labels = split.labels.to(self.device, torch.int64)
-        max_len_all = int(self.lengths_cpu.max()) if self.n else 1
-        self.positions = torch.arange(self._width(max_len_all), device=self.device)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def _width(self, maxlen: int) -> int:
-        return -(-max(maxlen, 1) // self.pad_multiple) * self.pad_multiple
-
-    def n_batches(self, batch_size: int | None = None) -> int:
-        return math.ceil(self.n / (batch_size or self.batch_size))
-
-    # -- orders (on the CPU, seeded) --------------------------------------------------------
-    def train_order(self, seed: int) -> list[torch.Tensor]:
-        """The epoch's batches as CPU index tensors, in the order they are to be seen."""
-        if self.n == 0:
-            return []
-        g = torch.Generator().manual_seed(int(seed))
-        perm = torch.randperm(self.n, generator=g)
-        chunk = self.batch_size * self.chunk_batches
-        chunk_id = torch.arange(self.n) // chunk
-        key = chunk_id * (int(self.lengths_cpu.max()) + 1) + self.lengths_cpu[perm]
-        ordered = perm[torch.sort(key, stable=True).indices]
-        batches = list(torch.split(ordered, self.batch_size))
-        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
-
-    def eval_order(self, batch_size: int | None = None) -> list[torch.Tensor]:
-        if self.n == 0:
-            return []
-        ordered = torch.sort(self.lengths_cpu, stable=True).indices
-        return list(torch.split(ordered, batch_size or self.batch_size))
-
-    # -- batches ----------------------------------------------------------------------------
-    def iterate(self, order: list[torch.Tensor]) -> Iterator[Batch]:
-        """Padded batches for index tensors (one host->device copy for the whole order)."""
-        if not order:
-            return
-        sizes = [len(idx) for idx in order]
-        maxlens = [self._width(int(self.lengths_cpu[idx].max())) for idx in order]
-        flat_cpu = torch.cat(order)
-        flat = flat_cpu.to(self.device, non_blocking=True)
-        start = 0
-        for size, maxlen in zip(sizes, maxlens):
-            idx = flat[start:start + size]
-            idx_cpu = flat_cpu[start:start + size]
-            start += size
-            yield self.gather(idx, maxlen, idx_cpu)
-
-    def gather(self, idx: torch.Tensor, maxlen: int, idx_cpu: torch.Tensor | None = None) -> Batch:
-        """The (B, maxlen) PAD-filled batch of examples ``idx`` (device indices)."""
-        pos = self.positions[:maxlen]
-        src = self.starts[idx][:, None] + pos[None, :]
-        valid = pos[None, :] < self.true_len[idx][:, None]
-        tokens = self.tokens[src.clamp_(max=self.n_tokens - 1)]
-        tokens = torch.where(valid, tokens, torch.full_like(tokens, PAD)).long()
-        if self.lengths_on_cpu:
-            lengths = self.lengths_cpu[idx_cpu if idx_cpu is not None else idx.cpu()]
-        else:
-            lengths = self.lengths[idx]
-        return tokens, lengths, self.labels[idx]
-
-    def train_batches(self, seed: int) -> Iterator[Batch]:
-        return self.iterate(self.train_order(seed))
-
-    def eval_batches(self, batch_size: int | None = None) -> Iterator[Batch]:
-        return self.iterate(self.eval_order(batch_size))
-
-
-# ---------------------------------------------------------------------------------------------
 # Evaluation (the loss: lthlib.nets.models.loss_and_correct)
 # ---------------------------------------------------------------------------------------------
+
+#: On the CPU, evaluation runs the model on slices of this many examples of a batch (a last slice
+#: under :data:`CPU_EVAL_MIN_SLICE` joins the one before), each cut to its own padded width, and
+#: scores the batch's logits together, so the loss is summed over the same batches as before.  A
+#: 256-example slice's activations stay in cache, where a 1,024-example batch's do not: the quick
+#: profile's validation + test passes took 0.55-0.7x the time (benchmarks/bench_epoch_profile.py).
+#: Each example's logits are bit-for-bit the whole batch's: the convolutions and recurrences
+#: compute an example alone at any batch size and width, and MKL's matrix product gives a row the
+#: same bits in any number of rows but a handful (1 row takes another kernel; 2-7 trailing rows
+#: did for some shapes), hence the minimum; tests/test_train.py checks the whole.  On a GPU a batch
+#: runs whole.
+CPU_EVAL_SLICE = 256
+CPU_EVAL_MIN_SLICE = 32
+
+
+def _eval_logits(model: nn.Module, batcher: Batcher, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The model's logits for one evaluation batch (see :data:`CPU_EVAL_SLICE`)."""
+    n = tokens.shape[0]
+    if batcher.device.type != "cpu" or n <= CPU_EVAL_SLICE:
+        return model(tokens, lengths)
+    starts = list(range(0, n, CPU_EVAL_SLICE))
+    if n - starts[-1] < CPU_EVAL_MIN_SLICE:
+        starts.pop()
+    pieces = []
+    for start, stop in zip(starts, [*starts[1:], n]):
+        lens = lengths[start:stop]
+        width = min(tokens.shape[1], batcher._width(int(lens.max())))
+        pieces.append(model(tokens[start:stop, :width], lens))
+    return torch.cat(pieces)
+
 
 def _autocast(device: torch.device, bf16: bool):
     enabled = bool(bf16) and device.type == "cuda"
@@ -172,8 +89,9 @@ def evaluate(model: nn.Module, batcher_or_split, *, batch_size: int = 1024,
              max_len: int | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on a :class:`Batcher` or an ``EncodedSplit``.
 
-    Runs in eval mode under ``torch.inference_mode``, batches sorted by length; restores the
-    model's train/eval mode afterwards.  An empty split gives (nan, nan).
+    Runs in eval mode under ``torch.inference_mode``, batches sorted by length (on the CPU, the
+    model sees each in slices: :data:`CPU_EVAL_SLICE`); restores the model's train/eval mode
+    afterwards.  An empty split gives (nan, nan).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     if isinstance(batcher_or_split, Batcher):
@@ -189,7 +107,7 @@ def evaluate(model: nn.Module, batcher_or_split, *, batch_size: int = 1024,
     total_correct = torch.zeros((), dtype=torch.int64, device=batcher.device)
     with torch.inference_mode(), _autocast(batcher.device, bf16):
         for tokens, lengths, labels in batcher.eval_batches(batch_size):
-            loss, correct = loss_and_correct(model(tokens, lengths), labels, reduction="sum")
+            loss, correct = loss_and_correct(_eval_logits(model, batcher, tokens, lengths), labels, reduction="sum")
             total_loss += loss
             total_correct += correct
     model.train(was_training)
@@ -207,7 +125,7 @@ def predict(model: nn.Module, batcher: Batcher, batch_size: int = 1024, bf16: bo
     order = batcher.eval_order(batch_size)
     with torch.inference_mode(), _autocast(batcher.device, bf16):
         for idx, (tokens, lengths, _) in zip(order, batcher.iterate(order)):
-            out[idx] = predicted_class(model(tokens, lengths).float()).cpu()
+            out[idx] = predicted_class(_eval_logits(model, batcher, tokens, lengths).float()).cpu()
     model.train(was_training)
     return out
 

@@ -19,7 +19,7 @@ from ...core.config import derive_seed
 from ...nets.early_bird import early_bird_search
 from ...nets.masks import Masks, magnitude_prune, random_masks_like, remaining_fraction, transferred_masks
 from ...nets.scores import prune_at_init
-from ..train import Batcher
+from ..batches import Batcher
 from .context import Context
 
 

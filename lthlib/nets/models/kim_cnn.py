@@ -34,7 +34,9 @@ class KimCNN(nn.Module):
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if tokens.shape[1] < self.min_len:  # every convolution needs at least its width
             tokens = F.pad(tokens, (0, self.min_len - tokens.shape[1]), value=PAD)
-        x = self.embedding(tokens).transpose(1, 2)  # (B, E, T)
+        # (B, E, T), made contiguous once here: each convolution copies a non-contiguous input
+        # for itself, forward and backward (six strided copies a step instead of one)
+        x = self.embedding(tokens).transpose(1, 2).contiguous()
         lengths = lengths.to(tokens.device, non_blocking=True)
         pooled = []
         for k, conv in zip(self.filter_sizes, self.convs):
