@@ -66,9 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The command's arguments; ``lth lab`` keeps every one after ``lab`` for JupyterLab."""
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "lab":
+        args.jupyter_args = lab.jupyter_args(argv)
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(build_parser(), argv)
         return args.handler(args)
     except ConfigError as error:
         print(f"lth: {error}", file=sys.stderr)
