@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,32 @@ def test_ray_without_a_reachable_cluster_is_a_config_error(grid_results, capsys)
     with pytest.raises(ConfigError, match="could not reach a Ray cluster at '127.0.0.1:9'"):
         RayExecutor(address="127.0.0.1:9").check()
     assert cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", "127.0.0.1:9"]) == 2
+    assert not (grid_results / "smoke" / "runs").exists()
+
+
+def test_a_ray_address_where_something_else_listens_fails_within_seconds(grid_results, capsys):
+    pytest.importorskip("ray")
+    from lthlib.machine.executors import ray as ray_executor
+
+    def too_long(signum, frame):  # ray.init alone would retry for ten minutes
+        raise TimeoutError("no answer within 90 s")
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(90)
+    try:
+        with socket.socket() as listener:  # takes connections, answers nothing
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            address = f"127.0.0.1:{listener.getsockname()[1]}"
+            start = time.monotonic()
+            code = cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", address])
+            elapsed = time.monotonic() - start
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    said = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in said
+    assert f"lth: ray: {address!r} takes connections but did not answer as a Ray cluster within" in said
+    assert elapsed < 5 + ray_executor.ANSWER_SECONDS + 15, elapsed   # the probe's limits, and importing Ray
     assert not (grid_results / "smoke" / "runs").exists()
 
 
