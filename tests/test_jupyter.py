@@ -151,11 +151,13 @@ def test_the_html_hides_code_and_says_once_what_it_ran_with(tmp_path):
 def test_network_progress_counts_the_store_markers(tmp_path):
     from lthlib.experiment.progress import NetworkProgress
     markers = [tmp_path / f"level_{i}" / "metrics.json" for i in range(3)]
-    markers[0].parent.mkdir()
-    markers[0].write_text("{}")
+    for marker in markers:
+        marker.parent.mkdir()
+    whole = json.dumps({"row": {"level": 0}})
+    markers[0].write_text(whole)
+    markers[2].write_text(whole[:7])   # damaged: a level to train again, not a network done
     with NetworkProgress(markers, show=False) as watch:
-        markers[1].parent.mkdir()
-        markers[1].write_text("{}")
+        markers[1].write_text(whole)
     assert watch.summary() == "trained 1 of 3 networks (1 were in the store); 1 left"
 
 

@@ -60,6 +60,7 @@ TABLE_KEYS = {**dict.fromkeys(TABLES, ROW_KEYS), "test_labels": ("data_hash",)}
 RETRAIN_FIX = ("run the same grid again (`lth run` with the same arguments): the level is trained again "
                "to the same numbers; or delete the file")
 _HELD: dict[Path, list] = {}  # this process's claims: path -> [open lock file, depth]
+_WARNED: set[tuple] = set()   # the damaged metrics.json this process has reported: (path, size, mtime)
 
 
 def encode_classes(classes: torch.Tensor) -> str:
@@ -111,7 +112,10 @@ class RunDir:
         try:
             read_metrics(path)
         except DamagedFile as error:
-            warnings.warn(f"{error}; training level {level} of run {self.hash} again", stacklevel=2)
+            seen = (path, *_size_and_time(path))
+            if seen not in _WARNED:  # once, however many times a run asks
+                _WARNED.add(seen)
+                warnings.warn(f"{error}; training level {level} of run {self.hash} again", stacklevel=2)
             return False
         return True
 
@@ -153,6 +157,23 @@ class RunDir:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
             handle.close()
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+def is_whole(marker: Path) -> bool:
+    """Whether a level's ``metrics.json`` marks it done: it exists and is whole (nothing said)."""
+    try:
+        read_metrics(marker)
+    except (OSError, DamagedFile):
+        return False
+    return True
 
 
 def read_metrics(path: Path) -> dict:
