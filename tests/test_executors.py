@@ -349,3 +349,30 @@ def test_a_finished_trunk_levels_mask_stops_with_its_name_and_a_fix_that_works(
     assert cli.main(["run", *CLI_GRID, "--workers", "1"]) == 0
     assert mask.exists()
     same_rows(store, grid_reference)
+
+
+@pytest.mark.parametrize("garbage", ["bytes", "text", "cut short"])
+def test_a_damaged_runs_csv_is_rebuilt_from_the_runs_before_training(grid_reference, grid_results, monkeypatch,
+                                                                     garbage):
+    from lthlib.experiment import runner
+    store = _copy_of(grid_reference, grid_results / "smoke")
+    runs = store.table_path("runs")
+    cut = runs.read_bytes()[: runs.stat().st_size // 2].rstrip(b"\n")
+    runs.write_bytes({"bytes": bytes(range(256)) * 4, "text": b"garbage\n", "cut short": cut}[garbage])
+    (_level(store, TICKET, 1, 1) / "metrics.json").unlink()  # something to train
+    readable, real = [], runner.train_model
+
+    def train(*args, **kwargs):  # the tables read whole when training starts
+        readable.append(len(Store(store.root).runs()))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(runner, "train_model", train)
+    with pytest.warns(UserWarning, match=f"damaged file {runs}.*rebuilding the tidy tables"):
+        assert cli.main(["run", *CLI_GRID, "--workers", "1"]) == 0
+    assert readable and readable[0] == 7  # rebuilt before training, without the level it then trained
+    same_rows(store, grid_reference)
+    runs.write_bytes(b"garbage\n")
+    with pytest.raises(DamagedFile) as raised:
+        store.runs()
+    assert "`lth tables --profile smoke`" in str(raised.value)   # the fix it names works
+    assert cli.main(["tables", "--profile", "smoke"]) == 0
+    same_rows(store, grid_reference)
