@@ -5,10 +5,14 @@ children inherit the environment), so no test here trains anything.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -184,3 +188,61 @@ def test_the_same_script_with_spawn_hits_the_bootstrapping_error(jobs_path, tmp_
     assert done.returncode != 0
     assert "bootstrapping phase" in done.stderr
     assert (tmp_path / "script_runs.txt").read_text().count("ran") > 1  # re-imported by workers
+
+
+KILLED_PARENT = """
+from lthlib.machine.executors.local import run_in_processes, sigterm_interrupts
+with sigterm_interrupts():  # as lth runs
+    run_in_processes([{"fn": "lth_test_jobs:interval", "kwargs": {"seconds": 300}}], workers=1, threads_per_worker=1)
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_parent_leaves_no_job_folder_behind(jobs_path, tmp_path, monkeypatch, how):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    (tmp_path / "parent.py").write_text(KILLED_PARENT)
+    env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=os.pathsep.join([str(jobs_path), str(ROOT)]))
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(temp.glob(f"{executor.JOBS_PREFIX}*/{executor.OWNER}")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)   # the child started
+        os.kill(parent.pid, how) if how == signal.SIGTERM else os.killpg(parent.pid, how)
+        parent.wait(timeout=60)
+        folders = list(temp.glob(f"{executor.JOBS_PREFIX}*"))
+        survivors = _group_alive(parent.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)   # whatever is left of it
+    if how == signal.SIGTERM:   # stopped as Ctrl-C stops it: its child ended, its folder removed
+        assert not folders and not survivors
+        return
+    assert len(folders) == 1    # killed outright: the next pool here removes what it left
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert run_in_processes([job("add", a=1, b=2)], workers=1, threads_per_worker=1)[0]["sum"] == 3
+    assert not list(temp.glob(f"{executor.JOBS_PREFIX}*"))
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_only_the_folders_of_gone_parents_are_removed(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    owners = {"gone": f"{executor.socket.gethostname()} {gone.pid}", "alive": f"{executor.socket.gethostname()} "
+              f"{os.getpid()}", "other_host": f"elsewhere {gone.pid}", "unowned": None}
+    for name, owner in owners.items():
+        (tmp_path / f"{executor.JOBS_PREFIX}{name}").mkdir()
+        if owner:
+            (tmp_path / f"{executor.JOBS_PREFIX}{name}" / executor.OWNER).write_text(owner)
+    assert executor.remove_stale_job_folders(tmp_path) == [tmp_path / f"{executor.JOBS_PREFIX}gone"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{executor.JOBS_PREFIX}{n}"
+                                                           for n in ("alive", "other_host", "unowned")]

@@ -8,9 +8,12 @@ cluster is exercised in test_slurm_cluster.py (marked ``slurm``).
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,10 +31,10 @@ from lthlib.experiment.arms import TICKET  # noqa: F401 (read by DataFrame.query
 from lthlib.experiment.store import Store
 from lthlib.machine.executors import make_executor
 from lthlib.machine.executors.ray import RayExecutor
-from lthlib.machine.files import DamagedFile
+from lthlib.machine.files import DamagedFile, MissingFile
 from lthlib.machine.platform import has_command
 
-from helpers import CLI_GRID, GRID_ARMS, GRID_SEEDS, same_rows, small_grid
+from helpers import CLI_GRID, GRID_ARMS, GRID_SEEDS, TIMING, same_rows, small_grid
 
 #: notebook 07's grid, small: one pair, one model, one seed, one epoch, levels 0-1
 TRANSFER = ["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic_short", "--models", "cnn",
@@ -66,6 +69,32 @@ def test_ray_without_a_reachable_cluster_is_a_config_error(grid_results, capsys)
     with pytest.raises(ConfigError, match="could not reach a Ray cluster at '127.0.0.1:9'"):
         RayExecutor(address="127.0.0.1:9").check()
     assert cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", "127.0.0.1:9"]) == 2
+    assert not (grid_results / "smoke" / "runs").exists()
+
+
+def test_a_ray_address_where_something_else_listens_fails_within_seconds(grid_results, capsys):
+    pytest.importorskip("ray")
+    from lthlib.machine.executors import ray as ray_executor
+
+    def too_long(signum, frame):  # ray.init alone would retry for ten minutes
+        raise TimeoutError("no answer within 90 s")
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(90)
+    try:
+        with socket.socket() as listener:  # takes connections, answers nothing
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            address = f"127.0.0.1:{listener.getsockname()[1]}"
+            start = time.monotonic()
+            code = cli.main(["run", *CLI_GRID, "--executor", "ray", "--address", address])
+            elapsed = time.monotonic() - start
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    said = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in said
+    assert f"lth: ray: {address!r} takes connections but did not answer as a Ray cluster within" in said
+    assert elapsed < 5 + ray_executor.ANSWER_SECONDS + 15, elapsed   # the probe's limits, and importing Ray
     assert not (grid_results / "smoke" / "runs").exists()
 
 
@@ -213,7 +242,7 @@ def test_two_hosts_on_one_store_train_each_level_once_and_lose_nothing(grid_refe
 
 
 # ---------------------------------------------------------------------------------------------
-# Damaged files: noticed, named, retrained to the same numbers
+# Damaged files: noticed, named, retrained to the same numbers, or stopped with a fix that works
 # ---------------------------------------------------------------------------------------------
 
 def _truncate(path: Path) -> None:
@@ -221,13 +250,33 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def _copy_of(reference: Store, root: Path) -> Store:
+    store = Store(root)
+    shutil.copytree(reference.root, store.root, dirs_exist_ok=True)
+    return store
+
+
+def _level(store: Store, arm: str, seed: int, level: int) -> Path:
+    config_hash = small_grid().expected().query("arm == @arm and seed == @seed")["config_hash"].iloc[0]
+    return store.root / "runs" / config_hash / f"level_{level:02d}"
+
+
+def _dense_metrics(store: Store) -> list[Path]:
+    return [p for p in sorted(store.root.glob("runs/*/level_00/metrics.json"))
+            if json.loads(p.read_text())["row"]["arm"] == "dense"]
+
+
+def _follow(fix: str) -> None:
+    """Do what a DamagedFile's fix says: delete the files it names."""
+    for path in re.findall(r"(/\S+\.(?:json|pt))\b", fix.split("; ", 1)[1]):
+        Path(path).unlink(missing_ok=True)
+
+
 def test_damaged_metrics_and_checkpoint_are_retrained_to_the_same_numbers(grid_reference, grid_results):
-    store = Store(grid_results / "smoke")
-    shutil.copytree(grid_reference.root, store.root, dirs_exist_ok=True)
-    ticket = small_grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
-    metrics = store.root / "runs" / ticket / "level_01" / "metrics.json"
+    store = _copy_of(grid_reference, grid_results / "smoke")
+    metrics = _level(store, TICKET, 0, 1) / "metrics.json"
     _truncate(metrics)
-    checkpoint = store.root / "runs" / ticket / "level_01" / "checkpoint.pt"  # as a partial copy leaves it
+    checkpoint = metrics.with_name("checkpoint.pt")  # as a partial copy leaves it
     shutil.copy(next(store.root.glob("runs/*/level_00/final.pt")), checkpoint)
     _truncate(checkpoint)
 
@@ -238,23 +287,92 @@ def test_damaged_metrics_and_checkpoint_are_retrained_to_the_same_numbers(grid_r
     with pytest.warns(UserWarning) as warned:
         status = small_grid().run(store=store, workers=1)
     messages = "\n".join(str(w.message) for w in warned)
-    assert str(metrics) in messages and str(checkpoint) in messages
+    assert messages.count(str(metrics)) == 1 and messages.count(str(checkpoint)) == 1  # said once each
     assert list(status["status"].unique()) == ["done"]
     assert not checkpoint.exists()  # the level finished afresh
     store.rebuild_tables()
     same_rows(store, grid_reference)
 
 
-def test_a_damaged_weight_file_stops_with_its_name_and_the_fix(grid_reference, grid_results):
-    store = Store(grid_results / "smoke")
-    shutil.copytree(grid_reference.root, store.root, dirs_exist_ok=True)
-    ticket = small_grid().expected().query("arm == @TICKET and seed == 0")["config_hash"].iloc[0]
+@pytest.mark.parametrize("damage", ["damaged", "deleted"])
+def test_a_damaged_or_missing_dense_metrics_is_trained_again_to_the_same_numbers(
+        grid_reference, grid_results, capsys, damage):
+    store = _copy_of(grid_reference, grid_results / "smoke")
+    dense = _dense_metrics(store)
+    assert len(dense) == len(GRID_SEEDS)
+    before = [json.loads(p.read_text())["row"] for p in dense]
+    for path in dense:
+        _truncate(path) if damage == "damaged" else path.unlink()
+    if damage == "damaged":
+        assert cli.main(["tables", "--profile", "smoke"]) == 1
+        assert f"{dense[0]}" in capsys.readouterr().err            # named, with a fix that works:
+    status = small_grid().run(store=store, workers=1)              # the same grid again
+    assert list(status["status"].unique()) == ["done"]
+    assert "trained 2 of 6 networks (4 were in the store); none left" in capsys.readouterr().out
+    after = [json.loads(p.read_text())["row"] for p in dense]
+    assert [{k: v for k, v in row.items() if k not in TIMING} for row in after] == \
+        [{k: v for k, v in row.items() if k not in TIMING} for row in before]
+    assert cli.main(["tables", "--profile", "smoke"]) == 0
+    same_rows(store, grid_reference)
+
+
+def test_a_damaged_weight_file_stops_with_its_name_and_a_fix_that_works(grid_reference, grid_results):
+    store = _copy_of(grid_reference, grid_results / "smoke")
     for name in ("metrics.json", "mask.pt", "mask_search.json"):  # level 1 must be pruned and trained again...
-        (store.root / "runs" / ticket / "level_01" / name).unlink(missing_ok=True)
+        (_level(store, TICKET, 0, 1) / name).unlink(missing_ok=True)
     for path in store.root.glob("runs/*/level_00/final.pt"):  # ...from a damaged input (the dense weights)
         _truncate(path)
     with pytest.raises(DamagedFile) as raised:
         small_grid().run(store=store, workers=1)
     damaged = raised.value.path
     assert damaged.name == "final.pt" and damaged.parent.name == "level_00"
-    assert str(damaged) in str(raised.value) and "then run the grid again" in str(raised.value)
+    assert str(damaged) in str(raised.value) and "then run the same grid again" in str(raised.value)
+    _follow(str(raised.value))
+    assert list(small_grid().run(store=store, workers=1)["status"].unique()) == ["done"]
+    same_rows(store, grid_reference)
+
+
+@pytest.mark.parametrize("damage", ["damaged", "deleted"])
+def test_a_finished_trunk_levels_mask_stops_with_its_name_and_a_fix_that_works(
+        grid_reference, grid_results, capsys, damage):
+    store = _copy_of(grid_reference, grid_results / "smoke")
+    mask = _level(store, TICKET, 0, 1) / "mask.pt"
+    _truncate(mask) if damage == "damaged" else mask.unlink()
+    for name in ("metrics.json", "mask.pt"):  # a branch level to make again, from the trunk's mask
+        (_level(store, "random_reinit", 0, 1) / name).unlink()
+    assert cli.main(["run", *CLI_GRID, "--workers", "1"]) == 1
+    said = capsys.readouterr().err
+    assert "Traceback" not in said and f"lth: {'damaged' if damage == 'damaged' else 'missing'} file {mask}" in said
+    with pytest.raises(MissingFile if damage == "deleted" else DamagedFile) as raised:
+        small_grid().run(store=store, workers=1)  # every rerun, until the fix is done
+    _follow(str(raised.value))
+    assert cli.main(["run", *CLI_GRID, "--workers", "1"]) == 0
+    assert mask.exists()
+    same_rows(store, grid_reference)
+
+
+@pytest.mark.parametrize("garbage", ["bytes", "text", "cut short"])
+def test_a_damaged_runs_csv_is_rebuilt_from_the_runs_before_training(grid_reference, grid_results, monkeypatch,
+                                                                     garbage):
+    from lthlib.experiment import runner
+    store = _copy_of(grid_reference, grid_results / "smoke")
+    runs = store.table_path("runs")
+    cut = runs.read_bytes()[: runs.stat().st_size // 2].rstrip(b"\n")
+    runs.write_bytes({"bytes": bytes(range(256)) * 4, "text": b"garbage\n", "cut short": cut}[garbage])
+    (_level(store, TICKET, 1, 1) / "metrics.json").unlink()  # something to train
+    readable, real = [], runner.train_model
+
+    def train(*args, **kwargs):  # the tables read whole when training starts
+        readable.append(len(Store(store.root).runs()))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(runner, "train_model", train)
+    with pytest.warns(UserWarning, match=f"damaged file {runs}.*rebuilding the tidy tables"):
+        assert cli.main(["run", *CLI_GRID, "--workers", "1"]) == 0
+    assert readable and readable[0] == 7  # rebuilt before training, without the level it then trained
+    same_rows(store, grid_reference)
+    runs.write_bytes(b"garbage\n")
+    with pytest.raises(DamagedFile) as raised:
+        store.runs()
+    assert "`lth tables --profile smoke`" in str(raised.value)   # the fix it names works
+    assert cli.main(["tables", "--profile", "smoke"]) == 0
+    same_rows(store, grid_reference)

@@ -115,6 +115,25 @@ def test_a_saved_notebook_under_notebooks_loses_its_outputs():
     assert other["content"]["cells"][0]["outputs"]
 
 
+@pytest.mark.parametrize("root_user", [False, True])
+def test_lth_lab_passes_every_option_to_jupyterlab_and_runs_as_root(monkeypatch, capsys, root_user):
+    from lthlib import cli
+    started = []
+    monkeypatch.setattr(lab.subprocess, "call", lambda command, **kwargs: started.append((command, kwargs)) or 0)
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 0 if root_user else 1000)
+    for argv in (["lab", "--no-browser", "--port", "8899"], ["lab", "--port=8899", "--allow-root"], ["lab"]):
+        assert cli.main(argv) == 0, capsys.readouterr().err
+    commands = [command for command, _ in started]
+    assert all(command[:4] == [sys.executable, "-m", "jupyter", "lab"] for command in commands)
+    assert commands[0][-2:] == ["--port", "8899"] and "--no-browser" in commands[0]
+    assert commands[1].count("--allow-root") == 1 and commands[1][-2:] == ["--port=8899", "--allow-root"]
+    assert [("--allow-root" in command) for command in (commands[0], commands[2])] == [root_user] * 2
+    assert all(kwargs["cwd"] == platform.ROOT for _, kwargs in started)
+    assert cli.main(["lab", "--help"]) == 0 and "passed to jupyter lab" in capsys.readouterr().out
+    assert cli.main(["tables", "--no-browser"]) == 2          # other commands still refuse what they lack
+    assert "unrecognized arguments: --no-browser" in capsys.readouterr().err
+
+
 def test_the_html_hides_code_and_says_once_what_it_ran_with(tmp_path):
     from lthlib.report.render import export_html
     notebook = nbformat.v4.new_notebook(cells=[
@@ -132,11 +151,13 @@ def test_the_html_hides_code_and_says_once_what_it_ran_with(tmp_path):
 def test_network_progress_counts_the_store_markers(tmp_path):
     from lthlib.experiment.progress import NetworkProgress
     markers = [tmp_path / f"level_{i}" / "metrics.json" for i in range(3)]
-    markers[0].parent.mkdir()
-    markers[0].write_text("{}")
+    for marker in markers:
+        marker.parent.mkdir()
+    whole = json.dumps({"row": {"level": 0}})
+    markers[0].write_text(whole)
+    markers[2].write_text(whole[:7])   # damaged: a level to train again, not a network done
     with NetworkProgress(markers, show=False) as watch:
-        markers[1].parent.mkdir()
-        markers[1].write_text("{}")
+        markers[1].write_text(whole)
     assert watch.summary() == "trained 1 of 3 networks (1 were in the store); 1 left"
 
 
@@ -163,25 +184,29 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 class Server:
-    """``jupyter server`` on 127.0.0.1 with a token, the project's settings, in ``repo``."""
+    """``jupyter server`` on 127.0.0.1 with a token, the project's settings, in ``repo``; or
+    ``lth lab`` with the same options (``lth_lab``: at the repository root, ``--allow-root`` left
+    to it), its log in ``logs``."""
 
-    def __init__(self, repo: Path, env: dict[str, str]):
+    def __init__(self, repo: Path, env: dict[str, str], lth_lab: bool = False, logs: Path | None = None):
         self.port, self.token = _free_port(), secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(repo.parent / "server.log", "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-             f"--port={self.port}",
-             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={repo}"],
-            cwd=repo, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        log_path = (logs or repo.parent) / "server.log"
+        self.log = open(log_path, "wb")
+        options = ["--no-browser", "--ip=127.0.0.1", "--port", str(self.port), f"--IdentityProvider.token={self.token}"]
+        server = ["jupyter", "server", "--allow-root", *options, f"--ServerApp.root_dir={repo}"]
+        command = [sys.executable, "-m", *(["lthlib.cli", "lab", *options] if lth_lab else server)]
+        self.process = subprocess.Popen(command, cwd=repo, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         deadline = time.monotonic() + 240  # a loaded 2-core machine takes minutes to import the extensions
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 self.api("GET", "/api/status")
                 return
             except OSError:
                 time.sleep(0.5)
-        raise RuntimeError("the Jupyter server did not start: " + (repo.parent / "server.log").read_text()[-2000:])
+        self.stop()
+        raise RuntimeError("the Jupyter server did not start: " + log_path.read_text()[-2000:])
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         request = urllib.request.Request(self.base + path, method=method,
@@ -193,6 +218,9 @@ class Server:
         return json.loads(text) if text else {}
 
     def stop(self) -> None:
+        if self.process.poll() is not None:
+            self.log.close()
+            return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
@@ -246,6 +274,22 @@ def lab_repo(tmp_path):
         (repo / folder / "committed.txt").write_text("committed\n")
     write_mirror(tmp_path / "shared" / "data", {"imdb/aclImdb_v1.tar.gz": imdb_targz()})
     return repo
+
+
+@pytest.mark.jupyter
+def test_lth_lab_starts_jupyterlab_with_its_options(tmp_path):
+    """``lth lab --no-browser --ip=127.0.0.1 --port N --IdentityProvider.token=…`` serves
+    JupyterLab on that port (as root too: --allow-root is added)."""
+    env = lab.lab_env({k: v for k, v in os.environ.items() if not k.startswith(("LTH_", "JUPYTER"))})
+    env.update(JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
+    server = Server(ROOT, env, lth_lab=True, logs=tmp_path)
+    try:
+        assert server.api("GET", "/api/status")["started"]
+        request = urllib.request.Request(f"{server.base}/lab", headers={"Authorization": f"token {server.token}"})
+        with urllib.request.urlopen(request, timeout=60) as page:
+            assert page.status == 200 and b"JupyterLab" in page.read()
+    finally:
+        server.stop()
 
 
 @pytest.mark.jupyter

@@ -29,10 +29,11 @@ One module per command, each adding its own subcommand (``add_command``) and its
 
 Exit codes: 0 all done (a campaign also when it stopped at its budget: campaign.json says why);
 1 something ran and failed (a notebook, a grid cell that did not run, a worker process, a source
-file a carry could not get); 2 bad input (unknown profile, arm, dataset, parameter, malformed
-``--set``; a bundle that is damaged, another profile's or too large; a carry over its limit;
-an export of a run, level or model the store or the exporter does not have), refused before any
-training; 130 interrupted (a rerun resumes where it stopped).
+file a carry could not get, a damaged or missing store file: its name and the fix); 2 bad input
+(unknown profile, arm, dataset, parameter, malformed ``--set``; a bundle that is damaged, another
+profile's or too large; a carry over its limit; an export of a run, level or model the store or
+the exporter does not have), refused before any training; 130 interrupted (Ctrl-C or SIGTERM; a
+rerun resumes where it stopped).
 """
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ import argparse
 import sys
 
 from ..core.config import ConfigError
+from ..machine.executors.local import sigterm_interrupts
+from ..machine.files import DamagedFile
 from ..report.render import select_notebooks
 from . import bundle, campaign, carry, export, lab, listings, report, run, tables, transfer
 from .arguments import CommandFailed, papermill_value, parse_settings
@@ -66,14 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The command's arguments; ``lth lab`` keeps every one after ``lab`` for JupyterLab."""
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "lab":
+        args.jupyter_args = lab.jupyter_args(argv)
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
-        return args.handler(args)
+        with sigterm_interrupts():  # `kill` stops the workers and removes their folders, as Ctrl-C does
+            args = _parse(build_parser(), argv)
+            return args.handler(args)
     except ConfigError as error:
         print(f"lth: {error}", file=sys.stderr)
         return 2
-    except CommandFailed as error:
+    except (CommandFailed, DamagedFile) as error:  # a damaged store file: its name and the fix
         print(f"lth: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

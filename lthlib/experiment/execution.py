@@ -6,7 +6,8 @@ A *group* is a list of configurations that train in order in one place (a branch
 trunk); different groups may train at once.  Groups come in *phases* (the transfer grid's trunks,
 then its target arms): a phase starts when the one before it has finished.  :func:`execute`
 
-1. prepares each group's data here, once, before any worker needs it (a dataset whose files
+1. rebuilds a damaged tidy table from the runs' files (:meth:`~lthlib.experiment.store.Store.mend_tables`),
+   and prepares each group's data here, once, before any worker needs it (a dataset whose files
    cannot be had leaves the configurations that read it 'skipped', with the reason);
 2. trains the groups: in this process when the executor is local with one worker, else through
    the executor (:mod:`lthlib.machine.executors`: worker processes here, Ray, Slurm), one task
@@ -156,6 +157,7 @@ def execute(phases: list[list[Group]], store: Store, *, max_level: int | None = 
     configs = [cfg for phase in phases for group in phase for cfg in group]
     executor, owned = executor_of(executor, configs, workers)
     try:
+        store.mend_tables()  # a damaged tidy table is rebuilt now, not found after the training
         phases, status = with_data(phases, progress)
         groups = [group for phase in phases for group in phase]
         watch = NetworkProgress(markers(groups, store.root, max_level), show=progress)

@@ -1,9 +1,10 @@
 """Progress of a grid, wherever its workers train: networks trained and left, and an ETA.
 
 A network is one trained level: the dense network of a (data, model, training, seed), or one
-pruned level of a run.  Each is done when its ``metrics.json`` exists (the store's completion
-marker), so the coordinating process counts them on the shared store while local processes, Ray
-tasks or Slurm jobs train, and one bar shows them all.  tqdm.auto draws it: a widget in
+pruned level of a run.  Each is done when its ``metrics.json`` exists and is whole (the store's
+completion marker: a damaged one is a level to train again), so the coordinating process counts
+them on the shared store while local processes, Ray tasks or Slurm jobs train, and one bar shows
+them all.  tqdm.auto draws it: a widget in
 JupyterLab (with ipywidgets), text in a shell.  Which markers a configuration's networks have is
 its lineage's (:meth:`lthlib.experiment.lineage.Lineage.markers`).
 
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from ..machine.platform import in_jupyter_kernel
+from .store import is_whole
 
 #: seconds between two looks at the store
 POLL_SECONDS = 1.0
@@ -33,8 +35,12 @@ def draws_bars(stream=None) -> bool:
     return in_jupyter_kernel() or bool(isatty and isatty())
 
 
-def count_done(markers: list[Path]) -> int:
-    return sum(1 for marker in markers if marker.exists())
+def count_done(markers: list[Path], known: set[Path] | None = None) -> int:
+    """How many markers are whole; ``known``: those found whole before, not read again (a marker
+    is written whole, and once, so it stays so), and where the new ones are added."""
+    known = set() if known is None else known
+    known.update(marker for marker in markers if marker not in known and is_whole(marker))
+    return sum(1 for marker in markers if marker in known)
 
 
 class NetworkProgress:
@@ -43,7 +49,8 @@ class NetworkProgress:
 
     def __init__(self, markers: list[Path], show: bool = True, desc: str = "networks"):
         self.markers, self.show, self.desc = markers, show, desc
-        self.before = count_done(markers)
+        self._whole: set[Path] = set()
+        self.before = count_done(markers, self._whole)
         self.done = self.before
         self._stop = threading.Event()
         self._bar = None
@@ -75,7 +82,7 @@ class NetworkProgress:
             self._update()
 
     def _update(self, log: bool = True) -> None:
-        done = count_done(self.markers)
+        done = count_done(self.markers, self._whole)
         if self._bar is not None and done != self.done:
             self._bar.update(done - self.done)
         self.done = done

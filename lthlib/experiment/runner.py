@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import pandas as pd
 import torch
 
 from ..core.config import ConfigError, ExperimentConfig, data_hash, derive_seed
 from ..data.prepare import PreparedData, prepared
-from ..machine.files import cpu_state, load_json, load_torch, save_json, save_torch
+from ..machine.files import DamagedFile, cpu_state, load_json, load_torch, save_json, save_torch
 from ..machine.platform import cpu_threads, resolve_device
 from ..nets.masks import Masks, full_masks, layer_table, prunable_names
 from ..nets.models import build_model, scale_matched_embedding
@@ -104,7 +105,7 @@ class Runner:
         path = self.dense.path / "theta0.pt"
         if not path.exists():
             save_torch(cpu_state(new_network(self.cfg, self.data, derive_seed(self.cfg.seed, "init"))), path)
-        return load_torch(path)
+        return load_torch(path, fix=REMADE_FIX.format(what="θ0 is drawn again from the run's seed"))
 
     def theta_k_path(self, iteration: int):
         return self.dense.path / f"theta_k_{iteration:06d}.pt"
@@ -141,7 +142,7 @@ class Runner:
             with self.dense.claim(0):
                 if not path.exists():
                     self._replay_theta_k(path)
-        return load_torch(path)
+        return load_torch(path, fix=REMADE_FIX.format(what="θk is replayed from θ0"))
 
     def _replay_theta_k(self, path) -> None:
         epochs = math.ceil(max(self.rewind_iteration, 1) / self.iterations_per_epoch)
@@ -155,7 +156,7 @@ class Runner:
     def dense_final(self) -> State:
         """The dense network's weights at the end of its training."""
         self.ensure_dense()
-        return load_torch(self.dense.file(0, "final.pt"))
+        return stored(self.dense, 0, "final.pt")
 
     def dense_epochs(self) -> list[tuple[int, State]]:
         """The dense weights after each epoch (replayed from θ0 when a store lacks them)."""
@@ -167,13 +168,16 @@ class Runner:
                     replay = Level(0, self.full_masks(), self.theta0(), len(epochs))
                     save = lambda epoch, model: save_torch(cpu_state(model), self.dense_epoch_path(epoch))  # noqa: E731
                     self._train(self.dense, replay, on_epoch_end=save, checkpoint=False)
-        return [(e, load_torch(self.dense_epoch_path(e))) for e in epochs]
+        fix = REMADE_FIX.format(what="the dense epochs are replayed from θ0")
+        return [(e, load_torch(self.dense_epoch_path(e), fix=fix)) for e in epochs]
 
     def share_dense(self) -> None:
-        """An arm's level 0 is the shared dense network: record it under the arm's name."""
+        """An arm's level 0 is the shared dense network: record it under the arm's name.  The
+        dense level is made sure of first, so a missing or damaged dense ``metrics.json`` is
+        trained again (to the same numbers) even where the arm's copy is whole."""
+        metrics = self.ensure_dense()
         if self.run.is_done(0):
             return
-        metrics = self.ensure_dense()
         masks = self.full_masks()
         metrics["row"] = {**metrics["row"], **self.identity(0), "shared_from": self.dense.hash}
         metrics["layers"] = layer_table(masks)
@@ -207,13 +211,24 @@ class Runner:
         if self.trunk is not None:
             self.trunk.run_levels(max_level=index)
         context = self.context(index)
-        mask_file = self.run.file(index, "mask.pt")
-        if not mask_file.exists():
+        masks = self._saved_mask(index)
+        if masks is None:
             masks, search = self.arm.mask.find(context)
             save_json(search, self.run.file(index, "mask_search.json"))
-            save_torch(masks, mask_file)
-        masks = load_torch(mask_file)
+            save_torch(masks, self.run.file(index, "mask.pt"))
         return Level(index, masks, masked(self.arm.start.weights(context), masks), self.arm.epochs(self.cfg))
+
+    def _saved_mask(self, index: int) -> Masks | None:
+        """The mask an unfinished level saved before it trained; None when there is none, or
+        when it is damaged (said): the mask strategy finds it again."""
+        path = self.run.file(index, "mask.pt")
+        try:
+            return load_torch(path)
+        except FileNotFoundError:
+            return None
+        except DamagedFile as error:
+            warnings.warn(f"{error}; finding level {index}'s mask again", stacklevel=2)
+            return None
 
     def context(self, index: int) -> Context:
         """What this configuration's strategies may read at level ``index``."""
@@ -223,13 +238,14 @@ class Runner:
                        trunk=None if self.trunk is None else self.trunk.context(index))
 
     def mask_at(self, index: int) -> Masks:
-        return self.full_masks() if index == 0 else load_torch(self.run.file(index, "mask.pt"))
+        """The mask of this run's finished level ``index`` (0: the full one)."""
+        return self.full_masks() if index == 0 else stored(self.run, index, "mask.pt")
 
     def trained_at(self, index: int) -> State:
-        folder = self.lineage.level_dir(index)
-        return load_torch(folder.file(index, "final.pt"), fix=(
-            f"delete it and {folder.file(index, 'metrics.json')}, then run the grid again: "
-            "that level is trained again to the same numbers"))
+        """The final weights of this lineage's finished level ``index`` (0: the dense one)."""
+        if index == 0:
+            return self.dense_final()
+        return stored(self.lineage.level_dir(index), index, "final.pt")
 
     def search_epochs(self, index: int) -> float:
         """IMP's price for this lineage's level-``index`` mask: every epoch trained before it
@@ -295,6 +311,25 @@ class Runner:
         if run is self.dense or index == 0:
             return {"mask_search_epochs": 0.0}
         return {"mask_search_epochs": self.search_epochs(index)}
+
+
+# ---------------------------------------------------------------------------------------------
+# What finished levels left
+# ---------------------------------------------------------------------------------------------
+
+#: the fix for a damaged file the runner makes again when it is missing (θ0, θk, dense epochs)
+REMADE_FIX = "delete it, then run the same grid again: {what}, the same"
+
+
+def stored(folder: RunDir, index: int, name: str):
+    """A file level ``index`` of ``folder`` left when it finished (its weights, its mask); a
+    missing or damaged one is a :class:`~lthlib.machine.files.DamagedFile` naming it, with the
+    fix: without its ``metrics.json`` the level is trained again (to the same numbers), and
+    writes the file again."""
+    path, marker = folder.file(index, name), folder.file(index, "metrics.json")
+    return load_torch(path, missing=True, fix=(
+        f"delete {marker} (and {path} if it is there), then run the same grid again: level {index} is "
+        "trained again to the same numbers"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ Layout under ``results/<profile>/``::
 
 ``metrics.json`` is the source of truth and the completion marker: a level is done exactly when
 it exists **and parses** (it is written last, atomically: temporary name, flushed, ``os.replace``).
-A damaged one (truncated by a partial copy between hosts, say) is reported and its level trained
-again, to the same numbers; a damaged checkpoint restarts its level; a damaged weight file a
-finished level left is a :class:`~lthlib.machine.files.DamagedFile` naming it and the fix.
+A damaged one (truncated by a partial copy between hosts, say) is reported (once) and its level
+trained again, to the same numbers; a damaged checkpoint restarts its level; a damaged or missing
+weight file or mask a finished level left is a :class:`~lthlib.machine.files.DamagedFile` naming it
+and the fix.  A damaged tidy table (garbage, cut short) is rebuilt from the runs' files.
 
 A store may sit on a filesystem many hosts share (NFS).  Every run writes only its own folder;
 while a process trains a level it holds that level's claim (``level_XX/.claim``, an exclusive
@@ -28,7 +29,8 @@ while a process trains a level it holds that level's claim (``level_XX/.claim``,
 process asking for the same level waits, then finds it done: nothing is trained twice.  The tidy
 tables are never appended to by workers: the process that coordinates a grid (or ``lth tables``)
 merges the runs' ``metrics.json`` into them, under an exclusive lock, one process at a time
-(:meth:`Store.collect`); :meth:`Store.rebuild_tables` rebuilds them from the metrics files alone.
+(:meth:`Store.collect`); :meth:`Store.rebuild_tables` rebuilds them from the metrics files alone,
+and :meth:`Store.mend_tables` does when one of them is damaged.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ TABLE_KEYS = {**dict.fromkeys(TABLES, ROW_KEYS), "test_labels": ("data_hash",)}
 RETRAIN_FIX = ("run the same grid again (`lth run` with the same arguments): the level is trained again "
                "to the same numbers; or delete the file")
 _HELD: dict[Path, list] = {}  # this process's claims: path -> [open lock file, depth]
+_WARNED: set[tuple] = set()   # the damaged metrics.json this process has reported: (path, size, mtime)
 
 
 def encode_classes(classes: torch.Tensor) -> str:
@@ -72,8 +75,51 @@ def decode_classes(text: str) -> "np.ndarray":
     return np.frombuffer(str(text).encode("ascii"), dtype=np.uint8).astype(np.int64) - ord("0")
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=HASH_COLUMNS)
+def read_csv(source, keys: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """A table (hashes as text) from a path or a file object; a path that does not read as a table
+    the store wrote (:func:`table_damage`, or pandas cannot parse it, or rows lack their ``keys``)
+    is a :class:`~lthlib.machine.files.DamagedFile` naming it and the fix (:func:`table_fix`)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return pd.read_csv(source, dtype=HASH_COLUMNS)
+    why = table_damage(source, keys)
+    if why is None:
+        try:
+            frame = pd.read_csv(source, dtype=HASH_COLUMNS)
+        except ValueError as error:  # pandas' ParserError, EmptyDataError; UnicodeDecodeError
+            why = f"does not parse as a table ({type(error).__name__}: {str(error).splitlines()[0]})"
+        else:
+            if not keys or not frame[list(keys)].isna().to_numpy().any():
+                return frame
+            why = f"rows without their {', '.join(keys)}"
+    raise DamagedFile(source, why, table_fix(Path(source)))
+
+
+def table_fix(path: Path) -> str:
+    """What rebuilds a damaged table of the store ``path`` is in: ``lth tables`` for a profile's
+    store, a line of Python for a kernel's scratch store (which ``lth`` does not write)."""
+    folder = path.parent
+    if folder.name.endswith("-scratch"):
+        return f"rebuild the tables from the runs' files: Store('{folder}').rebuild_tables()"
+    return f"`lth tables --profile {folder.name}` rebuilds the tables from the runs' files"
+
+
+def table_damage(path: Path, keys: tuple[str, ...] | list[str] = ()) -> str | None:
+    """Why ``path`` is not a whole table the store wrote, from its header and its last byte
+    (cheap: every table is written whole, ending in a newline); None when it looks whole."""
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        size = handle.seek(0, os.SEEK_END)
+        if not size:
+            return "empty"
+        handle.seek(size - 1)
+        if handle.read(1) != b"\n":
+            return "cut short (it does not end with a newline)"
+    try:
+        columns = header.decode("utf-8").strip().split(",")
+    except UnicodeDecodeError:
+        return "not text"
+    missing = [key for key in keys if key not in columns]
+    return f"its header lacks {', '.join(missing)}" if missing else None
 
 
 def save_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -111,7 +157,10 @@ class RunDir:
         try:
             read_metrics(path)
         except DamagedFile as error:
-            warnings.warn(f"{error}; training level {level} of run {self.hash} again", stacklevel=2)
+            seen = (path, *_size_and_time(path))
+            if seen not in _WARNED:  # once, however many times a run asks
+                _WARNED.add(seen)
+                warnings.warn(f"{error}; training level {level} of run {self.hash} again", stacklevel=2)
             return False
         return True
 
@@ -153,6 +202,23 @@ class RunDir:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
             handle.close()
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+def is_whole(marker: Path) -> bool:
+    """Whether a level's ``metrics.json`` marks it done: it exists and is whole (nothing said)."""
+    try:
+        read_metrics(marker)
+    except (OSError, DamagedFile):
+        return False
+    return True
 
 
 def read_metrics(path: Path) -> dict:
@@ -199,24 +265,50 @@ class Store:
 
     def record_many(self, all_metrics: list[dict]) -> None:
         """Add finished levels' rows to the tidy tables, one read and one write per table, under
-        the tables' lock (replacing older copies of the same (config_hash, level))."""
+        the tables' lock (replacing older copies of the same (config_hash, level)).  A damaged
+        table: every table is rebuilt from the runs' files (:meth:`mend_tables`)."""
         if not all_metrics:
             return
+        damaged = None
         with self.locked():
             for name in TABLES:
-                new = pd.DataFrame([row for m in all_metrics for row in _table_rows(m, name)])
-                if new.empty:
-                    continue
-                key = list(TABLE_KEYS[name])
-                path = self.table_path(name)
-                if path.exists():
-                    old = read_csv(path)
-                    replaced = set(map(tuple, new[key].to_numpy().tolist()))
-                    same = pd.Series([k in replaced for k in map(tuple, old[key].to_numpy().tolist())],
-                                     index=old.index, dtype=bool)
-                    new = pd.concat([old[~same], new], ignore_index=True)
-                new = new.drop_duplicates(subset=key, keep="last") if name == "test_labels" else new
-                save_csv(new.sort_values(key, kind="stable"), path)
+                try:
+                    self._merge(name, all_metrics)
+                except DamagedFile as error:
+                    damaged = error
+                    break
+        if damaged is not None:
+            self._rebuild_for(str(damaged))
+
+    def _merge(self, name: str, all_metrics: list[dict]) -> None:
+        new = pd.DataFrame([row for m in all_metrics for row in _table_rows(m, name)])
+        if new.empty:
+            return
+        key = list(TABLE_KEYS[name])
+        path = self.table_path(name)
+        if path.exists():
+            old = read_csv(path, key)
+            replaced = set(map(tuple, new[key].to_numpy().tolist()))
+            same = pd.Series([k in replaced for k in map(tuple, old[key].to_numpy().tolist())],
+                             index=old.index, dtype=bool)
+            new = pd.concat([old[~same], new], ignore_index=True)
+        new = new.drop_duplicates(subset=key, keep="last") if name == "test_labels" else new
+        save_csv(new.sort_values(key, kind="stable"), path)
+
+    def mend_tables(self) -> bool:
+        """Rebuild the tidy tables from the runs' files when one of them is damaged (garbage, cut
+        short: :func:`table_damage`), saying so; whether it did.  A grid calls it before it trains."""
+        for name in TABLES:
+            path = self.table_path(name)
+            why = table_damage(path, TABLE_KEYS[name]) if path.exists() else None
+            if why:
+                self._rebuild_for(f"damaged file {path}: {why}")
+                return True
+        return False
+
+    def _rebuild_for(self, damage: str) -> None:
+        warnings.warn(f"{damage}; rebuilding the tidy tables from the runs' metrics.json", stacklevel=3)
+        self.rebuild_tables(skip_damaged=True)
 
     def collect(self, config_hashes) -> int:
         """Merge the finished levels of these runs (their metrics.json) into the tidy tables;
@@ -229,10 +321,18 @@ class Store:
         self.record_many(found)
         return len(found)
 
-    def rebuild_tables(self) -> None:
+    def rebuild_tables(self, skip_damaged: bool = False) -> None:
         """Rebuild runs/epochs/layers.csv from every metrics.json (after a crash, by hand, or
-        ``lth tables``).  A damaged metrics.json stops it with a DamagedFile naming the file."""
-        all_metrics = [read_metrics(p) for p in sorted(self.root.glob("runs/*/level_*/metrics.json"))]
+        ``lth tables``).  A damaged metrics.json stops it with a DamagedFile naming the file, or
+        with ``skip_damaged`` is left out (said): a grid trains its level again, and collects it."""
+        all_metrics = []
+        for path in sorted(self.root.glob("runs/*/level_*/metrics.json")):
+            try:
+                all_metrics.append(read_metrics(path))
+            except DamagedFile as error:
+                if not skip_damaged:
+                    raise
+                warnings.warn(f"{error}; left out of the rebuilt tables", stacklevel=2)
         all_metrics = [m for m in all_metrics if m["row"]["arm"] != "dense"]  # shared, not an arm
         with self.locked():
             for name in TABLES:
@@ -246,8 +346,9 @@ class Store:
                     self.table_path(name).unlink(missing_ok=True)
 
     def table(self, name: str) -> pd.DataFrame:
+        """A tidy table (empty when absent); a damaged one is a DamagedFile naming it and the fix."""
         path = self.table_path(name)
-        return read_csv(path) if path.exists() else pd.DataFrame()
+        return read_csv(path, TABLE_KEYS.get(name, ())) if path.exists() else pd.DataFrame()
 
     def runs(self) -> pd.DataFrame:
         return self.table("runs")
@@ -269,14 +370,24 @@ class Store:
         with self.locked():
             path = self.table_path(table)
             new = pd.DataFrame(rows)
-            if path.exists() and not new.empty:
-                old = read_csv(path)
+            old = self._status_table(path, keys) if path.exists() and not new.empty else None
+            if old is not None:
                 merged = old.merge(new[keys], on=keys, how="left", indicator=True)
                 new = pd.concat([old[(merged["_merge"] == "left_only").to_numpy()], new],
                                 ignore_index=True)
             if not new.empty:
                 save_csv(new.sort_values(keys, kind="stable"), path)
             return new
+
+
+    @staticmethod
+    def _status_table(path: Path, keys: list[str]) -> pd.DataFrame | None:
+        """A status table; None when it is damaged (said): the new rows replace it."""
+        try:
+            return read_csv(path, keys)
+        except DamagedFile as error:
+            warnings.warn(f"{error}; writing it afresh with this grid's cells", stacklevel=3)
+            return None
 
 
 def _table_rows(metrics: dict, name: str) -> list[dict]:

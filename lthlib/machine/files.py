@@ -83,16 +83,27 @@ class DamagedFile(RuntimeError):
         super().__init__(f"damaged file {self.path}: {why}" + (f"; {fix}" if fix else ""))
 
 
+class MissingFile(DamagedFile):
+    """A file that should be there and is not (deleted, never copied); the message names it."""
+
+    def __init__(self, path: Path | str, fix: str = ""):
+        super().__init__(path, "", fix)
+        self.args = (f"missing file {self.path}" + (f"; {fix}" if fix else ""),)
+
+
 def save_torch(obj: Any, path: Path) -> None:
     atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
-def load_torch(path: Path, fix: str = "") -> Any:
+def load_torch(path: Path, fix: str = "", missing: bool = False) -> Any:
     """A torch file; :class:`DamagedFile` (naming it, and ``fix``) if it cannot be read whole.
-    FileNotFoundError stays itself: a missing file is not a damaged one."""
+    A missing file is a FileNotFoundError (a missing file is not a damaged one), or with
+    ``missing`` (a file that must be there) a :class:`MissingFile` naming it and ``fix``."""
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
+        if missing:
+            raise MissingFile(path, fix) from None
         raise
     except Exception as error:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError...
         raise DamagedFile(path, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",

@@ -82,7 +82,15 @@ def lab_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def lab_command(args: list[str], root_user: bool | None = None) -> list[str]:
+    """``jupyter lab`` at the repository root with ``args`` (any of its options), and
+    ``--allow-root`` for root (a container's user), which JupyterLab otherwise refuses to run as."""
+    root_user = os.geteuid() == 0 if root_user is None and hasattr(os, "geteuid") else bool(root_user)
+    given = any(arg.startswith(("--allow-root", "--no-allow-root", "--ServerApp.allow_root")) for arg in args)
+    extra = ["--allow-root"] if root_user and not given else []
+    return [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", *extra, *args]
+
+
 def main(args: list[str]) -> int:
-    """``jupyter lab`` at the repository root, with :func:`lab_env`."""
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", *args]
-    return subprocess.call(command, env=lab_env(), cwd=ROOT)
+    """``jupyter lab`` at the repository root (:func:`lab_command`), with :func:`lab_env`."""
+    return subprocess.call(lab_command(args), env=lab_env(), cwd=ROOT)

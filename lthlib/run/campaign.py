@@ -203,6 +203,7 @@ class Campaign:
         self.start, self.started_at = time.monotonic(), _now()
         self.units = units(grid, max_level)
         self.measured = {pair: Measured() for pair in grid.pairs()}
+        store.mend_tables()  # a damaged runs.csv is rebuilt before its timings are read
         self.priors = {pair: prior_seconds_per_epoch(store.runs(), pair) for pair in grid.pairs()}
         self.log: list[dict] = []
         self.skipped: dict[Unit, str] = {}

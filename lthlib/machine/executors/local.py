@@ -14,11 +14,20 @@ passed through as it comes; a child that fails is a :class:`~lthlib.machine.exec
 in the parent that names the job and quotes the end of its stderr.
 
 :class:`LocalExecutor` is this pool as an :class:`~lthlib.machine.executors.Executor`.
+
+The payloads and results live in a temporary ``<tmp>/lth-jobs-*`` folder, removed when the jobs
+end, also on Ctrl-C or SIGTERM (:func:`sigterm_interrupts`, which ``lth`` runs under); a parent
+killed outright (SIGKILL) cannot remove its own, so each folder names its parent (host and pid)
+and the next pool here removes those whose parent is gone (:func:`remove_stale_job_folders`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -42,6 +51,8 @@ TAIL_LINES = 20
 CHILD_MODULE = "lthlib.machine.executors.local"
 _POLL_SECONDS = 0.05
 _PACKAGE_PARENT = str(platform.ROOT)
+#: the job folders' names start so; OWNER in each says whose it is: "<host> <pid>"
+JOBS_PREFIX, OWNER = "lth-jobs-", "owner"
 
 
 @dataclass
@@ -86,12 +97,59 @@ def run_in_processes(payloads: list[dict], workers: int, threads_per_worker: int
     """
     if workers < 1 or threads_per_worker < 1:
         raise ValueError(f"workers and threads_per_worker must be >= 1, got {workers}, {threads_per_worker}")
-    with tempfile.TemporaryDirectory(prefix="lth-jobs-") as folder:
+    remove_stale_job_folders()
+    with tempfile.TemporaryDirectory(prefix=JOBS_PREFIX) as folder:
+        (Path(folder) / OWNER).write_text(f"{socket.gethostname()} {os.getpid()}")
         jobs = [_write_payload(Path(folder), index, payload) for index, payload in enumerate(payloads)]
         failed = _run_jobs(jobs, workers, _child_env(threads_per_worker), on_done)
         if failed:
             raise JobFailed("\n".join(_failure_message(job) for job in failed))
         return [_read_result(job) for job in jobs]
+
+
+def remove_stale_job_folders(parent: Path | str | None = None) -> list[Path]:
+    """Remove the job folders (in ``parent``, default the temporary folder) whose parent process
+    on this host is gone (killed outright); a live parent's, another host's (a shared temporary
+    folder) and one without an OWNER file stay.  Returns those removed."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{JOBS_PREFIX}*"):
+        try:
+            host, pid = (folder / OWNER).read_text().split()
+            mine_and_gone = host == socket.gethostname() and not _alive(int(pid))
+        except (OSError, ValueError):
+            continue
+        if mine_and_gone:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """SIGTERM (``kill``, a batch system's time limit) ends the block as Ctrl-C does, a
+    KeyboardInterrupt: running children are stopped and the job folder removed.  Only in the main
+    thread (where Python delivers signals); the previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_payload(folder: Path, index: int, payload: dict) -> _Job:

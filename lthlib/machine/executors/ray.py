@@ -7,6 +7,9 @@ naming it.  ``import ray`` happens only here, when the executor is built.
 """
 from __future__ import annotations
 
+import os
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -14,6 +17,14 @@ from typing import Any, Callable
 from ...core.config import ConfigError
 from .. import platform
 from .jobs import RAY_PIN, JobFailed, call, failure, positive
+
+#: seconds an address has to answer as Ray (gRPC) once it takes the connection: ray.init itself
+#: keeps retrying for ten minutes wherever something else listens
+ANSWER_SECONDS = 10.0
+#: an HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS,
+#: its client server) answers them with a SETTINGS frame of its own
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_SETTINGS_FRAME = 4
 
 
 @dataclass
@@ -114,16 +125,39 @@ class RayExecutor:
 
 
 def _reachable(address: str | None, timeout: float = 5.0) -> None:
-    """A ConfigError now when ``address`` (host:port, or ray://host:port) takes no connection:
-    ray.init would otherwise keep retrying for minutes."""
+    """A ConfigError within ``timeout`` + :data:`ANSWER_SECONDS` when ``address`` (host:port, or
+    ray://host:port) takes no connection or does not answer as Ray does (gRPC): ray.init would
+    otherwise keep retrying for minutes (ten, where something else listens)."""
     if address in (None, "auto", "local"):
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(f"ray: --address takes 'auto' or host:port, got {address!r}")
-    import socket
+    advice = "(start one with `ray start --head`, or leave --address out to start one here)"
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+            answered = _answers_as_grpc(connection, ANSWER_SECONDS)
     except OSError as error:
-        raise ConfigError(f"ray: could not reach a Ray cluster at {address!r}: {error} (start one with "
-                          "`ray start --head`, or leave --address out to start one here)") from None
+        raise ConfigError(f"ray: could not reach a Ray cluster at {address!r}: {error} {advice}") from None
+    if not answered:
+        raise ConfigError(f"ray: {address!r} takes connections but did not answer as a Ray cluster within "
+                          f"{ANSWER_SECONDS:.0f} s (something else listens there?) {advice}")
+
+
+def _answers_as_grpc(connection: socket.socket, seconds: float) -> bool:
+    """Whether the other end speaks HTTP/2, as a Ray cluster's gRPC servers do: it answers a
+    client's preface with a SETTINGS frame within ``seconds``.  Not asked over TLS (RAY_USE_TLS)."""
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        return True
+    deadline, header = time.monotonic() + seconds, b""
+    try:
+        connection.sendall(_HTTP2_HELLO)
+        while len(header) < 9 and time.monotonic() < deadline:
+            connection.settimeout(max(deadline - time.monotonic(), 0.01))
+            chunk = connection.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:  # a timeout, a reset
+        return False
+    return len(header) == 9 and header[3] == _SETTINGS_FRAME
