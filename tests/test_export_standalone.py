@@ -384,6 +384,10 @@ def test_the_unknown_model_message_lists_only_exportable_models(tmp_path, monkey
     assert "gru" not in error and "rnn" not in error
 
 
+#: a metrics.json the progress count takes as a trained network (it parses and holds its row)
+WHOLE_METRICS = json.dumps({"row": {"level": 1}})
+
+
 def test_no_progress_bar_redraws_into_a_file(tmp_path, monkeypatch, capsys):
     """On a non-terminal stderr the networks' bar is not drawn (it redrew every second: ~110
     lines in a log); a plain line at most every LOG_SECONDS, when the count moved."""
@@ -391,13 +395,13 @@ def test_no_progress_bar_redraws_into_a_file(tmp_path, monkeypatch, capsys):
     markers = [tmp_path / f"m{i}" for i in range(4)]
     with progress.NetworkProgress(markers, show=True):
         for marker in markers[:3]:
-            marker.write_text("{}")
+            marker.write_text(WHOLE_METRICS)
             time.sleep(0.1)
     err = capsys.readouterr().err
     assert "\r" not in err and err.strip() == ""
     monkeypatch.setattr(progress, "LOG_SECONDS", 0.0)
     with progress.NetworkProgress(markers, show=True):
-        markers[3].write_text("{}")
+        markers[3].write_text(WHOLE_METRICS)
         time.sleep(0.2)
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["networks: trained 1 of 4 networks (3 were in the store); none left"]
