@@ -90,8 +90,10 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     - **Every second level of the study's schedule**: 36% of each prunable tensor per level
       (the study's 20% twice), local, every parameter, 5 levels: 64, 41, 26.2, 16.8 and 10.7% of
       the weights remain.  The study's 20% per level did not fit: a pilot (seed 0 of every
-      primary arm, ``benchmarks/quick_budget.py``) projected notebooks 00-05 at ~125 minutes
-      with it, ~100 with 36%.  The controls (re-inits, random pruning and the other branches)
+      primary arm at 20%, ``benchmarks/quick_budget.py --pilot-set ...``) projected the training
+      of notebooks 00-05 at 156 minutes with 20% and 126 with 36% at its per-epoch costs, ~130
+      and ~105 after the epoch speed-ups of ``benchmarks/bench_epoch_profile.py`` (13-24% an
+      epoch): 36% saves ~25 minutes, a fifth.  The controls (re-inits, random pruning and the other branches)
       train at :data:`QUICK_CONTROL_LEVELS` only: 41%, 16.8% and 10.7%.
     - **Training that converges.** Up to 50 epochs, stopped after 3 without a better validation
       loss (the study's rule: the best-validation-loss weights are the reported ones), so the cap
