@@ -19,13 +19,17 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.power import TTestPower
 
-from ..experiment.arms import TICKET
+from ..experiment.arms import ARMS, TICKET
+from .paired import DENSE, VS_RANDOM, comparisons
 from .stats import PAIR
 
 #: the difference the plan asks to resolve (points), its power and its one-sided level
 DIFFERENCE, POWER, ALPHA = 2.0, 0.8, 0.025
-#: the controls of the primary comparisons; "dense" is level 0 of the same seed
-CONTROLS = ("random_reinit", "random_reinit_keep_glove", "random_pruning", "dense")
+#: the winning ticket's references (its re-inits, random pruning, and dense: level 0 of the same
+#: seed), from the report's comparisons
+CONTROLS = tuple(dict.fromkeys(ref for _, arm, ref in comparisons(ARMS.names()) if arm == TICKET and ref != TICKET))
+#: the control whose runs mark a store's main grid (the transfer study has none)
+GRID_MARKER = next(ref for comp, arm, ref in comparisons(ARMS.names()) if comp == VS_RANDOM and arm == TICKET)
 SPREAD_COLUMNS = [*PAIR, "reference", "level", "remaining", "n_seeds", "sd"]
 PLAN_COLUMNS = [*PAIR, "n_comparisons", "pooled_sd", "seeds_needed", "seeds_run", "resolvable_difference"]
 
@@ -40,7 +44,7 @@ def seed_spread(runs: pd.DataFrame) -> pd.DataFrame:
         for reference in CONTROLS:
             for level, at in ticket.groupby("level", sort=True):
                 a = at.set_index("seed")["test_acc"]
-                b = dense if reference == "dense" else pair_runs[
+                b = dense if reference == DENSE else pair_runs[
                     (pair_runs["arm"] == reference) & (pair_runs["level"] == level)].set_index("seed")["test_acc"]
                 diff = (100 * (a - b)).dropna()
                 if len(diff) < 2:
@@ -85,7 +89,7 @@ def primary_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of a store's runs.csv that belong to its main grid: per dataset, the data of its
     random-pruning runs (a store may also hold the transfer study's runs of the same dataset, on
     other data: a shared vocabulary, fewer examples)."""
-    grid_data = runs.loc[runs["arm"] == "random_pruning", ["dataset", "data_hash"]].drop_duplicates()
+    grid_data = runs.loc[runs["arm"] == GRID_MARKER, ["dataset", "data_hash"]].drop_duplicates()
     return runs.merge(grid_data, on=["dataset", "data_hash"])
 
 
