@@ -126,14 +126,16 @@ def ray_cluster(grid_data_dir):
     shared = Path(tempfile.gettempdir()) / "ray"  # Ray writes its address file here whatever temp_dir says
     shared_existed = shared.exists()
     shared.mkdir(exist_ok=True)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": temp})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    try:
+    cluster = None
+    try:  # a node that times out starting (a loaded machine) leaves no folder behind either
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "temp_dir": temp})
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
         yield cluster
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        if cluster is not None:
+            cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
         if not shared_existed:
             shutil.rmtree(shared, ignore_errors=True)
