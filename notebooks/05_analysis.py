@@ -173,12 +173,11 @@ report.show_figure(fig, profile, "learning_curves")
 # spread, for the next run.
 
 # %%
-if profile == "quick":
-    report.show_table(report.committed_table(profile, "seed_power"), protocols=sel.protocols)
+report.show_committed_table(profile, "seed_power", sel.protocols)
 spread_now = power.seed_spread(results.runs)
 report.save_table(spread_now, profile, "seed_spread_this_run")
-report.show_table(power.power_plan(spread_now, {d: len(sel.seeds_of(report.TICKET, d)) for d in sel.datasets}),
-                  profile, "seed_power_this_run", protocols=sel.protocols)
+report.show_table(power.power_plan(spread_now, report.seeds_per_dataset(sel)), profile, "seed_power_this_run",
+                  protocols=sel.protocols)
 
 # %% [markdown]
 # ## As in the study

@@ -84,11 +84,19 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     return status[STATUS_COLUMNS]
 
 
-def committed_table(profile: str, name: str) -> pd.DataFrame:
-    """A table the repository keeps for ``profile`` (``results/<profile>/tables/<name>.csv``, not
-    a scratch copy): e.g. the seed plan that was fixed before the run.  Empty when absent."""
+def show_committed_table(profile: str, name: str, protocols: Protocols | None = None) -> None:
+    """Show a table the repository keeps for ``profile`` (``results/<profile>/tables/<name>.csv``,
+    not a scratch copy), e.g. the seed plan fixed before the run; say so when it has none."""
     path = repo_path("results") / profile / "tables" / f"{name}.csv"
-    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+    if not path.exists():
+        say(f"The {profile!r} profile keeps no `{name}` table.")
+        return
+    show_table(pd.read_csv(path), protocols=protocols)
+
+
+def seeds_per_dataset(grid: Grid) -> dict[str, int]:
+    """dataset -> the seeds the grid's winning ticket runs on it (the primary comparisons')."""
+    return {dataset: len(grid.seeds_of(TICKET, dataset)) for dataset in grid.datasets}
 
 
 def run_sweep(grid: Grid) -> pd.DataFrame:
