@@ -74,9 +74,32 @@ class Profile:
         return self.arm_seeds.get(arm) or self.dataset_seeds.get(dataset, self.seeds)
 
 
+def fine_tuning_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    """A pretrained encoder's tickets as Chen et al. 2020 find them (BERT-Tickets): its own
+    WordPiece at up to 128 tokens; AdamW at 2e-5, batch 32, 3 epochs, the learning rate warmed
+    up over the first 10% of the steps (BERT's fine-tuning recipe) and decayed linearly to 0 at
+    the cap, gradients clipped at norm 1 (Hugging Face's ``run_glue``, which theirs is); IMP by
+    *global* magnitude over the prunable set (the encoder's linear weights and the pooler's,
+    :mod:`lthlib.nets.models.transformer`), survivors rewound to the pretrained weights.  Their
+    schedule removes 10% of the prunable weights per round, down to 10% remaining; here the
+    study's 20% of the survivors per level over 10 levels covers the same range (80% ... 10.7%
+    remaining).  No early stopping: the decay to 0 at the cap is the budget, as in fine-tuning;
+    the best-validation epoch is still the reported one."""
+    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, tokenizer=model.tokenizer,
+                                max_len=128),
+                model=model.paper,
+                train=TrainConfig(lr=2e-5, batch_size=32, epochs=3, lr_schedule="linear", warmup_fraction=0.1,
+                                  clip_grad_norm=1.0),
+                prune=PruneConfig(fraction=0.2, levels=10, scope="global"))
+
+
 def paper_parts(ds: Dataset, model: ModelSpec) -> Parts:
-    """The study's settings for one (dataset, model), from their registry entries."""
-    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=model.paper_max_vocab),
+    """The study's settings for one (dataset, model), from their registry entries (a pretrained
+    encoder's: :func:`fine_tuning_parts`)."""
+    if model.pretrained is not None:
+        return fine_tuning_parts(ds, model)
+    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=model.paper_max_vocab,
+                                tokenizer=model.tokenizer),
                 model=model.paper,
                 train=TrainConfig(lr=ds.paper_lr, epochs=ds.paper_epochs.get(model.name, 10)),
                 prune=PruneConfig())
@@ -137,6 +160,13 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
 
 
 def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    if model.pretrained is not None:  # the fine-tuning recipe on one layer, 2 epochs, 3 levels
+        parts = fine_tuning_parts(ds, model)
+        parts["data"] = replace(parts["data"], val_fraction=0.2, max_len=64)
+        parts["model"] = replace(parts["model"], n_layers=1)
+        parts["train"] = replace(parts["train"], lr=1e-3, epochs=2)
+        parts["prune"] = replace(parts["prune"], levels=3)
+        return {**parts, "top": dict(early_bird_window=2, synflow_rounds=20)}
     data = DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=2_000, val_fraction=0.2)
     if model.recurrent:
         net = ModelConfig(name=model.name, embed_dim=32, hidden_dim=16, n_layers=1)
@@ -210,9 +240,21 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     cfg.validate()
     DATASETS.get(cfg.data.dataset).protocol(cfg.data.protocol)
     vocab_members(cfg.data)   # a shared vocabulary's datasets and protocols
-    MODELS.get(cfg.model.name)
+    check_model_inputs(cfg)
     arm_entry(cfg.arm).validate(cfg)
     return cfg
+
+
+def check_model_inputs(cfg: ExperimentConfig) -> None:
+    """A pretrained model reads its own tokenizer's ids and brings its own embedding; the other
+    models read words and learn (or are given GloVe) embeddings."""
+    spec = MODELS.get(cfg.model.name)
+    if cfg.data.tokenizer != spec.tokenizer:
+        raise ConfigError(f"model {spec.name!r} reads the {spec.tokenizer!r} tokenizer's ids; the data is set to "
+                          f"tokenizer={cfg.data.tokenizer!r}: set tokenizer={spec.tokenizer!r}")
+    if (cfg.model.embedding == "pretrained") != (spec.pretrained is not None):
+        want = "pretrained" if spec.pretrained is not None else "random or glove"
+        raise ConfigError(f"model {spec.name!r} takes embedding={want}, got {cfg.model.embedding!r}")
 
 
 def protocol_for(dataset: str, value: Any) -> str | None:
