@@ -46,6 +46,18 @@ class TransferStudy:
 
 
 @dataclass(frozen=True)
+class FamilyStudy:
+    """A profile's other model families (notebook 09, :mod:`lthlib.experiment.families`): the
+    recurrent nets without the LSTM's gates, trained from scratch beside the main grid's CNN and
+    BiLSTM, and pretrained encoders, each on its own datasets, through the primary arms."""
+    scratch_models: tuple[str, ...]
+    scratch_datasets: tuple[str, ...]
+    pretrained_models: tuple[str, ...]
+    pretrained_datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Profile:
     """What one profile runs: the grid and how to build one cell's settings."""
     name: str
@@ -63,6 +75,8 @@ class Profile:
     arm_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: its transfer experiment (None: the profile runs none)
     transfer: TransferStudy | None = None
+    #: its other model families (None: the profile runs none)
+    families: FamilyStudy | None = None
     #: the dense recipe per (dataset, model), as parameters (``lr``, ``weight_decay``), chosen on
     #: validation by notebook 01's sweep (:mod:`lthlib.experiment.recipe`); every arm trains with it
     recipes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -146,17 +160,42 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     - **Late rewinding** goes to θk at iteration 50 (about 3/4 of IMDb's first epoch of 63
       iterations and of AG News' 67): "early in training", as Frankle et al. 2020 mean it.
     """
+    if model.pretrained is not None:
+        return quick_fine_tuning_parts(ds, model)
     base = paper_parts(ds, model)
     data = replace(base["data"], max_vocab=10_000, train_subsample=5_000, eval_subsample=2_000)
     if model.recurrent:
         net = replace(base["model"], embed_dim=50, embedding="glove", hidden_dim=32, n_layers=1)
     else:
         net = replace(base["model"], embed_dim=50, embedding="random", n_filters=32)
-    parts = dict(data=data, model=net, train=replace(base["train"], patience=3),
+    train = replace(base["train"], patience=3, **QUICK_MODEL_TRAINING.get(model.name, {}))
+    parts = dict(data=data, model=net, train=train,
                  prune=PruneConfig(fraction=0.36, levels=5, branch_levels=QUICK_CONTROL_LEVELS))
     top = dict(early_bird_window=2, rewind_point="50it")
     apply_overrides(parts, top, {**ds.quick, **ds.quick_by_model.get(model.name, {})})
     return {**parts, "top": top}
+
+
+def quick_fine_tuning_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    """A pretrained encoder on the quick profile (notebook 09): the fine-tuning recipe of
+    :func:`fine_tuning_parts` on the quick schedule (36% per level, 5 levels: 64 ... 10.7% of the
+    prunable weights remain; every arm at every level), cut for a 2-core CPU where only time
+    depends on it: the first :data:`QUICK_ENCODER_LAYERS` layers of the encoder, texts at 64
+    WordPiece tokens, and the dataset's :data:`QUICK_FINE_TUNING_DATA` cut."""
+    parts = fine_tuning_parts(ds, model)
+    parts["data"] = replace(parts["data"], max_len=64, **QUICK_FINE_TUNING_DATA.get(ds.name, {}))
+    parts["model"] = replace(parts["model"], n_layers=QUICK_ENCODER_LAYERS)
+    parts["prune"] = replace(parts["prune"], fraction=0.36, levels=5)
+    return {**parts, "top": dict(early_bird_window=2, rewind_point="50it")}
+
+
+#: what a model needs to train at the quick profile's lengths, beyond its dataset's recipe: the
+#: vanilla RNN's gradients explode over 72-160 steps without clipping (Pascanu et al. 2013)
+QUICK_MODEL_TRAINING: dict[str, dict[str, Any]] = {"rnn": {"clip_grad_norm": 1.0}}
+#: the quick profile's cut of a pretrained encoder: its first two layers (of MiniLM's six)
+QUICK_ENCODER_LAYERS = 2
+#: the quick profile's data for a pretrained encoder, per dataset (parameters)
+QUICK_FINE_TUNING_DATA = {"sst2": {"train_subsample": 2_000, "eval_subsample": 1_000}}
 
 
 def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
@@ -195,7 +234,8 @@ SMOKE_TRANSFER = TransferStudy((("synthetic", "synthetic_short"), ("synthetic_sh
                                 ("synthetic_topics", "synthetic_short")), (0, 1))
 PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
                           "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
-                          smoke_parts, transfer=SMOKE_TRANSFER))
+                          smoke_parts, transfer=SMOKE_TRANSFER,
+                          families=FamilyStudy(("gru", "rnn"), ("synthetic",), ("minilm",), ("synthetic",), (0,))))
 #: quick's seeds, fixed before the run from the power plan (results/quick/tables/seed_power.csv,
 #: :mod:`lthlib.report.power`, on the previous run's spread): at least 5 for every primary pair.  A
 #: 2-point difference at 80% power asks for 7 (AG News CNN) to 12 (IMDb BiLSTM); the budget runs 6
@@ -225,15 +265,21 @@ QUICK_TRANSFER = TransferStudy((("imdb", "sst2"), ("sst2", "imdb"), ("ag_news", 
                                          "sst2": {"train_subsample": 6_000, "eval_subsample": 1_000,
                                                   **TRANSFER_SCHEDULE},
                                          "ag_news": TRANSFER_SCHEDULE})
+#: quick's other model families (notebook 09), seeds fixed before any result: the GRU and the
+#: vanilla RNN sized as quick's BiLSTM on IMDb and AG News, and MiniLM's tickets on SST-2
+QUICK_FAMILIES = FamilyStudy(("gru", "rnn"), ("imdb", "ag_news"), ("minilm",), ("sst2",), (0, 1, 2))
 PROFILES.register(Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), QUICK_SEEDS,
                           "real data subsampled (AG News: its test set re-split), a CNN learning its "
                           "embedding and a GloVe BiLSTM, 36% per level (every second level of the "
                           "study's) down to 10.7%: the study's protocol on a CPU",
                           quick_parts, arm_seeds=QUICK_FEWER_SEEDS, dataset_seeds=QUICK_DATASET_SEEDS,
-                          arm_datasets=QUICK_FEWER_DATASETS, transfer=QUICK_TRANSFER, recipes=QUICK_RECIPES))
+                          arm_datasets=QUICK_FEWER_DATASETS, transfer=QUICK_TRANSFER, recipes=QUICK_RECIPES,
+                          families=QUICK_FAMILIES))
 PROFILES.register(Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
                           "the study's settings, on a GPU", paper_parts,
-                          transfer=TransferStudy(QUICK_TRANSFER.pairs, (0, 1, 2))))
+                          transfer=TransferStudy(QUICK_TRANSFER.pairs, (0, 1, 2)),
+                          families=FamilyStudy(("gru", "rnn"), ("imdb", "ag_news"), ("minilm",), ("sst2",),
+                                               (0, 1, 2))))
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Everything that can be checked before training: ranges, and names against the registries."""

@@ -61,7 +61,8 @@ class ModelSpec:
     reach: Reach                        # layer collapse
     layer_kind: LayerKind               # layer collapse: what each weight tensor is
     weight_uses: WeightUses             # FLOPs per tensor
-    export: Export | None = None        # None: the exporter refuses it (its graph is unchecked)
+    export: Export | None = None        # None: the exporter refuses it, saying ``export_refusal``
+    export_refusal: str = "its ONNX graph is not checked against PyTorch (tests/test_deploy.py)"
     #: a pretrained model: its θ0 is these values over the seeded draw (``init_rule`` then draws
     #: the embedding too: it is a re-initialisation's start); None: trained from the draw
     pretrained: Pretrained | None = None

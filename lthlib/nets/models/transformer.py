@@ -171,7 +171,10 @@ def pretrained_entry(name: str, display: str, package: PretrainedPackage, paper:
         return PretrainedEncoderClassifier(package, cfg, vocab_size, n_classes)
     return ModelSpec(name, display, build, recurrent=False, paper_max_vocab=vocab_size - 2, paper=paper,
                      init_rule=init_rule_for(initializer_range), reach=reach, layer_kind=layer_kind,
-                     weight_uses=weight_uses, pretrained=pretrained_state, prunable=prunable, tokenizer=package.name)
+                     weight_uses=weight_uses, pretrained=pretrained_state, prunable=prunable, tokenizer=package.name,
+                     export_refusal="a deployed encoder needs its WordPiece tokenizer in the export's standalone "
+                                    "pipeline and its attention's ONNX graph checked against PyTorch, and neither "
+                                    "is built yet")
 
 
 # Chen et al.'s network is BERT-base (12 layers, hidden 768); the study's size here is the
