@@ -32,7 +32,7 @@
 # %matplotlib inline
 from lthlib.core.parameters import as_list
 from lthlib.experiment.families import PRIMARY_ARMS, family_grids
-from lthlib.report import families, figures, paired, verdicts
+from lthlib.report import family_verdicts, figures, paired, verdicts
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
@@ -52,11 +52,11 @@ arms = None                # not used here: the primary arms always run
 grids = family_grids(profile, models=as_list(models), seeds=as_list(seeds, int), **report.parameters(globals()))
 statuses = {part: report.run_arms(grid) for part, grid in grids.items()}
 main = report.selection(profile, models="cnn,lstm", arms=PRIMARY_ARMS)
-results = families.results(main, grids.values())
+results = family_verdicts.results(main, grids.values())
 differences = paired.paired_differences(results.runs, results.predictions, results.test_labels)
 verdict = verdicts.verdict_table(differences, results.runs)
-report.answer(families.family_headline(verdict, grids.values()))
-report.show_table(families.family_table(verdict, results.runs), profile, "families")
+report.answer(family_verdicts.family_headline(verdict, grids.values()))
+report.show_table(family_verdicts.family_table(verdict, results.runs), profile, "families")
 
 # %% [markdown]
 # One row per dataset × model at its level chosen on validation (as in notebook 05): its
@@ -65,7 +65,7 @@ report.show_table(families.family_table(verdict, results.runs), profile, "famili
 # includes zero.
 
 # %%
-fig = figures.plot_paired_differences(differences[differences["model"].isin(families.models_of(grids.values()))])
+fig = figures.plot_paired_differences(differences[differences["model"].isin(family_verdicts.models_of(grids.values()))])
 report.show_figure(fig, profile, "families_paired_differences")
 
 # %% [markdown]
@@ -76,6 +76,5 @@ report.show_figure(fig, profile, "families_paired_differences")
 # ## What ran
 
 # %%
-for grid in grids.values():
-    report.say(grid.describe())
-report.say(families.describe_missing(results))
+report.say(family_verdicts.describe_grids(grids.values()))
+report.say(family_verdicts.describe_missing(results))

@@ -9,7 +9,7 @@ import pytest
 from lthlib.core.config import ConfigError
 from lthlib.experiment.families import PRIMARY_ARMS, family_grids
 from lthlib.experiment.profiles import QUICK_FAMILIES, experiment
-from lthlib.report.families import FAMILY_COLUMNS, family_table
+from lthlib.report.family_verdicts import FAMILY_COLUMNS, family_table
 
 
 def test_quick_family_grids_are_the_studys_models_datasets_and_seeds():

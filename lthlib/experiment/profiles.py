@@ -199,9 +199,10 @@ QUICK_FINE_TUNING_DATA = {"sst2": {"train_subsample": 2_000, "eval_subsample": 1
 
 
 def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
-    if model.pretrained is not None:  # the fine-tuning recipe on one layer, 2 epochs, 3 levels
+    if model.pretrained is not None:  # the fine-tuning recipe on one layer, 600 examples, 2 epochs, 3 levels
         parts = fine_tuning_parts(ds, model)
-        parts["data"] = replace(parts["data"], val_fraction=0.2, max_len=64)
+        parts["data"] = replace(parts["data"], val_fraction=0.2, max_len=64, train_subsample=600,
+                                eval_subsample=300)
         parts["model"] = replace(parts["model"], n_layers=1)
         parts["train"] = replace(parts["train"], lr=1e-3, epochs=2)
         parts["prune"] = replace(parts["prune"], levels=3)

@@ -61,6 +61,11 @@ def family_headline(verdict: pd.DataFrame, grids: Iterable[Grid]) -> str:
     return f"{headline(verdict)}  (Beside the main grid's CNN and BiLSTM, this notebook trains: {added}.)"
 
 
+def describe_grids(grids: Iterable[Grid]) -> str:
+    """What each part of the family study ran: one line per grid."""
+    return "\n".join(grid.describe() for grid in grids)
+
+
 def describe_missing(res: Results) -> str:
     """Which cells of the grids have no results yet, and what to run."""
     expected = res.expected[res.expected["refused"] == ""] if "refused" in res.expected else res.expected
