@@ -172,7 +172,8 @@ def test_level_0_is_the_shared_dense_network_and_a_branch_keeps_only_it(store, t
     ({"--level": "3"}, ["no level 3", "levels 0-2"]),
     ({"--level": "3", "--set": "levels=3"}, ["level 3 is not trained", "trained levels: 0, 1, 2"]),
     ({"--arm": "random_pruning"}, ["is a branch", "winning_ticket", "level 0"]),
-    ({"--model": "gru"}, ["does not know model 'gru'", "cnn, lstm"]),
+    ({"--model": "gru"}, ["refuses model 'gru'", "not checked against PyTorch", "cnn, lstm"]),
+    ({"--model": "minilm"}, ["refuses model 'minilm'", "WordPiece tokenizer", "cnn, lstm"]),
     ({"--dataset": "imbd"}, ["imbd", "imdb"]),
 ])
 def test_bad_input_names_what_is_wrong_and_what_exists(store, tmp_path, capsys, change, words):

@@ -124,6 +124,6 @@ def test_its_onnx_graph_runs_as_the_network(bag, tmp_path):
 
 def test_without_an_export_hook_the_exporter_refuses_it_by_name(bag, tmp_path):
     MODELS.register(ModelSpec(**{**BAG.__dict__, "export": None}))
-    with pytest.raises(ConfigError, match="does not know model 'bag'"):
+    with pytest.raises(ConfigError, match="refuses model 'bag': its ONNX graph is not checked"):
         forms.export_onnx(bag, 50, tmp_path / "bag.onnx")
     assert "bag" not in exportable_models()

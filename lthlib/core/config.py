@@ -24,9 +24,10 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 
-EMBEDDINGS = ("random", "glove")
+EMBEDDINGS = ("random", "glove", "pretrained")
 PRUNABLE_SETS = ("all", "weights")
 PRUNE_SCOPES = ("local", "global")
+LR_SCHEDULES = ("constant", "linear")
 
 #: ``field.metadata`` key: the field's public parameter name, or False for a field that is not a
 #: parameter (absent: a parameter under the field's own name).  Set it with :func:`param`.
@@ -68,6 +69,10 @@ class DataConfig:
     train_subsample: int | None = None  # keep this many training examples (seeded); quick profile
     eval_subsample: int | None = None   # and at most this many validation and test examples
     synthetic_classes: int = 2         # synthetic only: 2 or 4 classes
+    #: "words" (lthlib.data.prepare.tokenize, a vocabulary counted on the training split), or the
+    #: name of a pretrained model (lthlib.data.pretrained: "minilm_l6") whose WordPiece tokenizer
+    #: and whole vocabulary the text takes (max_vocab then does not apply)
+    tokenizer: str = "words"
     # one vocabulary (index space) for several datasets, e.g. ("imdb/study", "sst2/glue"): each
     # 'dataset/protocol', this config's own among them; (): the dataset's own vocabulary
     shared_vocab: tuple[str, ...] = ()
@@ -92,6 +97,9 @@ class DataConfig:
         entries, own = self.shared_vocab, self.own_vocab_entry
         if not entries:
             return
+        if self.tokenizer != "words":
+            raise ConfigError(f"shared_vocab is for the word tokenizer; {self.tokenizer!r}'s WordPiece vocabulary "
+                              f"is one index space for every dataset already: leave shared_vocab empty")
         for entry in entries:
             if not isinstance(entry, str) or entry.count("/") != 1 or "" in entry.split("/"):
                 raise ConfigError(f"shared_vocab entries are 'dataset/protocol' (e.g. 'imdb/study'), got {entry!r}")
@@ -104,9 +112,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = param("cnn", parameter=False)  # cnn | lstm | gru | rnn: the grid's, not a parameter
+    name: str = param("cnn", parameter=False)  # cnn | lstm | gru | rnn | minilm: the grid's, not a parameter
     embed_dim: int = 100
-    embedding: str = "random"          # random N(0,1) | glove (GloVe 6B, dim = embed_dim)
+    embedding: str = "random"          # random N(0,1) | glove (GloVe 6B, dim = embed_dim) | pretrained (a
+                                       # pretrained model's own, with its whole encoder)
     n_filters: int = 100               # cnn
     filter_sizes: tuple[int, ...] = (3, 4, 5)
     hidden_dim: int = 256              # recurrent
@@ -128,6 +137,14 @@ class TrainConfig:
     patience: int | None = None        # stop after this many epochs without a better val loss
     #: decoupled weight decay (AdamW) per step, scaled by lr; 0: plain Adam, as the study trained
     weight_decay: float = 0.0
+    #: the learning rate over training: "constant" (the study's), or "linear": warm up from 0
+    #: over the first ``warmup_fraction`` of the steps, then decay linearly to 0 at the epoch cap
+    #: (BERT fine-tuning's, Devlin et al. 2019; Chen et al. 2020 kept it for their tickets)
+    lr_schedule: str = "constant"
+    warmup_fraction: float = 0.1
+    #: the gradients' global norm is clipped to this before each step (None: never); BERT
+    #: fine-tuning clips at 1.0, and a vanilla RNN needs it against exploding gradients
+    clip_grad_norm: float | None = None
     eval_batch_size: int = 1024
     bf16: bool = True                  # autocast on CUDA only; CPU always trains in fp32
     device: str = "auto"               # auto | cpu | cuda
@@ -141,6 +158,11 @@ class TrainConfig:
             raise ConfigError(f"patience must be None or >= 1, got {self.patience}")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ConfigError(f"warmup_fraction is a share of the training steps in [0, 1), got {self.warmup_fraction}")
+        if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
+            raise ConfigError(f"clip_grad_norm must be None or > 0, got {self.clip_grad_norm}")
 
 
 @dataclass(frozen=True)
@@ -237,7 +259,7 @@ def fingerprint(obj: Any, length: int = 12) -> str:
 
 #: DataConfig fields added after runs.csv's ``data_hash`` was first written: left out of it at
 #: their defaults, so an existing configuration keeps its data_hash
-LATER_DATA_FIELDS = ("shared_vocab",)
+LATER_DATA_FIELDS = ("shared_vocab", "tokenizer")
 
 
 def data_hash(data: DataConfig) -> str:

@@ -1,6 +1,6 @@
 """Text to tensors: tokenizer, vocabulary, encoded splits, and the fingerprinted cache.
 
-Tokenizer (version :data:`TOKENIZER_VERSION`)
+Tokenizer (version :data:`TOKENIZER_VERSION`; it and :class:`Vocab` live in :mod:`lthlib.data.vocabulary`)
     Lower-case; IMDb's ``<br />`` tags become spaces; then one compiled regex,
     ``\\w+(?:'\\w+)*|[^\\w\\s]``: runs of word characters with inner apostrophes kept
     (``don't``, ``o'neill``), and every other non-space character as a token of its own
@@ -33,20 +33,24 @@ Processed cache
     for the quick profile; the vocabulary is still that of the full training split) are applied
     on load and are in neither fingerprint.
 
+WordPiece (``DataConfig.tokenizer``: a pretrained model's name)
+    A pretrained Transformer reads its own ids: the text goes through the model's WordPiece
+    tokenizer (:mod:`lthlib.data.pretrained`; ``[CLS] ... [SEP]``) and the vocabulary is the
+    model's whole, in its id order (``[PAD]`` is 0 there too), whatever ``max_vocab`` says; the
+    cache's key names the tokenizer file's checksum.  ``max_len`` keeps the first ids, ``[CLS]``
+    among them (a long text loses its closing ``[SEP]``).
+
 Where the examples come from (files, parsers, split protocols) is :mod:`lthlib.data.datasets`.
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import math
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 
@@ -54,88 +58,17 @@ from ..core.config import ConfigError, DataConfig, derive_seed, fingerprint
 from ..machine import platform
 from ..machine.files import atomic_folder
 from .datasets import RawExample, dataset, load_examples, permutation
+from .pretrained import pretrained, tokenizer_version, wordpiece_tokens, wordpiece_vocabulary
 from .sources import source_identity
 
-PAD, UNK = 0, 1
-SPECIALS = ("<pad>", "<unk>")
-TOKENIZER_VERSION = "regex-v1"
+# the tokenizer and vocabulary lived here first; every name stays importable from this module
+from .vocabulary import PAD, SPECIALS, TOKENIZER_VERSION, UNK, Vocab, tokenize, tokenizer_spec  # noqa: F401
+
 CACHE_VERSION = 3  # 3: the stratified split is scikit-learn's
 
 
 def processed_dir() -> Path:
     return platform.data_dir() / "processed"
-
-
-# ---------------------------------------------------------------------------------------------
-# Tokenizer and vocabulary
-# ---------------------------------------------------------------------------------------------
-
-_BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words (inner apostrophes kept) and single punctuation characters."""
-    return _TOKEN.findall(_BR_TAG.sub(" ", text).lower())
-
-
-def tokenizer_spec() -> dict:
-    """How :func:`tokenize` cuts text and ids are assigned, for a reader without lthlib (a
-    deployed ticket's manifest): ``normalize`` is a list of :mod:`lthlib.data.datasets.pipeline`
-    cleaning steps, then the tokens are the matches of ``token_pattern``."""
-    return {"version": TOKENIZER_VERSION, "function": "lthlib.data.prepare.tokenize",
-            "steps": ["replace every match of br_pattern (case-insensitive) by a space", "lower-case",
-                      "the tokens are the matches of token_pattern (Python re), in order",
-                      "id = the token's position in the vocabulary, unk_id if absent; "
-                      "an example with no tokens is [unk_id]"],
-            "normalize": [{"op": "replace", "pattern": _BR_TAG.pattern, "flags": ["IGNORECASE"], "with": " "},
-                          {"op": "lower"}],
-            "br_pattern": _BR_TAG.pattern, "token_pattern": _TOKEN.pattern, "pad_id": PAD, "unk_id": UNK,
-            "empty": "an example with no tokens is the one id unk_id"}
-
-
-@dataclass
-class Vocab:
-    itos: list[str]
-    _stoi: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
-
-    @property
-    def stoi(self) -> dict[str, int]:
-        if self._stoi is None:
-            self._stoi = {word: i for i, word in enumerate(self.itos)}
-        return self._stoi
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, tokens: Iterable[str]) -> list[int]:
-        get = self.stoi.get
-        return [get(token, UNK) for token in tokens]
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256("\n".join(self.itos).encode()).hexdigest()[:16]
-
-    @classmethod
-    def build(cls, counts: Counter, max_vocab: int | None = None) -> "Vocab":
-        """Most frequent first, ties broken by the word, capped at ``max_vocab``; specials on top."""
-        words = sorted((w for w in counts if w not in SPECIALS), key=lambda w: (-counts[w], w))
-        if max_vocab is not None:
-            words = words[:max_vocab]
-        return cls(list(SPECIALS) + words)
-
-    @classmethod
-    def shared(cls, counts: Sequence[Counter]) -> "Vocab":
-        """One vocabulary for several training splits' ``counts``: words ranked by the sum of their
-        relative frequencies (count / the split's tokens), ties broken by the word; specials on
-        top.  Exact: each sum is compared scaled by the product of the splits' token totals."""
-        totals = [sum(c.values()) or 1 for c in counts]
-        product = math.prod(totals)
-        score: Counter = Counter()
-        for split_counts, total in zip(counts, totals):
-            scale = product // total
-            for word, n in split_counts.items():
-                score[word] += n * scale
-        return cls.build(score)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +190,8 @@ def _own_corpus_key(cfg: DataConfig) -> dict:
            "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
            "synthetic_classes": cfg.synthetic_classes if entry.version else None,
            "synthetic_version": entry.version or None,
-           "tokenizer": TOKENIZER_VERSION, "sources": files}
+           "tokenizer": TOKENIZER_VERSION if cfg.tokenizer == "words" else tokenizer_version(cfg.tokenizer),
+           "sources": files}
     return key
 
 
@@ -311,7 +245,10 @@ def _tokenized(cfg: DataConfig, progress: bool) -> _Corpus:
     examples = load_examples(cfg, progress=progress)
     t1 = time.perf_counter()
     index = split_indices(examples, cfg)
-    docs = [tokenize(e.text) for e in examples]
+    if cfg.tokenizer == "words":
+        docs = [tokenize(e.text) for e in examples]
+    else:
+        docs = wordpiece_tokens(cfg.tokenizer, [e.text for e in examples])
     timings = {"read_s": t1 - t0, "tokenize_s": time.perf_counter() - t1}
     return _Corpus(docs, [e.label for e in examples], index, timings)
 
@@ -319,7 +256,10 @@ def _tokenized(cfg: DataConfig, progress: bool) -> _Corpus:
 def _build(cfg: DataConfig, progress: bool) -> tuple[dict[str, EncodedSplit], list[str], dict]:
     corpus = _tokenized(cfg, progress)
     t0 = time.perf_counter()
-    vocab = Vocab.build(corpus.train_counts())   # full training vocabulary; capped at load time
+    if cfg.tokenizer == "words":
+        vocab = Vocab.build(corpus.train_counts())   # full training vocabulary; capped at load time
+    else:
+        vocab = Vocab(wordpiece_vocabulary(cfg.tokenizer))   # the pretrained model's, whole
     splits = corpus.encode(vocab)
     return splits, vocab.itos, {**corpus.timings, "encode_s": time.perf_counter() - t0}
 
@@ -414,6 +354,8 @@ def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
     cfg.validate()
     entry = dataset(cfg.dataset)
     entry.protocol(cfg.protocol)   # an unknown protocol is refused before anything is read
+    if cfg.tokenizer != "words":
+        pretrained(cfg.tokenizer)  # and so is an unknown tokenizer
     members = vocab_members(cfg)   # and so is a shared vocabulary naming one
     t0 = time.perf_counter()
     key = corpus_key(cfg)
@@ -427,7 +369,7 @@ def prepare(cfg: DataConfig, *, progress: bool = True) -> PreparedData:
         splits, itos, timings = _build_shared(cfg, members, progress) if members else _build(cfg, progress)
         _write_cache(folder, splits, itos, key)
         timings["cached"] = False
-    n_ids = min(len(itos), cfg.max_vocab + len(SPECIALS))
+    n_ids = min(len(itos), cfg.max_vocab + len(SPECIALS)) if cfg.tokenizer == "words" else len(itos)
     vocab = Vocab(itos[:n_ids])
     out = {name: split.capped(n_ids).truncated(cfg.max_len) for name, split in splits.items()}
     out["train"] = subsample(out["train"], cfg.train_subsample, cfg.split_seed, "train_subsample")

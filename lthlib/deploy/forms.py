@@ -47,8 +47,12 @@ Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def check_exportable(model_name: str) -> None:
     """Refuse, by name, a model whose entry has no export hook (its graph is unchecked)."""
-    if model_name not in MODELS or MODELS.get(model_name).export is None:
+    if model_name not in MODELS:
         raise ConfigError(f"the exporter does not know model {model_name!r}; it knows "
+                          f"{', '.join(exportable_models())}")
+    spec = MODELS.get(model_name)
+    if spec.export is None:
+        raise ConfigError(f"the exporter refuses model {model_name!r}: {spec.export_refusal}; it exports "
                           f"{', '.join(exportable_models())}")
 
 

@@ -16,6 +16,8 @@
     grid      the cells of a selection: their configurations, status rows, and running them
     transfer  tickets across datasets: the transfer study's cells (source -> target), trunks first,
               then target arms
+    families  every model family of the plan: the family study's grids (GRU, RNN; a pretrained
+              encoder), through the primary arms
     overlap   mask overlap across seeds and levels (where the masks are); ``PAIR``, the key of
               one panel and of most tables
 

@@ -46,6 +46,18 @@ class TransferStudy:
 
 
 @dataclass(frozen=True)
+class FamilyStudy:
+    """A profile's other model families (notebook 09, :mod:`lthlib.experiment.families`): the
+    recurrent nets without the LSTM's gates, trained from scratch beside the main grid's CNN and
+    BiLSTM, and pretrained encoders, each on its own datasets, through the primary arms."""
+    scratch_models: tuple[str, ...]
+    scratch_datasets: tuple[str, ...]
+    pretrained_models: tuple[str, ...]
+    pretrained_datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Profile:
     """What one profile runs: the grid and how to build one cell's settings."""
     name: str
@@ -63,6 +75,8 @@ class Profile:
     arm_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: its transfer experiment (None: the profile runs none)
     transfer: TransferStudy | None = None
+    #: its other model families (None: the profile runs none)
+    families: FamilyStudy | None = None
     #: the dense recipe per (dataset, model), as parameters (``lr``, ``weight_decay``), chosen on
     #: validation by notebook 01's sweep (:mod:`lthlib.experiment.recipe`); every arm trains with it
     recipes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -74,9 +88,32 @@ class Profile:
         return self.arm_seeds.get(arm) or self.dataset_seeds.get(dataset, self.seeds)
 
 
+def fine_tuning_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    """A pretrained encoder's tickets as Chen et al. 2020 find them (BERT-Tickets): its own
+    WordPiece at up to 128 tokens; AdamW at 2e-5, batch 32, 3 epochs, the learning rate warmed
+    up over the first 10% of the steps (BERT's fine-tuning recipe) and decayed linearly to 0 at
+    the cap, gradients clipped at norm 1 (Hugging Face's ``run_glue``, which theirs is); IMP by
+    *global* magnitude over the prunable set (the encoder's linear weights and the pooler's,
+    :mod:`lthlib.nets.models.transformer`), survivors rewound to the pretrained weights.  Their
+    schedule removes 10% of the prunable weights per round, down to 10% remaining; here the
+    study's 20% of the survivors per level over 10 levels covers the same range (80% ... 10.7%
+    remaining).  No early stopping: the decay to 0 at the cap is the budget, as in fine-tuning;
+    the best-validation epoch is still the reported one."""
+    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, tokenizer=model.tokenizer,
+                                max_len=128),
+                model=model.paper,
+                train=TrainConfig(lr=2e-5, batch_size=32, epochs=3, lr_schedule="linear", warmup_fraction=0.1,
+                                  clip_grad_norm=1.0),
+                prune=PruneConfig(fraction=0.2, levels=10, scope="global"))
+
+
 def paper_parts(ds: Dataset, model: ModelSpec) -> Parts:
-    """The study's settings for one (dataset, model), from their registry entries."""
-    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=model.paper_max_vocab),
+    """The study's settings for one (dataset, model), from their registry entries (a pretrained
+    encoder's: :func:`fine_tuning_parts`)."""
+    if model.pretrained is not None:
+        return fine_tuning_parts(ds, model)
+    return dict(data=DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=model.paper_max_vocab,
+                                tokenizer=model.tokenizer),
                 model=model.paper,
                 train=TrainConfig(lr=ds.paper_lr, epochs=ds.paper_epochs.get(model.name, 10)),
                 prune=PruneConfig())
@@ -123,20 +160,53 @@ def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
     - **Late rewinding** goes to θk at iteration 50 (about 3/4 of IMDb's first epoch of 63
       iterations and of AG News' 67): "early in training", as Frankle et al. 2020 mean it.
     """
+    if model.pretrained is not None:
+        return quick_fine_tuning_parts(ds, model)
     base = paper_parts(ds, model)
     data = replace(base["data"], max_vocab=10_000, train_subsample=5_000, eval_subsample=2_000)
     if model.recurrent:
         net = replace(base["model"], embed_dim=50, embedding="glove", hidden_dim=32, n_layers=1)
     else:
         net = replace(base["model"], embed_dim=50, embedding="random", n_filters=32)
-    parts = dict(data=data, model=net, train=replace(base["train"], patience=3),
+    train = replace(base["train"], patience=3, **QUICK_MODEL_TRAINING.get(model.name, {}))
+    parts = dict(data=data, model=net, train=train,
                  prune=PruneConfig(fraction=0.36, levels=5, branch_levels=QUICK_CONTROL_LEVELS))
     top = dict(early_bird_window=2, rewind_point="50it")
     apply_overrides(parts, top, {**ds.quick, **ds.quick_by_model.get(model.name, {})})
     return {**parts, "top": top}
 
 
+def quick_fine_tuning_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    """A pretrained encoder on the quick profile (notebook 09): the fine-tuning recipe of
+    :func:`fine_tuning_parts` on the quick schedule (36% per level, 5 levels: 64 ... 10.7% of the
+    prunable weights remain; every arm at every level), cut for a 2-core CPU where only time
+    depends on it: the first :data:`QUICK_ENCODER_LAYERS` layers of the encoder, texts at 64
+    WordPiece tokens, and the dataset's :data:`QUICK_FINE_TUNING_DATA` cut."""
+    parts = fine_tuning_parts(ds, model)
+    parts["data"] = replace(parts["data"], max_len=64, **QUICK_FINE_TUNING_DATA.get(ds.name, {}))
+    parts["model"] = replace(parts["model"], n_layers=QUICK_ENCODER_LAYERS)
+    parts["prune"] = replace(parts["prune"], fraction=0.36, levels=5)
+    return {**parts, "top": dict(early_bird_window=2, rewind_point="50it")}
+
+
+#: what a model needs to train at the quick profile's lengths, beyond its dataset's recipe: the
+#: vanilla RNN's gradients explode over 72-160 steps without clipping (Pascanu et al. 2013)
+QUICK_MODEL_TRAINING: dict[str, dict[str, Any]] = {"rnn": {"clip_grad_norm": 1.0}}
+#: the quick profile's cut of a pretrained encoder: its first two layers (of MiniLM's six)
+QUICK_ENCODER_LAYERS = 2
+#: the quick profile's data for a pretrained encoder, per dataset (parameters)
+QUICK_FINE_TUNING_DATA = {"sst2": {"train_subsample": 2_000, "eval_subsample": 1_000}}
+
+
 def smoke_parts(ds: Dataset, model: ModelSpec) -> Parts:
+    if model.pretrained is not None:  # the fine-tuning recipe on one layer, 600 examples, 2 epochs, 3 levels
+        parts = fine_tuning_parts(ds, model)
+        parts["data"] = replace(parts["data"], val_fraction=0.2, max_len=64, train_subsample=600,
+                                eval_subsample=300)
+        parts["model"] = replace(parts["model"], n_layers=1)
+        parts["train"] = replace(parts["train"], lr=1e-3, epochs=2)
+        parts["prune"] = replace(parts["prune"], levels=3)
+        return {**parts, "top": dict(early_bird_window=2, synflow_rounds=20)}
     data = DataConfig(dataset=ds.name, protocol=ds.default_protocol, max_vocab=2_000, val_fraction=0.2)
     if model.recurrent:
         net = ModelConfig(name=model.name, embed_dim=32, hidden_dim=16, n_layers=1)
@@ -165,7 +235,8 @@ SMOKE_TRANSFER = TransferStudy((("synthetic", "synthetic_short"), ("synthetic_sh
                                 ("synthetic_topics", "synthetic_short")), (0, 1))
 PROFILES.register(Profile("smoke", ("synthetic",), ("cnn", "lstm"), (0, 1),
                           "synthetic data, tiny models, 3 levels: the whole pipeline in minutes on a CPU",
-                          smoke_parts, transfer=SMOKE_TRANSFER))
+                          smoke_parts, transfer=SMOKE_TRANSFER,
+                          families=FamilyStudy(("gru", "rnn"), ("synthetic",), ("minilm",), ("synthetic",), (0,))))
 #: quick's seeds, fixed before the run from the power plan (results/quick/tables/seed_power.csv,
 #: :mod:`lthlib.report.power`, on the previous run's spread): at least 5 for every primary pair.  A
 #: 2-point difference at 80% power asks for 7 (AG News CNN) to 12 (IMDb BiLSTM); the budget runs 6
@@ -195,24 +266,42 @@ QUICK_TRANSFER = TransferStudy((("imdb", "sst2"), ("sst2", "imdb"), ("ag_news", 
                                          "sst2": {"train_subsample": 6_000, "eval_subsample": 1_000,
                                                   **TRANSFER_SCHEDULE},
                                          "ag_news": TRANSFER_SCHEDULE})
+#: quick's other model families (notebook 09), seeds fixed before any result: the GRU and the
+#: vanilla RNN sized as quick's BiLSTM on IMDb and AG News, and MiniLM's tickets on SST-2
+QUICK_FAMILIES = FamilyStudy(("gru", "rnn"), ("imdb", "ag_news"), ("minilm",), ("sst2",), (0, 1, 2))
 PROFILES.register(Profile("quick", ("imdb", "ag_news"), ("cnn", "lstm"), QUICK_SEEDS,
                           "real data subsampled (AG News: its test set re-split), a CNN learning its "
                           "embedding and a GloVe BiLSTM, 36% per level (every second level of the "
                           "study's) down to 10.7%: the study's protocol on a CPU",
                           quick_parts, arm_seeds=QUICK_FEWER_SEEDS, dataset_seeds=QUICK_DATASET_SEEDS,
-                          arm_datasets=QUICK_FEWER_DATASETS, transfer=QUICK_TRANSFER, recipes=QUICK_RECIPES))
+                          arm_datasets=QUICK_FEWER_DATASETS, transfer=QUICK_TRANSFER, recipes=QUICK_RECIPES,
+                          families=QUICK_FAMILIES))
 PROFILES.register(Profile("paper", ("imdb", "ag_news"), ("cnn", "lstm"), (0, 1, 2),
                           "the study's settings, on a GPU", paper_parts,
-                          transfer=TransferStudy(QUICK_TRANSFER.pairs, (0, 1, 2))))
+                          transfer=TransferStudy(QUICK_TRANSFER.pairs, (0, 1, 2)),
+                          families=FamilyStudy(("gru", "rnn"), ("imdb", "ag_news"), ("minilm",), ("sst2",),
+                                               (0, 1, 2))))
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     """Everything that can be checked before training: ranges, and names against the registries."""
     cfg.validate()
     DATASETS.get(cfg.data.dataset).protocol(cfg.data.protocol)
     vocab_members(cfg.data)   # a shared vocabulary's datasets and protocols
-    MODELS.get(cfg.model.name)
+    check_model_inputs(cfg)
     arm_entry(cfg.arm).validate(cfg)
     return cfg
+
+
+def check_model_inputs(cfg: ExperimentConfig) -> None:
+    """A pretrained model reads its own tokenizer's ids and brings its own embedding; the other
+    models read words and learn (or are given GloVe) embeddings."""
+    spec = MODELS.get(cfg.model.name)
+    if cfg.data.tokenizer != spec.tokenizer:
+        raise ConfigError(f"model {spec.name!r} reads the {spec.tokenizer!r} tokenizer's ids; the data is set to "
+                          f"tokenizer={cfg.data.tokenizer!r}: set tokenizer={spec.tokenizer!r}")
+    if (cfg.model.embedding == "pretrained") != (spec.pretrained is not None):
+        want = "pretrained" if spec.pretrained is not None else "random or glove"
+        raise ConfigError(f"model {spec.name!r} takes embedding={want}, got {cfg.model.embedding!r}")
 
 
 def protocol_for(dataset: str, value: Any) -> str | None:

@@ -63,12 +63,14 @@ def load_embedding(cfg: ExperimentConfig, data: PreparedData, seed: int) -> torc
 def new_network(cfg: ExperimentConfig, data: PreparedData, init_seed: int,
                 keep_pretrained: bool = True) -> torch.nn.Module:
     """A network drawn from θ0's distribution with ``init_seed``: a pretrained embedding is
-    copied in (``keep_pretrained``) or replaced by random vectors of its scale."""
+    copied in (``keep_pretrained``) or replaced by random vectors of its scale; a pretrained
+    model's pretrained values are copied over the draw (``keep_pretrained``) or not (its own
+    initialisation: a re-initialised encoder)."""
     embedding = load_embedding(cfg, data, seed=init_seed)
     if embedding is not None and not keep_pretrained:
         embedding = scale_matched_embedding(embedding, derive_seed(init_seed, "embedding"))
     return build_model(cfg.model, len(data.vocab), data.n_classes, init_seed=init_seed,
-                       embedding=embedding)
+                       embedding=embedding, pretrained=keep_pretrained)
 
 
 # ---------------------------------------------------------------------------------------------

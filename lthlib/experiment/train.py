@@ -3,11 +3,12 @@
 - :class:`~lthlib.experiment.batches.Batcher` (imported here, where it used to live) keeps a
   split's token ids, offsets and labels on the device and cuts them into padded batches:
   length-bucketed and seeded for training, sorted by length for evaluation.
-- :func:`train_model` runs Adam with the masks re-applied after every step by one fused
-  :class:`lthlib.nets.masks.MaskApplier` call, evaluates validation and test after every epoch,
-  keeps the best-validation state, stops early on ``patience``, can snapshot the weights after
-  exactly ``k`` iterations (θk, for late rewinding), and checkpoints each epoch atomically so a
-  killed run resumes to the same numbers.
+- :func:`train_model` runs Adam (AdamW with weight decay; a constant learning rate, or BERT's
+  warm-up and linear decay; gradient clipping where asked: :class:`~lthlib.core.config.TrainConfig`)
+  with the masks re-applied after every step by one fused :class:`lthlib.nets.masks.MaskApplier`
+  call, evaluates validation and test after every epoch, keeps the best-validation state, stops
+  early on ``patience``, can snapshot the weights after exactly ``k`` iterations (θk, for late
+  rewinding), and checkpoints each epoch atomically so a killed run resumes to the same numbers.
 
 Seeds: the data order of epoch ``e`` (0-based) comes from ``derive_seed(seed, "data_order", e)``
 and dropout from ``torch.manual_seed(derive_seed(seed, "dropout", e))`` at the start of the
@@ -145,9 +146,40 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.0) -> torch.optim.
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
+def lr_factor(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate's multiplier for the optimiser step that follows ``step`` steps taken, of
+    ``total_steps`` (the epoch cap's): 1 for ``constant``; for ``linear``, Hugging Face's
+    ``get_linear_schedule_with_warmup`` (``step / warmup`` steps, then down to 0 at the cap)."""
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    warmup = round(cfg.warmup_fraction * total_steps)
+    if step < warmup:
+        return step / warmup
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+
+def before_update(cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer, lr: float,
+                  total_steps: int, steps_taken: Callable[[], int]) -> Callable[[], None] | None:
+    """What runs between ``backward`` and the optimiser step: the learning rate of the schedule
+    and the clipping of :class:`TrainConfig`; None where the configuration asks for neither
+    (the study's training)."""
+    if cfg.lr_schedule == "constant" and cfg.clip_grad_norm is None:
+        return None
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def hook() -> None:
+        if cfg.lr_schedule != "constant":
+            for group in optimizer.param_groups:
+                group["lr"] = lr * lr_factor(cfg, steps_taken(), total_steps)
+        if cfg.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm, foreach=True)
+    return hook
+
+
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, apply: MaskApplier,
-                batches, use_bf16: bool, after_step=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One pass of masked training over ``batches``: forward, backward, Adam, re-mask.
+                batches, use_bf16: bool, after_step=None, before_step=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass of masked training over ``batches``: forward, backward, ``before_step`` (the
+    schedule's learning rate, clipping: :func:`before_update`), Adam, re-mask.
 
     Returns the summed loss and the number correct as device tensors (no host sync inside).
     """
@@ -161,6 +193,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, apply: MaskA
             logits = model(tokens, lengths)
         loss, correct = loss_and_correct(logits, labels)
         loss.backward()
+        if before_step is not None:
+            before_step()
         optimizer.step()
         apply()
         loss_sum += loss.detach() * labels.shape[0]
@@ -206,7 +240,10 @@ def _checkpoint_meta(seed: int, lr: float, epochs: int, cfg: TrainConfig, snapsh
     return {"version": CHECKPOINT_VERSION, "seed": int(seed), "lr": float(lr), "epochs": int(epochs),
             "batch_size": cfg.batch_size, "patience": cfg.patience, "snapshot_at": snapshot_at,
             "mask_names": list(masks), "mask_kept": [int(m.sum()) for m in masks.values()],
-            **({"weight_decay": cfg.weight_decay} if cfg.weight_decay else {})}
+            **({"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}),
+            **({"lr_schedule": cfg.lr_schedule, "warmup_fraction": cfg.warmup_fraction}
+               if cfg.lr_schedule != "constant" else {}),
+            **({"clip_grad_norm": cfg.clip_grad_norm} if cfg.clip_grad_norm is not None else {})}
 
 
 def _resume(path: Path | None, meta: dict, model: nn.Module, optimizer) -> _Progress:
@@ -290,10 +327,12 @@ def train_model(model: nn.Module, masks: Masks, data: "PreparedData", cfg: Train
         state.snapshot_state = cpu_state(model)
     if state.best_state is None:  # no epoch yet: the starting weights stand in
         state.best_state = cpu_state(model)
+    before_step = before_update(cfg, model, optimizer, lr, n_epochs * batchers["train"].n_batches(),
+                                lambda: state.iteration)
     for e in range(len(state.history), n_epochs):
         if state.stopped:
             break
-        row = _run_epoch(model, optimizer, apply, batchers, cfg, state, e,
+        row = _run_epoch(model, optimizer, apply, batchers, cfg, state, e, before_step,
                          seed=seed, snapshot_at=snapshot_at, bar_desc=f"{desc} ep {e + 1}/{n_epochs}".strip(),
                          progress=progress)
         _record_epoch(state, row, model, cfg.patience)
@@ -327,8 +366,8 @@ def _batchers(model: nn.Module, data: "PreparedData", cfg: TrainConfig, device) 
 
 
 def _run_epoch(model, optimizer, apply: MaskApplier, batchers: dict[str, Batcher], cfg: TrainConfig,
-               state: _Progress, e: int, *, seed: int, snapshot_at: int | None, bar_desc: str,
-               progress: bool) -> dict:
+               state: _Progress, e: int, before_step: Callable[[], None] | None, *, seed: int,
+               snapshot_at: int | None, bar_desc: str, progress: bool) -> dict:
     """One epoch of training, then validation and test; returns the epoch's history row."""
     from tqdm.auto import tqdm
     start = time.perf_counter()
@@ -345,7 +384,7 @@ def _run_epoch(model, optimizer, apply: MaskApplier, batchers: dict[str, Batcher
 
     loss_sum, correct_sum = train_epoch(model, optimizer, apply,
                                         train_b.train_batches(derive_seed(seed, "data_order", e)),
-                                        use_bf16, after_step)
+                                        use_bf16, after_step, before_step)
     n_train = max(len(train_b), 1)
     row = {"epoch": e + 1, "train_loss": loss_sum.item() / n_train, "train_acc": correct_sum.item() / n_train}
     for split in ("val", "test"):

@@ -41,9 +41,11 @@ def is_bias(name: str) -> bool:
 def prunable_names(model: nn.Module, prune_cfg) -> list[str]:
     """The parameters a mask covers, in ``named_parameters`` order.
 
-    ``prune_cfg.prunable``: ``"all"`` every parameter (weights, biases and the embedding, as the
-    study pruned), ``"weights"`` no biases; ``include_embedding`` / ``include_output`` drop the
-    embedding matrix / the output layer when False.
+    The model's registry entry may limit them first (``prunable``: a pretrained encoder's linear
+    weights, :mod:`lthlib.nets.models.transformer`).  ``prune_cfg.prunable``: ``"all"`` every
+    parameter (weights, biases and the embedding, as the study pruned), ``"weights"`` no biases;
+    ``include_embedding`` / ``include_output`` drop the embedding matrix / the output layer when
+    False.
     """
     prunable = getattr(prune_cfg, "prunable", "all")
     if prunable not in ("all", "weights"):
@@ -51,7 +53,10 @@ def prunable_names(model: nn.Module, prune_cfg) -> list[str]:
     embedding = getattr(model, "embedding_param", "embedding.weight")
     output = getattr(model, "output_prefix", "fc.")
     names = []
+    may_prune = _model_prunable(model)
     for name, _ in model.named_parameters():
+        if not may_prune(name):
+            continue
         if prunable == "weights" and is_bias(name):
             continue
         if name == embedding and not getattr(prune_cfg, "include_embedding", True):
@@ -60,6 +65,15 @@ def prunable_names(model: nn.Module, prune_cfg) -> list[str]:
             continue
         names.append(name)
     return names
+
+
+def _model_prunable(model: nn.Module):
+    """The model entry's own limit on what may be pruned (a pretrained encoder's: its linear
+    weights); every parameter for a model without one, or a network of no entry."""
+    from .models import MODELS
+    name = getattr(model, "model_name", None)
+    hook = MODELS.get(name).prunable if name in MODELS else None
+    return (lambda _: True) if hook is None else (lambda parameter: hook(model, parameter))
 
 
 def full_masks(model: nn.Module, names: list[str]) -> Masks:

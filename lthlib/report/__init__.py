@@ -23,6 +23,8 @@ mask overlaps :mod:`lthlib.report.tables` reads through the store).
     ticket_price   what a cheaper ticket costs and buys (notebook 06)
     transfer_verdicts  tickets across datasets: paired differences per pair, the primary family,
                    the verdicts (notebook 07)
+    family_verdicts  every model family side by side: the main grid's rows and the family study's
+                   (notebook 09)
     savings        what a deployed ticket saves: size and latency tables (notebook 08)
     data_summary   the prepared datasets (notebook 00)
     model_summary  parameters per tensor, prunable or not (notebook 01)

@@ -54,7 +54,7 @@ def prepare_all(grid: Grid) -> Prepared:
 def model_columns(model: str, data: PreparedData, model_cfg) -> dict[str, Any]:
     """What one model of a profile uses of a prepared dataset: vocabulary size, embedding, and
     for GloVe the coverage (NaN with the reason when the vectors are unavailable)."""
-    kind = "glove" if model_cfg.embedding == "glove" else "random"
+    kind = model_cfg.embedding  # random | glove | pretrained (with the encoder, its WordPiece ids)
     cols: dict[str, Any] = {f"vocab_{model}": len(data.vocab),
                             f"embedding_{model}": f"{kind} {model_cfg.embed_dim}d"}
     if model_cfg.embedding == "glove":

@@ -49,3 +49,16 @@ def load_results(grid: Grid, arms: Iterable[str] | None = None) -> Results:
     return Results(_keep(st.runs(), levels), _keep(st.epochs(), levels), _keep(st.layers(), levels),
                    status, expected, st, _keep(st.table("collapse"), levels), _keep(st.table("mask_distance"), levels),
                    _keep(st.table("predictions"), levels), st.table("test_labels"))
+
+
+def combine(parts: Iterable[Results]) -> Results:
+    """Several grids' results as one (notebook 09: the main grid's and the family study's), each
+    table the rows of all; the store is the first's (every grid of a profile shares it)."""
+    parts = list(parts)
+    if not parts:
+        raise ValueError("combine needs at least one Results")
+    tables = {name: pd.concat([getattr(p, name) for p in parts if not getattr(p, name).empty], ignore_index=True)
+              if any(not getattr(p, name).empty for p in parts) else getattr(parts[0], name)
+              for name in ("runs", "epochs", "layers", "status", "expected", "collapse", "mask_distance",
+                           "predictions")}
+    return Results(**tables, store=parts[0].store, test_labels=parts[0].test_labels)

@@ -72,8 +72,9 @@ class Trained(StartStrategy):
 
 @dataclass(frozen=True)
 class FreshInit(StartStrategy):
-    """Every weight drawn afresh (seeded per level) from the distribution θ0 came from; a
-    pretrained embedding replaced by random vectors of its scale
+    """Every weight drawn afresh (seeded per level) from the distribution θ0 came from (a
+    pretrained encoder: from its own initialisation, BERT's ``_init_weights``); a GloVe
+    embedding replaced by random vectors of its scale
     (:func:`lthlib.nets.models.scale_matched_embedding`), or its rows kept as in θ0
     (``keep_pretrained``)."""
     keep_pretrained: bool = False
@@ -86,6 +87,10 @@ class FreshInit(StartStrategy):
         return cpu_state(context.new_network(context.seed("reinit"), self.keep_pretrained))
 
     def check(self, arm: str, cfg: ExperimentConfig) -> None:
+        if self.keep_pretrained and cfg.model.embedding == "pretrained":
+            raise NotApplicable(f"arm {arm!r} keeps a pretrained embedding and re-draws the rest; a pretrained "
+                                f"encoder's embedding comes with the encoder, whose re-initialisation is "
+                                f"random_reinit (the encoder by its own _init_weights)")
         if self.keep_pretrained and cfg.model.embedding == "random":
             raise NotApplicable(f"arm {arm!r} keeps a pretrained embedding, and this model's "
                                 f"embedding is learned from random (embedding='random'): it would be "

@@ -9,6 +9,7 @@ registration, and the pieces they share.
     reach           reachability primitives the collapse hooks compose
     kim_cnn         Kim CNN (``cnn``)
     recurrent       the LSTM / GRU / RNN classifier (``lstm``, ``gru``, ``rnn``)
+    transformer     a pretrained BERT encoder and a head (``minilm``), as Chen et al. 2020
 
 Every model takes ``forward(tokens (B, T) int64 padded with PAD, lengths (B,) int64) -> logits
 (B, n_out)`` and carries the attributes listed in :mod:`.spec` (``model_name``,
@@ -27,10 +28,13 @@ Each entry carries:
 - ``layer_kind``   layer collapse: what each inner weight tensor is (``conv``, ...)
 - ``weight_uses``  FLOPs: how many times each inner parameter is applied per example
 - ``export``       the module ONNX traces, or None where the exporter refuses the model
+- ``pretrained``   a pretrained model's θ0 values over the draw (None: trained from scratch)
+- ``prunable``     which parameters pruning may touch (None: every one)
 
-What is prunable needs no hook: :func:`lthlib.nets.masks.prunable_names` reads the model's
-``embedding_param`` and ``output_prefix``, and so do the parameter counts of
-:mod:`lthlib.deploy.measure`.  A new model is one module here that defines its network, its
+What is prunable needs no hook where every parameter may be (the study pruned every one):
+:func:`lthlib.nets.masks.prunable_names` reads the model's ``embedding_param`` and
+``output_prefix``, and so do the parameter counts of :mod:`lthlib.deploy.measure`; a pretrained
+encoder's entry narrows it (``prunable``).  A new model is one module here that defines its network, its
 hooks and its ``MODELS.register(ModelSpec(...))``, imported below (or a plugin module named in
 ``LTH_PLUGINS``).
 
@@ -51,7 +55,9 @@ from .spec import (
     exportable_models,
     spec_of,
 )
+from .transformer import PretrainedEncoderClassifier
 
-__all__ = ["MODELS", "PAD", "UNK", "Builder", "InitRule", "KimCNN", "ModelSpec", "RecurrentClassifier",
+__all__ = ["MODELS", "PAD", "UNK", "Builder", "InitRule", "KimCNN", "ModelSpec", "PretrainedEncoderClassifier",
+           "RecurrentClassifier",
            "build_model", "count_parameters", "exportable_models", "flatten_rnns", "initialise",
            "loss_and_correct", "n_outputs", "predicted_class", "scale_matched_embedding", "spec_of"]

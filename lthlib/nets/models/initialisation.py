@@ -45,13 +45,15 @@ def no_rule(name: str) -> ConfigError:
     return ConfigError(f"no initialisation rule for parameter {name!r}")
 
 
-def initialise(model: nn.Module, seed: int, embedding: torch.Tensor | None, rule: InitRule) -> nn.Module:
+def initialise(model: nn.Module, seed: int, embedding: torch.Tensor | None, rule: InitRule,
+               embedding_by_rule: bool = False) -> nn.Module:
     """Seeded initialisation, in place, independent of the global RNG and of the device.
 
     - embedding (``model.embedding_param``): N(0, 1), or a copy of ``embedding`` (e.g. a GloVe
       matrix), then the ``PAD`` and ``UNK`` rows zeroed;
     - every other parameter: ``rule(name, shape, generator)``, the model's own (its entry's
-      ``init_rule``).
+      ``init_rule``); the embedding too where ``embedding_by_rule`` (a pretrained model's, whose
+      rule is its own pretraining's: BERT's ``_init_weights``).
 
     Values are drawn on the CPU from one ``torch.Generator(seed)`` in parameter order and copied
     into the parameters, so a seed gives the same network on any device.
@@ -60,7 +62,8 @@ def initialise(model: nn.Module, seed: int, embedding: torch.Tensor | None, rule
     emb_name = getattr(model, "embedding_param", "embedding.weight")
     with torch.no_grad():
         for name, p in model.named_parameters():
-            value = _embedding_value(p, embedding, g) if name == emb_name else rule(name, p.shape, g)
+            own = name == emb_name and not embedding_by_rule
+            value = _embedding_value(p, embedding, g) if own else rule(name, p.shape, g)
             p.copy_(value.to(p.dtype))
     flatten_rnns(model)
     return model

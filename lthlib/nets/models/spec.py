@@ -38,6 +38,11 @@ LayerKind = Callable[[nn.Module, str], "str | None"]
 #: is applied per example, averaged (:mod:`lthlib.deploy.measure`'s FLOPs), for every parameter
 #: but the embedding and the output layer; None where it has no rule
 WeightUses = Callable[[nn.Module, str, torch.Tensor], "float | None"]
+#: network -> the pretrained values of its parameters by name (those it has; the rest keep the
+#: seeded draw): a pretrained model's θ0
+Pretrained = Callable[[nn.Module], dict[str, torch.Tensor]]
+#: (network, parameter name) -> whether pruning may touch the parameter at all
+Prunable = Callable[[nn.Module, str], bool]
 #: network (fp32) -> the module ONNX traces (eval mode): ``forward(tokens, lengths) -> logits``
 #: with a dynamic batch and length (:mod:`lthlib.deploy.forms`)
 Export = Callable[[nn.Module], nn.Module]
@@ -56,7 +61,15 @@ class ModelSpec:
     reach: Reach                        # layer collapse
     layer_kind: LayerKind               # layer collapse: what each weight tensor is
     weight_uses: WeightUses             # FLOPs per tensor
-    export: Export | None = None        # None: the exporter refuses it (its graph is unchecked)
+    export: Export | None = None        # None: the exporter refuses it, saying ``export_refusal``
+    export_refusal: str = "its ONNX graph is not checked against PyTorch (tests/test_deploy.py)"
+    #: a pretrained model: its θ0 is these values over the seeded draw (``init_rule`` then draws
+    #: the embedding too: it is a re-initialisation's start); None: trained from the draw
+    pretrained: Pretrained | None = None
+    #: the parameters pruning may touch (None: every one; ``PruneConfig.prunable`` narrows further)
+    prunable: Prunable | None = None
+    #: the tokenizer its data needs (``DataConfig.tokenizer``): "words", or a pretrained model's
+    tokenizer: str = "words"
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -77,10 +90,18 @@ def exportable_models() -> tuple[str, ...]:
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, n_classes: int, *, init_seed: int,
-                embedding: torch.Tensor | None = None) -> nn.Module:
-    """A freshly initialised network (on the CPU) for ``cfg``."""
+                embedding: torch.Tensor | None = None, pretrained: bool = True) -> nn.Module:
+    """A freshly initialised network (on the CPU) for ``cfg``: the seeded draw, and over it a
+    pretrained model's pretrained values (``pretrained=False``: the draw alone, a re-initialised
+    pretrained model)."""
     spec = MODELS.get(cfg.name)
-    return initialise(spec.build(cfg, vocab_size, n_classes), init_seed, embedding, spec.init_rule)
+    model = initialise(spec.build(cfg, vocab_size, n_classes), init_seed, embedding, spec.init_rule,
+                       embedding_by_rule=spec.pretrained is not None)
+    if spec.pretrained is not None and pretrained:
+        with torch.no_grad():
+            for name, value in spec.pretrained(model).items():
+                model.get_parameter(name).copy_(value)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
