@@ -131,10 +131,14 @@ def save_figure(fig, profile: str, name: str, dpi: int = 130) -> Path | None:
 
 
 def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
-    """A GitHub Markdown table (no tabulate dependency); floats to ``digits`` decimals."""
+    """A GitHub Markdown table (no tabulate dependency); floats to ``digits`` decimals, or to
+    ``digits`` significant figures where that would print a non-zero value as 0 (a learning
+    rate of 0.002, a p-value of 0.0004)."""
     def cell(v):
         if isinstance(v, (float, np.floating)):
-            return "" if pd.isna(v) else f"{v:.{digits}f}"
+            if pd.isna(v):
+                return ""
+            return f"{v:.{digits}g}" if 0 < abs(v) < 10 ** -digits else f"{v:.{digits}f}"
         return str(v).replace("|", "\\|").replace("\n", " ")
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
