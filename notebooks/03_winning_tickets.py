@@ -51,6 +51,7 @@ status = report.run_arms(sel)
 results = report.load_results(sel)
 sound = tables.sound_view(results.runs, sel.arms)
 report.answer(narrative.describe_matches(sound, [report.TICKET], protocols=sel.protocols))
+report.say(narrative.NOT_THE_VERDICT)
 
 # %% [markdown]
 # ## Accuracy against sparsity

@@ -170,3 +170,9 @@ def test_lth_lab_committed_sets_the_kernels_environment_and_passes_the_rest(monk
     import os
     assert os.environ[platform.COMMITTED_ENV] == "1"
     monkeypatch.delenv(platform.COMMITTED_ENV)
+
+
+def test_items_under_a_heading_line_nest_under_it():
+    assert report.as_list(["Primary family:", "- (a) ticket − dense", "- (b) ticket − re-init", "Every other row"]) \
+        == ["- Primary family:", "  - (a) ticket − dense", "  - (b) ticket − re-init", "- Every other row"]
+    assert report.as_list(["- a", "- b"]) == ["- a", "- b"]

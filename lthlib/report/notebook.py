@@ -309,8 +309,21 @@ def say(text: str) -> None:
     """Sentences as Markdown (a paragraph; several lines become a list), not monospace print."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     if len(lines) > 1:
-        lines = [line if line.startswith("- ") else f"- {line}" for line in lines]
+        lines = as_list(lines)
     _markdown("\n".join(lines))
+
+
+def as_list(lines: Sequence[str]) -> list[str]:
+    """Lines as a Markdown list: a line given as "- item" after a plain line is nested under it
+    (a heading line and its items), every plain line is an item of its own."""
+    out, under_plain = [], False
+    for line in lines:
+        if line.startswith("- "):
+            out.append(f"  {line}" if under_plain else line)
+        else:
+            out.append(f"- {line}")
+            under_plain = True
+    return out
 
 
 def answer(text: str) -> None:
