@@ -62,8 +62,8 @@ report.answer(narrative.savings_headline(summary, best, sel.protocols))
 # ## Export and measure
 
 # %%
-report.say(f"exported and measured {len(saved.levels)} networks in {saved.seconds:.0f} s; "
-           f"settings: {saved.settings}")
+report.note(f"exported and measured {len(saved.levels)} networks in {saved.seconds:.0f} s; "
+            "measured with " + ", ".join(f"{name} {value}" for name, value in saved.settings.items()))
 report.say(narrative.describe_exported_weights(saved.levels, saved.forms))
 report.show_table(saved.levels, profile, "deploy_levels", protocols=sel.protocols)
 report.show_table(saved.forms, profile, "deploy_forms", digits=4, protocols=sel.protocols)
