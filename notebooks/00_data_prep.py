@@ -24,7 +24,10 @@ from lthlib.report import data_summary
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 profile = "smoke"   # smoke | quick | paper
 datasets = None     # e.g. '["imdb"]'
@@ -67,3 +70,6 @@ report.show_figure(data_summary.plot_lengths(prepared.data), profile, "data_leng
 
 # %%
 require_prepared(prepared.unavailable)
+
+# %%
+report.closing(sel)

@@ -23,7 +23,10 @@ from lthlib.report import figures, model_summary, narrative, tables
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
@@ -64,22 +67,6 @@ report.show_table(sweep, profile, "dense_sweep", protocols=sel.protocols)
 report.say(narrative.describe_sweep(sweep, profile, sel.protocols))
 
 # %% [markdown]
-# ## Training the dense networks
-#
-# Level 0 of the winning-ticket trunk only (`max_level=0`): the dense network every arm shares.
-
-# %%
-report.say(sel.describe())
-report.say(narrative.describe_left_out(sel))
-report.say(narrative.describe_arms(sel.arms))
-report.show_table(status, protocols=sel.protocols)
-
-# %% [markdown]
-# The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
-# marked `skipped` did not train, and the line above the table says why (for example, a dataset
-# whose files could not be had offline); such a cell is simply absent from the figures below,
-# never filled in.
-#
 # ## Dense accuracy
 #
 # Test accuracy at the epoch of best validation loss (early stopping), in %, mean ± 95% CI over
@@ -122,3 +109,6 @@ report.show_table(model_summary.parameter_totals(summary), profile, "parameter_t
 # re-initialisation that keeps a pretrained embedding (`random_reinit_keep_glove`) keeps of θ0.
 # The study's BiLSTM is about half embedding; the small BiLSTM here is mostly embedding, so that
 # control keeps most of θ0 and only the full re-initialisation (`random_reinit`) tests θ0.
+
+# %%
+report.closing(sel, status)

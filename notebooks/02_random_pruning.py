@@ -36,7 +36,10 @@ from lthlib.report import figures, narrative
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
@@ -60,20 +63,6 @@ results = report.load_results(sel)
 report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
 
 # %% [markdown]
-# ## Training
-
-# %%
-report.say(sel.describe())
-report.say(narrative.describe_left_out(sel))
-report.say(narrative.describe_arms(sel.arms))
-report.show_table(status, protocols=sel.protocols)
-
-# %% [markdown]
-# The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
-# marked `skipped` did not train, and the line above the table says why (for example, a dataset
-# whose files could not be had offline); such a cell is simply absent from the figures below,
-# never filled in.
-#
 # ## Accuracy against sparsity
 
 # %%
@@ -104,3 +93,6 @@ report.show_paired_differences(results.runs, profile, sel.arms, protocols=sel.pr
 # A level whose interval lies entirely above zero is one where the winning ticket beat the
 # control on these seeds beyond seed noise; an interval that straddles zero is no evidence either
 # way (with few seeds the intervals are wide, and with one seed there is no interval at all).
+
+# %%
+report.closing(sel, status)

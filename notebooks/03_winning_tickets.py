@@ -26,7 +26,10 @@ from lthlib.report import figures, narrative, tables
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
@@ -48,22 +51,9 @@ status = report.run_arms(sel)
 results = report.load_results(sel)
 sound = tables.sound_view(results.runs, sel.arms)
 report.answer(narrative.describe_matches(sound, [report.TICKET], protocols=sel.protocols))
+report.say(narrative.NOT_THE_VERDICT)
 
 # %% [markdown]
-# ## Training
-
-# %%
-report.say(sel.describe())
-report.say(narrative.describe_left_out(sel))
-report.say(narrative.describe_arms(sel.arms))
-report.show_table(status, protocols=sel.protocols)
-
-# %% [markdown]
-# The status table lists every dataset × model × arm × seed cell this notebook asked for.  A cell
-# marked `skipped` did not train, and the line above the table says why (for example, a dataset
-# whose files could not be had offline); such a cell is simply absent from the figures below,
-# never filled in.
-#
 # ## Accuracy against sparsity
 
 # %%
@@ -122,3 +112,6 @@ report.say(narrative.describe_layers(results.layers, protocols=sel.protocols))
 # scale).  With `prune_scope='local'` every tensor loses the same fraction per level, so the lines
 # coincide up to rounding (small tensors such as biases round visibly); with `'global'` one
 # threshold is shared and the lines show which tensors IMP thins most.
+
+# %%
+report.closing(sel, status)

@@ -21,7 +21,10 @@ from lthlib.report import figures, learning, narrative, paired, per_class, power
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
@@ -47,22 +50,6 @@ report.show_table(verdicts.answer_table(verdict, sel.protocols), protocols=sel.p
 controls, rewinding = report.comparison("control"), report.comparison("rewind")
 
 # %% [markdown]
-# ## What ran, and what did not
-
-# %%
-report.say(sel.describe())
-report.say(narrative.describe_left_out(sel))
-missing = tables.missing_cells(results.runs, results.status, results.expected)
-report.say(narrative.describe_missing(missing, sel.protocols))
-report.show_table(missing, profile, "missing_cells", protocols=sel.protocols)
-report.say(narrative.describe_status(results.status, sel.protocols))
-
-# %% [markdown]
-# Every dataset × model × arm × seed cell of the grid appears above unless all its levels are in
-# the store.  The reason is the one recorded when the cell was tried (for example, data that
-# could not be had), the configuration's refusal, or, for a cell nothing has tried yet, which
-# notebook trains it.  Missing cells are left out of every table and figure below, never imputed.
-#
 # ## Paired differences at every level
 #
 # Every arm against dense (its level L against the same seed's level 0), every trunk against the
@@ -307,3 +294,21 @@ report.say(narrative.describe_per_class(by_class, sel.protocols))
 # %%
 report.say(verdicts.describe_answer(verdict, sel.protocols))
 report.show_table(verdicts.answer_table(verdict, sel.protocols), profile, "answer", protocols=sel.protocols)
+
+# %% [markdown]
+# ## What ran, and what did not
+
+# %%
+missing = tables.missing_cells(results.runs, results.status, results.expected)
+report.say(narrative.describe_missing(missing, sel.protocols))
+report.show_table(missing, profile, "missing_cells", protocols=sel.protocols)
+report.note(narrative.describe_status(results.status, sel.protocols))
+
+# %% [markdown]
+# Every dataset × model × arm × seed cell of the grid appears above unless all its levels are in
+# the store.  The reason is the one recorded when the cell was tried (for example, data that
+# could not be had), the configuration's refusal, or, for a cell nothing has tried yet, which
+# notebook trains it.  Missing cells are left out of every table and figure above, never imputed.
+
+# %%
+report.closing(sel)

@@ -33,7 +33,10 @@ from lthlib.report import figures, narrative, ticket_price
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
@@ -57,15 +60,6 @@ sel = report.selection(profile, datasets=datasets, models=models, seeds=seeds, a
 status = report.run_arms(sel)
 results = report.load_results(sel)
 report.answer(narrative.answer_against(results.runs, sel.arms, protocols=sel.protocols))
-
-# %% [markdown]
-# ## Training
-
-# %%
-report.say(sel.describe())
-report.say(narrative.describe_left_out(sel))
-report.say(narrative.describe_arms(sel.arms))
-report.show_table(status, protocols=sel.protocols)
 
 # %% [markdown]
 # ## Accuracy against sparsity
@@ -138,3 +132,6 @@ report.show_table(collapse, profile, "layer_collapse", protocols=sel.protocols)
 # Reachability is necessary for signal, not sufficient: SynFlow's scores on an LSTM can vanish
 # (all-positive weights saturate the gates; see `lthlib/nets/scores.py`), so a mask can stay connected
 # and still train no better than chance.  The accuracy figure above shows whether it did.
+
+# %%
+report.closing(sel, status)

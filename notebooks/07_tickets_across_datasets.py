@@ -34,7 +34,10 @@ from lthlib.report import figures, transfer_verdicts
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p.
 profile = "smoke"          # smoke | quick | paper
 pairs = None               # e.g. 'imdb>sst2,sst2>imdb' (the profile's transfer pairs by default)
@@ -49,22 +52,14 @@ arms = None                # not used here: the five arms above always run
 # %%
 grid = transfer_grid(profile, pairs=pairs, models=models, seeds=seeds, datasets=datasets,
                      **report.parameters(globals()))
-status = grid.run(progress=report.showing_progress())
+status = report.run_grid(grid, "transfer_status")
 store = report.store(profile)
 expected = grid.expected()
-runs = transfer_verdicts.by_pair(store.runs(), expected)
+runs = report.require(transfer_verdicts.by_pair(store.runs(), expected), grid)
 predictions = transfer_verdicts.by_pair(store.table("predictions"), expected)
 table, chosen = transfer_verdicts.transfer_differences(runs, predictions, store.table("test_labels"))
 verdicts = transfer_verdicts.verdict_table(table, chosen, runs)
 report.answer(transfer_verdicts.headline(verdicts))
-
-# %% [markdown]
-# ## Training
-
-# %%
-report.say(grid.describe())
-report.say(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
-report.show_table(status[status["status"] != "done"])
 
 # %% [markdown]
 # ## Target accuracy against weights remaining
@@ -97,3 +92,7 @@ report.say(transfer_verdicts.describe_family())
 # %%
 report.show_table(verdicts, profile, "transfer_verdicts", columns=transfer_verdicts.SHOWN_VERDICT_COLUMNS)
 report.say(transfer_verdicts.describe_answer(verdicts))
+
+# %%
+report.note(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")
+report.closing(grid, status[status["status"] != "done"])

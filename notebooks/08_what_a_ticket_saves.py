@@ -32,7 +32,10 @@ from lthlib.report import figures, narrative, savings
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
-# Parameters (papermill: -p name value).  None = the profile's value.  Every configuration
+# In JupyterLab: set the values below and run all cells; training and tables go to
+# results/<profile>-scratch/ (`%env LTH_READ_COMMITTED=1` first: read the committed results,
+# train nothing; README "Exploring in JupyterLab").  From a shell: papermill -p name value.
+# None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p, listed here or not.
 # Lists may be given as '["imdb"]' or 'imdb,ag_news'.
 profile = "smoke"          # smoke | quick | paper
@@ -56,22 +59,11 @@ summary = savings.savings_summary(saved.levels, saved.forms)
 report.answer(narrative.savings_headline(summary, best, sel.protocols))
 
 # %% [markdown]
-# ## Training
-#
-# The winning ticket's levels are notebook 03's; this trains only what the store lacks (nothing,
-# after notebook 03).
-
-# %%
-report.say(sel.describe())
-report.say(narrative.describe_left_out(sel))
-report.show_table(status, protocols=sel.protocols)
-
-# %% [markdown]
 # ## Export and measure
 
 # %%
-report.say(f"exported and measured {len(saved.levels)} networks in {saved.seconds:.0f} s; "
-           f"settings: {saved.settings}")
+report.note(f"exported and measured {len(saved.levels)} networks in {saved.seconds:.0f} s; "
+            "measured with " + ", ".join(f"{name} {value}" for name, value in saved.settings.items()))
 report.say(narrative.describe_exported_weights(saved.levels, saved.forms))
 report.show_table(saved.levels, profile, "deploy_levels", protocols=sel.protocols)
 report.show_table(saved.forms, profile, "deploy_forms", digits=4, protocols=sel.protocols)
@@ -130,3 +122,10 @@ report.show_table(best, profile, "deploy_best", protocols=sel.protocols)
 report.show_table(summary, profile, "deploy_summary", protocols=sel.protocols,
                   columns=savings.SHOWN_SUMMARY_COLUMNS)
 report.say(narrative.describe_savings(summary, best, sel.protocols))
+
+# %% [markdown]
+# The winning ticket's levels are notebook 03's; this trains only what the store lacks (nothing,
+# after notebook 03).
+
+# %%
+report.closing(sel, status)

@@ -93,6 +93,7 @@ def test_missing_cells_say_why():
     assert never["state"] == "missing" and ARMS.get(LATE_REWINDING).notebook in never["reason"]
     text = narrative.describe_missing(missing.reset_index())
     assert "data unavailable" in text and "Synthetic BiLSTM" in text
+    assert text.count("data unavailable: train.csv missing") == 1      # a reason is said once, its cells after it
     none_missing = tables.missing_cells(runs, status, expected.iloc[:0])
     assert "has all its levels" in narrative.describe_missing(none_missing)
 

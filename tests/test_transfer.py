@@ -10,7 +10,7 @@ from lthlib.core.config import ConfigError
 from lthlib.data.prepare import forget_prepared
 from lthlib.experiment import runner as lottery
 from lthlib.experiment import train
-from lthlib.experiment.arms import TICKET
+from lthlib.experiment.arms import ARMS, TICKET, check_source
 from lthlib.experiment.runner import Runner, load_data
 from lthlib.experiment.store import Store
 from lthlib.experiment.transfer import TARGET_ARMS, TransferCell, TransferGrid
@@ -186,3 +186,26 @@ def test_lth_transfer_runs_a_pair_from_a_shell(tmp_path, monkeypatch, capsys):
     runs = Store.of_profile("smoke").runs()
     assert set(runs["arm"]) >= set(TARGET_ARMS)
     assert cli.main(["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic"]) == 2
+
+
+def test_a_pretrained_encoder_s_ticket_moves_in_its_own_tokenizer_s_index_space(tmp_path):
+    """Chen et al. 2020's transfer: MiniLM's rows are its WordPiece vocabulary on every dataset,
+    so its pairs need no shared word vocabulary; the transferred ticket starts from the source's
+    θ0 (the pretrained weights and the source's head) under the source's mask."""
+    g = TransferGrid.of("smoke", models=["minilm"], seeds=[0], pairs="synthetic>synthetic_short",
+                        epochs=1, levels=1, train_subsample=48, eval_subsample=24)
+    cfg = g.config(TransferCell("synthetic", "synthetic_short", "minilm", "transferred_ticket", 0))
+    assert cfg.data.shared_vocab == () and cfg.data.tokenizer == cfg.source.data.tokenizer != "words"
+    store = Store(tmp_path / "results")
+    runner, level = start_of(cfg, store)
+    source = Runner(cfg.source, store, progress=False)
+    theta0, mask = source.theta0(), load_torch(source.run.file(1, "mask.pt"))
+    assert mask and set(level.masks) == set(mask)
+    for name, value in level.start.items():
+        expected = theta0[name] * level.masks[name].to(value.dtype) if name in level.masks else theta0[name]
+        assert torch.equal(value, expected), name
+        if name in mask:
+            assert torch.equal(level.masks[name], mask[name]), name
+    words = g.trunk("synthetic", "cnn", 0)           # a word-vocabulary source: its rows are other tokens
+    with pytest.raises(ConfigError, match="rows line up"):
+        check_source(ARMS.get("transferred_ticket"), dataclasses.replace(cfg, source=words))

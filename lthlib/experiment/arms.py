@@ -100,6 +100,15 @@ class Arm:
         check_source(self, cfg)
 
 
+def rows_line_up(source: ExperimentConfig, cfg: ExperimentConfig) -> bool:
+    """Whether row i of the two embeddings is the same token: one shared word vocabulary, or one
+    pretrained model's own tokenizer (its vocabulary is fixed, whatever the dataset)."""
+    if source.data.tokenizer != "words" or cfg.data.tokenizer != "words":
+        return source.data.tokenizer == cfg.data.tokenizer
+    return bool(cfg.data.shared_vocab) and source.data.shared_vocab == cfg.data.shared_vocab \
+        and source.data.max_vocab == cfg.data.max_vocab
+
+
 def check_source(entry: Arm, cfg: ExperimentConfig) -> None:
     """A transfer arm needs a source trunk it can read: the winning ticket of another dataset,
     in the same vocabulary (one index space), model and pruning schedule."""
@@ -115,8 +124,7 @@ def check_source(entry: Arm, cfg: ExperimentConfig) -> None:
                           f"dataset's winning-ticket configuration; {fix}")
     if source.arm != TICKET or source.source is not None:
         raise ConfigError(f"a transfer's source must be a winning-ticket trunk, got arm {source.arm!r}")
-    if not cfg.data.shared_vocab or source.data.shared_vocab != cfg.data.shared_vocab \
-            or source.data.max_vocab != cfg.data.max_vocab:
+    if not rows_line_up(source, cfg):
         raise ConfigError(f"{source.data.dataset} -> {cfg.data.dataset}: a mask on the embedding means "
                           f"something only if rows line up, and these two have no shared vocabulary "
                           f"(shared_vocab {list(source.data.shared_vocab)} / {list(cfg.data.shared_vocab)}, "

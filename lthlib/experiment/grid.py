@@ -186,17 +186,18 @@ class Grid(Cells):
         return rows
 
     def describe(self) -> str:
+        """The selection in words: profile, datasets, models, seeds, arms, and where they differ."""
         extra = self.settings()
         entry, exceptions = PROFILES.get(self.profile), ""
         if self.profile_seeds:
-            exceptions += "".join(f"; {d} on seeds {list(entry.dataset_seeds[d])}"
+            exceptions += "".join(f"; {d} on seeds {listed(entry.dataset_seeds[d])}"
                                   for d in self.datasets if d in entry.dataset_seeds)
-            exceptions += "".join(f"; {a} on seeds {list(entry.arm_seeds[a])} only"
+            exceptions += "".join(f"; {a} on seeds {listed(entry.arm_seeds[a])} only"
                                   for a in self.arms if a in entry.arm_seeds)
-            exceptions += "".join(f"; {a} on {', '.join(entry.arm_datasets[a])} only"
+            exceptions += "".join(f"; {a} on {listed(entry.arm_datasets[a])} only"
                                   for a in self.arms if a in entry.arm_datasets)
-        return (f"profile {self.profile!r}: datasets {self.datasets}, models {self.models}, "
-                f"seeds {self.seeds}, arms {list(self.arms)}{exceptions}; {extra}")
+        return (f"profile {self.profile}: datasets {listed(self.datasets)}; models {listed(self.models)}; "
+                f"seeds {listed(self.seeds)}; arms {listed(self.arms)}{exceptions}; {extra}")
 
     # -- running -------------------------------------------------------------------------------
     def run(self, arms: Iterable[str] | None = None, *, max_level: int | None = None,
@@ -253,3 +254,11 @@ def selection(profile: str = "smoke", datasets=None, models=None, seeds=None, ar
     """
     chosen_arms = as_list(arms) or default_arms or comparison(family)
     return Grid.of(profile, as_list(datasets), as_list(models), chosen_arms, as_list(seeds, int), **parameters)
+
+
+def listed(values) -> str:
+    """Names or numbers as a reader writes them: 'imdb, ag_news'; consecutive integers as '0–4'."""
+    values = list(values)
+    if len(values) > 2 and all(isinstance(v, int) for v in values) and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}–{values[-1]}"
+    return ", ".join(map(str, values)) if values else "none"

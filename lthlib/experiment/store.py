@@ -48,7 +48,7 @@ import torch
 
 from ..core.config import ExperimentConfig, fingerprint
 from ..machine.files import DamagedFile, atomic_write, load_json, load_torch, save_json
-from ..machine.platform import results_dir
+from ..machine.platform import read_dir, results_dir
 
 TABLES = ("runs", "epochs", "layers", "collapse", "mask_distance", "predictions", "test_labels")
 #: read as text: a hash such as '0123' is no number, nor is a string of predicted classes
@@ -240,6 +240,12 @@ class Store:
     def of_profile(cls, profile: str) -> "Store":
         """The store of a profile: ``results/<profile>/`` (``LTH_RESULTS_DIR`` moves it)."""
         return cls(results_dir(profile))
+
+    @classmethod
+    def for_reading(cls, profile: str) -> "Store":
+        """The store a report reads: the profile's, or the committed one while a kernel explores
+        it read-only (:func:`~lthlib.machine.platform.reading_committed`)."""
+        return cls(read_dir(profile))
 
     def run_dir(self, key: dict, config: ExperimentConfig | None = None) -> RunDir:
         return RunDir(self.root, key, config).ensure()

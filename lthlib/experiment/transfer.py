@@ -115,8 +115,11 @@ class TransferGrid(Cells):
         return tuple(f"{d}/{self._own(d, model, self.seeds[0]).data.protocol}" for d in self.study.datasets)
 
     def trunk(self, dataset: str, model: str, seed: int) -> ExperimentConfig:
-        """One dataset's winning-ticket trunk on the study's shared vocabulary."""
+        """One dataset's winning-ticket trunk on the study's shared vocabulary (a pretrained
+        model reads its own tokenizer's, the same on every dataset)."""
         cfg = self._own(dataset, model, seed)
+        if MODELS.get(model).pretrained is not None:
+            return validate(cfg)
         return validate(replace(cfg, data=replace(cfg.data, shared_vocab=self.shared_vocab(model))))
 
     def cell_config(self, cell: TransferCell) -> ExperimentConfig:

@@ -82,6 +82,9 @@ PLUGINS_ENV = "LTH_PLUGINS"
 #: set (to 1) by run_all.sh and ``lth report``: this process writes the report's own folders
 REPORT_ENV = "LTH_REPORT"
 SCRATCH_SUFFIX = "-scratch"
+#: set (to 1) in a JupyterLab kernel (``lth lab --committed`` does): read the committed results
+#: of ``results/<profile>/``, train nothing, write tables and figures to the scratch folders
+COMMITTED_ENV = "LTH_READ_COMMITTED"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,6 +134,20 @@ def in_jupyter_kernel() -> bool:
 def exploring() -> bool:
     """A Jupyter kernel that run_all.sh or ``lth report`` did not start (see the module docstring)."""
     return in_jupyter_kernel() and not report_run()
+
+
+def reading_committed() -> bool:
+    """A kernel exploring the committed results read-only (``LTH_READ_COMMITTED=1``): it reads
+    the profile's own folder (:func:`read_dir`), trains nothing, and writes where exploring
+    writes (``<profile>-scratch``), so the committed report stays as it is."""
+    flag = os.environ.get(COMMITTED_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+    return flag and exploring()
+
+
+def read_dir(profile: str) -> Path:
+    """The results a process reads: :func:`results_dir`, or the committed ``results/<profile>/``
+    while :func:`reading_committed`."""
+    return _folder(RESULTS_ENV, ROOT / "results") / profile if reading_committed() else results_dir(profile)
 
 
 def profile_folder(profile: str) -> str:

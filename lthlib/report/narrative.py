@@ -14,6 +14,7 @@ import pandas as pd
 from ..data.datasets import DATASETS
 from ..data.sources import files_missing
 from ..experiment.arms import ARMS, TICKET
+from ..experiment.grid import listed
 from ..experiment.profiles import PROFILES
 from .labels import Protocols, arm_label, dataset_label, model_label, pair_label, protocols_of
 from .stats import PAIR, format_ci, paired_difference
@@ -62,10 +63,12 @@ def describe_status(status: pd.DataFrame | None, protocols: Protocols | None = N
 def describe_missing(missing: pd.DataFrame, protocols: Protocols | None = None) -> str:
     if missing.empty:
         return "Every dataset × model × arm × seed cell of this selection has all its levels."
-    lines = [f"{len(missing)} dataset × model × arm × seed cells lack results:"]
-    for (dataset, model, arm, reason), g in missing.groupby(["dataset", "model", "arm", "reason"], sort=True):
-        lines.append(f"- {pair_label(dataset, model, protocols)}, {arm_label(arm)}, seeds "
-                     f"{sorted(g['seed'].astype(int))} ({', '.join(sorted(set(g['state'])))}): {reason}")
+    lines = [f"{len(missing)} dataset × model × arm × seed cells lack results, by reason (each said once):"]
+    for reason, by_reason in missing.groupby("reason", sort=True):
+        cells = [f"{pair_label(dataset, model, protocols)} {arm_label(arm)} (seeds "
+                 f"{listed(sorted(g['seed'].astype(int)))}; {', '.join(sorted(set(g['state'])))})"
+                 for (dataset, model, arm), g in by_reason.groupby(["dataset", "model", "arm"], sort=True)]
+        lines.append(f"- {reason}: {'; '.join(cells)}")
     return "\n".join(lines)
 
 
@@ -149,6 +152,13 @@ def describe_matches(sound: pd.DataFrame, arms: Sequence[str] | None = None,
                      f"{within_std}; at or above the dense mean: "
                      f"{_sparsity_reached(row.match_mean_sparsity)}.")
     return "\n".join(lines)
+
+
+#: what a notebook's descriptive criteria are not (03 answers with them; 05 gives the verdict)
+NOT_THE_VERDICT = ("These criteria describe means over seeds; they are not the verdict.  Whether a ticket "
+                   "matches dense is decided in notebook 05 (05_analysis), by seed-level intervals on the "
+                   "paired differences with Holm's correction over the declared family; where the two "
+                   "disagree, 05's answer is the report's.")
 
 
 def _chosen_on_validation(sound: pd.DataFrame, dataset: str, model: str) -> str:

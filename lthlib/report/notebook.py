@@ -18,6 +18,7 @@ nothing drawn (a failed run) never replaces a good one.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,19 +31,34 @@ from ..experiment.arms import TICKET, comparison
 from ..experiment.grid import Grid, selection
 from ..experiment.store import Store, save_csv
 from ..machine.files import save_text
-from ..machine.platform import display_path, figures_dir, repo_path, report_run, results_dir
+from ..machine.platform import (
+    COMMITTED_ENV,
+    display_path,
+    exploring,
+    figures_dir,
+    reading_committed,
+    repo_path,
+    report_run,
+    results_dir,
+)
 from .labels import Protocols, arm_label, pair_label, protocols_of
 from .narrative import describe_comparison, describe_status
-from .results import Results, load_results
+from .results import Results
+from .results import load_results as _load_results
 from .stats import PAIR, paired_difference
 
-__all__ = ["TICKET", "Grid", "Results", "answer", "comparison", "load_results", "parameters", "readable",
-           "run_arms", "save_figure", "save_table", "say", "selection", "show_by_pair", "show_figure",
-           "show_paired_differences", "show_table", "store", "to_markdown"]
+__all__ = ["TICKET", "Grid", "NothingToShow", "Results", "answer", "closing", "comparison", "load_results", "note",
+           "parameters", "readable", "require", "run_arms", "run_grid", "save_figure", "save_table", "say",
+           "selection", "show_by_pair", "show_figure", "show_paired_differences", "show_table", "store",
+           "to_markdown"]
 
 STATUS_COLUMNS = ["dataset", "model", "arm", "seed", "status", "reason", "levels_done"]
 #: a table longer than this is saved and named, not shown (the figure beside it shows it)
 MAX_SHOWN_ROWS = 30
+#: a table wider than this (in the reader's columns) shows its first ones and links the CSV
+MAX_SHOWN_COLUMNS = 10
+#: the run's bookkeeping (what trained, what was saved where), said once by :func:`closing`
+_BOOKKEEPING: list[str] = []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +78,18 @@ def parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def store(profile: str) -> Store:
-    return Store.of_profile(profile)
+    """The store the notebook reads (the committed one while exploring it read-only)."""
+    return Store.for_reading(profile)
+
+
+def nothing_trains(profile: str, table: str = "status") -> pd.DataFrame | None:
+    """While a kernel explores the committed results read-only, the committed ``table`` (the
+    status of what ran), noted as such; None otherwise (the notebook trains as usual)."""
+    if not reading_committed():
+        return None
+    note(f"read-only: the committed results of `results/{profile}/` ({COMMITTED_ENV}=1); nothing trained, "
+         f"and this notebook's tables and figures went to `{display_path(results_dir(profile))}`")
+    return store(profile).table(table)
 
 
 def showing_progress() -> bool:
@@ -78,10 +105,66 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     networks trained and left, with an ETA (default: except in a report run, whose saved
     notebook gets the one-line summary).  ``executor``: where the training runs (None: the
     grid's, which :func:`selection` took from the notebook's ``executor`` parameter)."""
+    committed = nothing_trains(grid.profile)
+    if committed is not None:
+        return committed.merge(grid.expected(arms)[["dataset", "model", "arm", "seed"]]).reindex(columns=STATUS_COLUMNS)
     show = showing_progress() if progress is None else progress
     status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
-    say(describe_status(status, grid.protocols))
+    note(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]
+
+
+def run_grid(grid, status_table: str = "status") -> pd.DataFrame:
+    """Train another kind of grid (notebook 07's transfer grid) as :func:`run_arms` trains the
+    main one: nothing while exploring the committed results read-only."""
+    committed = nothing_trains(grid.profile, status_table)
+    return committed if committed is not None else grid.run(progress=showing_progress())
+
+
+class NothingToShow(Exception):
+    """The store holds no finished run of a notebook's selection: the message says what to run."""
+
+
+def require(runs: pd.DataFrame, grid) -> pd.DataFrame:
+    """``runs`` when it has rows; else :class:`NothingToShow`, saying how to fill the store or
+    read the committed results instead (a notebook opened on an empty store)."""
+    if not runs.empty:
+        return runs
+    where = display_path(store(grid.profile).root)
+    raise NothingToShow(
+        f"The store `{where}` holds no finished run of this notebook's selection ({grid.describe()}). "
+        f"Train it first (in a shell: `lth run --profile {grid.profile} --arms all`; or run notebooks 01-04 "
+        f"here, which train into `{where}`), or read the committed results without training: run "
+        f"`%env {COMMITTED_ENV}=1` in this kernel, then the notebook again (README: \"Exploring in JupyterLab\").")
+
+
+def load_results(grid: Grid, arms: Sequence[str] | None = None) -> Results:
+    """The store's tables for the grid (:func:`lthlib.report.results.load_results`);
+    :class:`NothingToShow` when it holds no finished run of it."""
+    results = _load_results(grid, arms)
+    require(results.runs, grid)
+    return results
+
+
+def _show_briefly(shell, kind, error, traceback, tb_offset=None) -> None:
+    _markdown(f"**Nothing to show yet.** {error}")
+
+
+def _install_brief_errors() -> None:
+    """In a kernel exploring (not a report run), :class:`NothingToShow` prints its message, not
+    a traceback."""
+    if not exploring():
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((NothingToShow,), _show_briefly)
+
+
+_install_brief_errors()
 
 
 def show_committed_table(profile: str, name: str, protocols: Protocols | None = None) -> None:
@@ -103,6 +186,10 @@ def run_sweep(grid: Grid) -> pd.DataFrame:
     """The dense recipe sweep of the grid's datasets and models (:mod:`lthlib.experiment.recipe`),
     trained where the store lacks it, with the grid's overrides and executor; its table.  Stops
     (ConfigError) when the sweep chose another recipe than the profile trains with."""
+    committed = nothing_trains(grid.profile)
+    if committed is not None:
+        path = store(grid.profile).root / "tables" / "dense_sweep.csv"
+        return pd.read_csv(path) if path.exists() else pd.DataFrame()
     table = recipe.run_sweep(grid.profile, grid.datasets, grid.models, store(grid.profile),
                              overrides=grid.overrides, executor=grid.executor, progress=showing_progress())
     if not grid.overrides:  # with overrides (another budget, other data) the sweep is exploratory
@@ -117,6 +204,13 @@ def run_sweep(grid: Grid) -> pd.DataFrame:
 def has_content(fig) -> bool:
     """Whether anything was drawn on the figure (a failed run leaves empty axes)."""
     return any(ax.has_data() or ax.images or ax.texts for ax in fig.axes)
+
+
+def figure_title(fig) -> str:
+    """The figure's title (its suptitle, else its panels' titles), the page's alt text for it."""
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    panels = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    return title or "; ".join(panels)
 
 
 def save_figure(fig, profile: str, name: str, dpi: int = 130) -> Path | None:
@@ -158,13 +252,45 @@ def save_table(frame: pd.DataFrame, profile: str, name: str) -> Path | None:
     return folder / f"{name}.csv"
 
 
-def _display(obj) -> None:
+def _display(obj, metadata: dict | None = None) -> None:
     try:
         from IPython.display import display
     except ImportError:  # pragma: no cover - outside IPython there is nothing to show
         print(obj.to_string() if isinstance(obj, pd.DataFrame) else obj)
         return
-    display(obj)
+    display(obj, metadata=metadata)
+
+
+#: how a cell with no value, and a yes/no, read in a shown table
+BLANK, YES, NO = "–", "yes", "no"
+
+
+def cell_text(value, digits: int = 2) -> str:
+    """One shown cell as a reader reads it: yes/no for a boolean, a dash for no value, a number
+    to ``digits`` decimals (significant figures where decimals would print 0)."""
+    if isinstance(value, (bool, np.bool_)):
+        return YES if value else NO
+    if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
+        return BLANK
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.{digits}g}" if 0 < abs(value) < 10 ** -digits else f"{value:.{digits}f}"
+    return str(value)
+
+
+def in_words(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Every cell of a shown table as :func:`cell_text` writes it."""
+    return frame.apply(lambda column: column.map(lambda v: cell_text(v, digits))) if not frame.empty else frame
+
+
+def _display_frame(frame: pd.DataFrame) -> None:
+    """A table without pandas' row index: HTML for the page, plain text beside it."""
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        print(frame.to_string(index=False))
+        return
+    display({"text/html": frame.to_html(index=False, border=0, escape=True),
+             "text/plain": frame.to_string(index=False)}, raw=True)
 
 
 def _markdown(text: str) -> None:
@@ -183,8 +309,21 @@ def say(text: str) -> None:
     """Sentences as Markdown (a paragraph; several lines become a list), not monospace print."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     if len(lines) > 1:
-        lines = [line if line.startswith("- ") else f"- {line}" for line in lines]
+        lines = as_list(lines)
     _markdown("\n".join(lines))
+
+
+def as_list(lines: Sequence[str]) -> list[str]:
+    """Lines as a Markdown list: a line given as "- item" after a plain line is nested under it
+    (a heading line and its items), every plain line is an item of its own."""
+    out, under_plain = [], False
+    for line in lines:
+        if line.startswith("- "):
+            out.append(f"  {line}" if under_plain else line)
+        else:
+            out.append(f"- {line}")
+            under_plain = True
+    return out
 
 
 def answer(text: str) -> None:
@@ -192,17 +331,56 @@ def answer(text: str) -> None:
     _markdown(f"**Answer.** {text}")
 
 
-def _saved(path: Path | None, what: str) -> None:
-    say(f"saved `{display_path(path)}`" if path is not None else f"nothing to save: {what} is empty")
+def note(text: str) -> None:
+    """Bookkeeping (what trained, what was written), kept for the closing section, not shown here."""
+    _BOOKKEEPING.extend(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _saved(path: Path | None, profile: str, what: str) -> None:
+    note(f"saved {_link(path, profile)}" if path is not None else f"nothing to save: {what} is empty")
+
+
+def _link(path: Path, profile: str) -> str:
+    """A Markdown link to a file the notebook wrote, relative to where its page is read: the
+    rendered report (reports/<profile>/) or the notebook in JupyterLab (notebooks/)."""
+    page = repo_path("reports") / profile if report_run() else repo_path("notebooks")
+    href = Path(os.path.relpath(Path(path).resolve(), page)).as_posix()
+    return f"[`{display_path(path)}`]({href})"
+
+
+#: what the closing section says of the status table
+STATUS_NOTE = ("The status table lists every dataset × model × arm × seed cell this notebook asked for.  "
+               "A cell marked `skipped` did not train, and the line above it says why (for example, a "
+               "dataset whose files could not be had offline, or a rewind point past the end of training); "
+               "such a cell is absent from the figures, never filled in.")
+
+
+def closing(grid: Grid | None = None, status: pd.DataFrame | None = None) -> None:
+    """The notebook's closing section, "About this run": the selection in words, the arms, what
+    did not run and why, the status table, and the files written (collected by :func:`note` as
+    the notebook ran, so its body reads as results)."""
+    _markdown("## About this run")
+    lines = []
+    if grid is not None:
+        from .narrative import describe_arms, describe_left_out
+        lines += [grid.describe(), describe_left_out(grid), describe_arms(grid.arms)]
+    lines += _BOOKKEEPING
+    lines = [line for text in lines for line in str(text).splitlines() if line.strip()]
+    if lines:
+        say("\n".join(lines) if len(lines) > 1 else f"- {lines[0]}")
+    if status is not None and not status.empty:
+        show_table(status, protocols=grid.protocols if grid is not None else None)
+        say(STATUS_NOTE)
+    _BOOKKEEPING.clear()
 
 
 def show_figure(fig, profile: str, name: str) -> None:
     """Save the figure (:func:`save_figure`), display it once, and close it."""
     import matplotlib.pyplot as plt
     path = save_figure(fig, profile, name)
-    _display(fig)
+    _display(fig, metadata={"image/png": {"alt": figure_title(fig) or name.replace("_", " ")}})
     plt.close(fig)
-    _saved(path, f"figure {name}")
+    _saved(path, profile, f"figure {name}")
 
 
 def _interval(estimate, low, high, digits: int) -> str:
@@ -238,7 +416,7 @@ def _merge_intervals(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
 def readable(frame: pd.DataFrame, protocols: Protocols | None = None, digits: int = 2) -> pd.DataFrame:
     """A table as a reader sees it: dataset × model as one label from the registries (under its
     split protocol), arms by their display names, each estimate with its interval in one column,
-    numbers rounded, column names in words.  The saved CSV keeps the full frame."""
+    column names in words (:func:`in_words` then writes each cell).  The saved CSV keeps the full frame."""
     out = _merge_intervals(frame, digits)
     if {"dataset", "model"} <= set(out.columns):
         names = {**protocols_of(frame), **(protocols or {})}
@@ -248,7 +426,6 @@ def readable(frame: pd.DataFrame, protocols: Protocols | None = None, digits: in
     for column in ("arm", "reference"):
         if column in out:
             out[column] = out[column].map(arm_label)
-    out = out.round(digits)
     return out.rename(columns=lambda c: str(c).replace("_", " "))
 
 
@@ -260,18 +437,22 @@ def show_table(frame: pd.DataFrame, profile: str | None = None, name: str | None
     longer than :data:`MAX_SHOWN_ROWS` is named, not shown."""
     path = save_table(frame, profile, name) if profile is not None and name is not None else None
     if name is not None and profile is not None:
-        _saved(path, f"table {name}")
+        _saved(path, profile, f"table {name}")
     shown = frame[[c for c in columns if c in frame]] if columns is not None else frame
     if len(shown) > MAX_SHOWN_ROWS:
-        where = f"`{display_path(path)}`" if path is not None else "the CSV"
+        where = _link(path, profile) if path is not None else "the CSV"
         say(f"{len(shown)} rows × {len(frame.columns)} columns: too long to read here; the full table is {where}.")
         return
-    more = len(frame.columns) - len(shown.columns)
-    with pd.option_context("display.max_columns", None, "display.max_rows", None, "display.width", None,
-                           "display.max_colwidth", None):
-        _display(readable(shown, protocols, digits) if not shown.empty else shown)
+    if shown.empty:
+        note(f"table {name or ''} has no rows")
+        return
+    table = in_words(readable(shown, protocols, digits), digits)
+    hidden = list(table.columns[MAX_SHOWN_COLUMNS:])
+    _display_frame(table[table.columns[:MAX_SHOWN_COLUMNS]])
+    more = len(frame.columns) - len(shown.columns) + len(hidden)
     if more > 0 and path is not None:
-        say(f"{more} more columns in `{display_path(path)}`.")
+        names = f" ({', '.join(map(str, hidden))})" if hidden else ""
+        say(f"{more} more columns{names} in {_link(path, profile)}.")
 
 
 def show_by_pair(frame: pd.DataFrame, protocols: Protocols | None = None) -> None:

@@ -105,15 +105,66 @@ def header_cell(notebook: nbformat.NotebookNode, name: str) -> nbformat.Notebook
     return nbformat.v4.new_markdown_cell(f'<div class="lth-run-with">{text}</div>')
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def notebook_title(notebook: nbformat.NotebookNode, default: str) -> str:
+    """The first Markdown heading of the notebook (its title), else ``default``."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return default
+
+
+def without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without live widgets (progress bars): their state is kilobytes of JSON that
+    renders blank offline, and the report's pages say what ran in words."""
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.outputs if WIDGET_VIEW not in out.get("data", {})]
+    return notebook
+
+
+def image_alts(notebook: nbformat.NotebookNode, title: str) -> list[str]:
+    """Each image's alt text in page order: the figure's own title where the notebook gave one
+    (:func:`lthlib.report.notebook.show_figure` puts it in the output's metadata), else the
+    page's title and the figure's number."""
+    alts = []
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}):
+                given = out.get("metadata", {}).get("image/png", {}).get("alt")
+                alts.append(given or f"{title}: figure {len(alts) + 1}")
+    return alts
+
+
+def with_alts(html: str, alts: list[str]) -> str:
+    """The page with ``alts`` on its PNG images, in order (nbconvert's lab template writes a
+    placeholder for every one)."""
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(html, features="html.parser")
+    for image, alt in zip(soup.select('img[src^="data:image/png"]'), alts):
+        image["alt"] = alt
+    return str(soup)
+
+
 def export_html(executed: Path | str) -> Path:
-    """Write ``executed`` (an .ipynb) as HTML beside it, without code; return the HTML's path."""
+    """Write ``executed`` (an .ipynb) as HTML beside it, without code, titled by its first heading,
+    every figure described; the .ipynb itself loses its widget state.  Return the HTML's path."""
     from nbconvert import HTMLExporter
     executed = Path(executed)
-    notebook = nbformat.read(executed, as_version=4)
+    notebook = without_widgets(nbformat.read(executed, as_version=4))
+    nbformat.write(notebook, executed)
+    title = notebook_title(notebook, executed.stem)
+    notebook.metadata["title"] = title
     notebook.cells.insert(1 if notebook.cells and notebook.cells[0].cell_type == "markdown" else 0,
                           header_cell(notebook, executed.stem))
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
+    body = with_alts(body, image_alts(notebook, title))
     html = executed.with_suffix(".html")
     html.write_text(body.replace("</head>", STYLE + "</head>", 1), encoding="utf-8")
     return html

@@ -40,7 +40,7 @@ def load_results(grid: Grid, arms: Iterable[str] | None = None) -> Results:
     """The store's tables, keeping only rows of the configurations the grid names (its
     arms, or ``arms``), up to its number of levels: a run key leaves the number of levels out,
     so a run extended further shares its folder, and the deeper levels are not this selection's."""
-    st = Store.of_profile(grid.profile)
+    st = Store.for_reading(grid.profile)
     expected = grid.expected(arms)
     levels = expected[expected["config_hash"] != ""].set_index("config_hash")["levels_expected"]
     status = st.table("status")

@@ -208,8 +208,8 @@ def _matches(row) -> str:
     where = f"{row.sparsity_pct:.1f}% sparsity (level {row.level}, {row.remaining_pct:.3g}% remaining)"
     diff = _interval(row.vs_dense, row.vs_dense_low, row.vs_dense_high)
     if not row.matched_on_validation:
-        return (f"no pruned level matches dense on validation; at {where}, nearest 13% remaining, the "
-                f"ticket − dense is {diff}")
+        return (f"no pruned level matches dense on validation; at {where}, the level nearest 13% remaining "
+                f"(where the study's tickets live), the ticket − dense is {diff}")
     verdict = "matches dense" if row.matches_dense else "is not shown to match dense"
     return (f"{verdict} at {where}, chosen on validation: ticket − dense {diff} on test "
             f"(Holm-adjusted one-sided p {row.vs_dense_p_holm:.3g} for a margin of {row.margin:g} point)")
