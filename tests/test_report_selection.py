@@ -9,6 +9,7 @@ from lthlib.core.config import ConfigError, fingerprint, run_key
 from lthlib.data.datasets import DATASETS
 from lthlib.experiment import arms
 from lthlib.experiment.arms import ARMS, TICKET
+from lthlib.experiment.grid import Grid
 from lthlib.experiment.profiles import PROFILES, experiment
 from lthlib.report import labels, narrative, tables
 from lthlib.report import notebook as report
@@ -131,3 +132,17 @@ def test_sentences_with_one_seed_say_there_is_no_interval():
     assert "one seed" in text and "not defined with one seed" in text
     both = pd.concat([one, make_runs({RANDOM_REINIT: {1: [(0.7, 0.5)]}}, [(0.8, 0.8)], seeds=(0,))])
     assert "no intervals" in narrative.describe_comparison(both, TICKET, RANDOM_REINIT)
+
+
+def test_a_branch_s_later_levels_reach_the_tables():
+    """A branch trains its branch_levels only (quick: 0, 2, 4, 5): counting them (4) must not cut
+    the results at level 3, which dropped the controls at 16.8% and 10.7% from every table."""
+    from lthlib.report.results import _keep
+    frame = pd.DataFrame({"config_hash": ["b"] * 4 + ["t"] * 6, "level": [0, 2, 4, 5, 0, 1, 2, 3, 4, 5]})
+    grid = Grid.of("quick", datasets=["imdb"], models=["cnn"], arms=[TICKET, RANDOM_REINIT], seeds=[0])
+    expected = grid.expected().set_index("arm")
+    assert expected.loc[RANDOM_REINIT, "last_level"] == 5 and expected.loc[RANDOM_REINIT, "levels_expected"] == 4
+    assert expected.loc[TICKET, "last_level"] == 5
+    kept = _keep(frame, pd.Series({"b": 5, "t": 3}))
+    assert kept[kept.config_hash == "b"]["level"].tolist() == [0, 2, 4, 5]
+    assert kept[kept.config_hash == "t"]["level"].tolist() == [0, 1, 2, 3]

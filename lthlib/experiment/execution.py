@@ -220,18 +220,21 @@ class Cells(ABC):
                 pass
 
     def expected_row(self, cell: NamedTuple) -> dict:
-        """One cell, its run hash, its trunk's, and its number of levels (0..levels); ``refused``
-        holds the reason its configuration is invalid."""
+        """One cell, its run hash, its trunk's, its number of levels and its last level (a
+        branch's levels need not be consecutive: ``branch_levels``); ``refused`` holds the reason
+        its configuration is invalid."""
         row = {**cell._asdict(), "seed": int(cell.seed)}
         try:
             cfg = self.cell_config(cell)
         except ConfigError as error:
-            return {**row, "config_hash": "", "trunk_hash": "", "levels_expected": float("nan"), "refused": str(error)}
+            return {**row, "config_hash": "", "trunk_hash": "", "levels_expected": float("nan"),
+                    "last_level": float("nan"), "refused": str(error)}
         folders = lineage(cfg, Path())
         trunk = folders.trunk
         return {**row, "protocol": cfg.data.protocol, "config_hash": run_hash(cfg),
                 "trunk_hash": trunk.own.hash if trunk is not None else "",
-                "levels_expected": len(folders.own_levels()) + 1, "refused": ""}
+                "levels_expected": len(folders.own_levels()) + 1, "last_level": max(folders.own_levels(), default=0),
+                "refused": ""}
 
     def settings(self) -> str:
         """The overrides every cell gets, in words."""

@@ -34,7 +34,7 @@ from .execution import CELL, STATUS_COLUMNS, Cells, execute
 from .profiles import PROFILES, experiment, validate
 from .store import Store
 
-EXPECTED_COLUMNS = [*CELL, "protocol", "config_hash", "levels_expected", "refused"]
+EXPECTED_COLUMNS = [*CELL, "protocol", "config_hash", "levels_expected", "last_level", "refused"]
 
 
 class Cell(NamedTuple):

@@ -43,7 +43,7 @@ from .store import Store
 TARGET_ARMS = (TICKET, *families("transfer"))
 TRANSFER_CELL = ["source", "dataset", "model", "arm", "seed"]
 TRANSFER_STATUS = "transfer_status"
-TRANSFER_EXPECTED = [*TRANSFER_CELL, "protocol", "config_hash", "trunk_hash", "levels_expected"]
+TRANSFER_EXPECTED = [*TRANSFER_CELL, "protocol", "config_hash", "trunk_hash", "levels_expected", "last_level"]
 
 
 class TransferCell(NamedTuple):

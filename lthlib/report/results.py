@@ -28,12 +28,13 @@ class Results:
     test_labels: pd.DataFrame = field(default_factory=pd.DataFrame)  # per test set: its true classes
 
 
-def _keep(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
-    """The rows of the expected runs (``levels``: config hash -> number of levels expected)."""
+def _keep(frame: pd.DataFrame, last_levels: pd.Series) -> pd.DataFrame:
+    """The rows of the expected runs up to their last level (``last_levels``: config hash -> the
+    last level expected; a branch trains its ``branch_levels`` only, e.g. 0, 2, 4, 5)."""
     if frame.empty or "config_hash" not in frame:
         return frame
-    wanted = frame["config_hash"].map(levels)
-    return frame[wanted.notna() & (frame["level"] < wanted)].reset_index(drop=True)
+    last = frame["config_hash"].map(last_levels)
+    return frame[last.notna() & (frame["level"] <= last)].reset_index(drop=True)
 
 
 def load_results(grid: Grid, arms: Iterable[str] | None = None) -> Results:
@@ -42,7 +43,7 @@ def load_results(grid: Grid, arms: Iterable[str] | None = None) -> Results:
     so a run extended further shares its folder, and the deeper levels are not this selection's."""
     st = Store.for_reading(grid.profile)
     expected = grid.expected(arms)
-    levels = expected[expected["config_hash"] != ""].set_index("config_hash")["levels_expected"]
+    levels = expected[expected["config_hash"] != ""].set_index("config_hash")["last_level"]
     status = st.table("status")
     if not status.empty:
         status = status.merge(expected[CELL], on=CELL, how="inner")
