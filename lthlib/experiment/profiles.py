@@ -120,9 +120,9 @@ def paper_parts(ds: Dataset, model: ModelSpec) -> Parts:
 
 
 def quick_parts(ds: Dataset, model: ModelSpec) -> Parts:
-    """The study's protocol at a scale a 2-core CPU runs in about 100 minutes (notebooks 00-05),
-    sized by measurement (README's "Profiles" gives the figures).  Faithful where the question
-    depends on it, smaller where only time does:
+    """The study's protocol at a scale a 2-core CPU ran in 104.9 minutes (notebooks 00-05 from
+    an empty store, 2026-12-07), sized by measurement (README's "Profiles" gives the figures).
+    Faithful where the question depends on it, smaller where only time does:
 
     - **Every second level of the study's schedule**: 36% of each prunable tensor per level
       (the study's 20% twice), local, every parameter, 5 levels: 64, 41, 26.2, 16.8 and 10.7% of
