@@ -245,3 +245,11 @@ def test_committed_quick_test_accuracy_is_the_lowest_validation_loss_epochs():
     assert mismatches.empty, mismatches[["config_hash", "level", "best_epoch", "loss_epoch", "test_acc"]]
     with pytest.raises(ValueError, match="mixes studies"):  # the IMP grid and the transfer study
         learning.per_run(runs, epochs)
+
+
+def test_a_budget_no_longer_than_the_patience_is_fixed_not_a_binding_cap():
+    """Quick's fine-tuning trains 2 epochs with patience 3: early stopping cannot act before its
+    budget ends, so reaching it is the arm's definition, reported apart, not a cap that binds."""
+    table = learning.cap_binding(cap_runs(), {TICKET: (5, 5)}).iloc[0]
+    assert (table["n_cap_bound"], table["n_fixed_budget"], table["within_limit"]) == (0, 4, True)
+    assert "fixed budget" in learning.describe_cap_binding(learning.cap_binding(cap_runs(), {TICKET: (5, 5)}))

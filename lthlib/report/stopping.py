@@ -52,7 +52,7 @@ CAP_LIMIT = 0.10
 CapOf = Callable[[str, str, str, int], Any] | Mapping[Any, Any]
 PER_RUN_COLUMNS = [*KEY, "config_hash", "trained_as", "remaining", "epochs_run", "best_epoch", "test_acc",
                    "loss_epoch", "loss_test_acc", "acc_epoch", "acc_test_acc", "n_epochs"]
-CAP_COLUMNS = ["n_runs", "n_cap_bound", "share", "n_best_at_cap", "within_limit"]
+CAP_COLUMNS = ["n_runs", "n_cap_bound", "share", "n_best_at_cap", "n_fixed_budget", "within_limit"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,8 +191,11 @@ def with_caps(view: pd.DataFrame, cap_of: CapOf | str) -> pd.DataFrame:
         raise ValueError(f"{r['dataset']} {r['model']} {r['arm']} seed {r['seed']} level {r['level']} ran "
                          f"{r['epochs_run']} epochs, past its cap of {r['cap']}: cap_of is not its configuration")
     patience_left = (out["patience"] < 0) | (out["best_epoch"] > out["epochs_run"] - out["patience"])
-    return out.assign(cap_bound=(out["epochs_run"] == out["cap"]) & patience_left,
-                      best_at_cap=out["best_epoch"] == out["cap"])
+    # a budget no longer than the patience is fixed: early stopping cannot act before it (fine-tuning's
+    # few epochs), so reaching it is the arm's definition, not a cap that binds
+    fixed = (out["patience"] >= 0) & (out["cap"] <= out["patience"])
+    return out.assign(cap_bound=(out["epochs_run"] == out["cap"]) & patience_left & ~fixed,
+                      best_at_cap=out["best_epoch"] == out["cap"], fixed_budget=fixed)
 
 
 def cap_binding(runs: pd.DataFrame, cap_of: CapOf | str, by: Sequence[str] = ("arm",),
@@ -209,7 +212,8 @@ def cap_binding(runs: pd.DataFrame, cap_of: CapOf | str, by: Sequence[str] = ("a
         return pd.DataFrame(columns=[*by, *CAP_COLUMNS])
     capped = with_caps(view, cap_of)
     table = capped.groupby(by, sort=False).agg(n_runs=("cap_bound", "size"), n_cap_bound=("cap_bound", "sum"),
-                                               n_best_at_cap=("best_at_cap", "sum")).reset_index()
+                                               n_best_at_cap=("best_at_cap", "sum"),
+                                               n_fixed_budget=("fixed_budget", "sum")).reset_index()
     table["share"] = table["n_cap_bound"] / table["n_runs"]
     table["within_limit"] = table["share"] <= limit
     return sorted_rows(table[[*by, *CAP_COLUMNS]], by)
@@ -221,8 +225,12 @@ def describe_cap_binding(table: pd.DataFrame, limit: float = CAP_LIMIT) -> str:
     if table.empty:
         return "No runs to check against the epoch cap yet."
     over = table[~table["within_limit"]]
+    fixed = table[table["n_fixed_budget"] > 0] if "n_fixed_budget" in table else table.iloc[:0]
+    note = "".join(f"  {arm_label(r.arm)} trains a fixed budget no longer than the patience in "
+                   f"{r.n_fixed_budget} of {r.n_runs} runs (early stopping cannot act there; not counted)."
+                   for r in fixed.itertuples())
     if over.empty:
-        return f"The epoch cap bound in at most {limit:.0%} of every arm's runs."
+        return f"The epoch cap bound in at most {limit:.0%} of every arm's runs.{note}"
     shares = ", ".join(f"{arm_label(r.arm)} {r.share:.0%} ({r.n_cap_bound}/{r.n_runs})" for r in over.itertuples())
     return (f"The epoch cap bound (training still had patience left) in more than {limit:.0%} of the runs of: "
-            f"{shares}; their early-stopping epochs and accuracies are those of a capped budget.")
+            f"{shares}; their early-stopping epochs and accuracies are those of a capped budget.{note}")
