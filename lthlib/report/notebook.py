@@ -285,8 +285,11 @@ def in_words(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
 def _display_frame(frame: pd.DataFrame) -> None:
     """A table without pandas' row index: HTML for the page, plain text beside it."""
     try:
+        from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:  # a shell or a script: plain text
         print(frame.to_string(index=False))
         return
     display({"text/html": frame.to_html(index=False, border=0, escape=True),
@@ -363,13 +366,15 @@ def closing(grid: Grid | None = None, status: pd.DataFrame | None = None) -> Non
     lines = []
     if grid is not None:
         from .narrative import describe_arms, describe_left_out
-        lines += [grid.describe(), describe_left_out(grid), describe_arms(grid.arms)]
+        lines.append(grid.describe())
+        if isinstance(grid, Grid):  # the main grid; another kind (07's transfer grid) describes itself
+            lines += [describe_left_out(grid), describe_arms(grid.arms)]
     lines += _BOOKKEEPING
     lines = [line for text in lines for line in str(text).splitlines() if line.strip()]
     if lines:
         say("\n".join(lines) if len(lines) > 1 else f"- {lines[0]}")
     if status is not None and not status.empty:
-        show_table(status, protocols=grid.protocols if grid is not None else None)
+        show_table(status, protocols=getattr(grid, "protocols", None))
         say(STATUS_NOTE)
     _BOOKKEEPING.clear()
 
