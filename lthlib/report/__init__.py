@@ -2,6 +2,7 @@
 mask overlaps :mod:`lthlib.report.tables` reads through the store).
 
     notebook       parameters, training, results; showing and saving tables and figures
+    words          a shown table's cells in words, Markdown tables and lists
     results        the store's tables restricted to a grid
     stats          intervals and paired differences
     paired         paired differences of two arms at every level; the level chosen on

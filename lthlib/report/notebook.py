@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ..core.parameters import is_parameter
@@ -46,6 +45,7 @@ from .narrative import describe_comparison, describe_status
 from .results import Results
 from .results import load_results as _load_results
 from .stats import PAIR, paired_difference
+from .words import BLANK, NO, YES, as_list, cell_text, in_words, to_markdown  # noqa: F401 (the notebooks' names)
 
 __all__ = ["TICKET", "Grid", "NothingToShow", "Results", "answer", "closing", "comparison", "load_results", "note",
            "parameters", "readable", "require", "run_arms", "run_grid", "save_figure", "save_table", "say",
@@ -224,22 +224,6 @@ def save_figure(fig, profile: str, name: str, dpi: int = 130) -> Path | None:
     return path
 
 
-def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
-    """A GitHub Markdown table (no tabulate dependency); floats to ``digits`` decimals, or to
-    ``digits`` significant figures where that would print a non-zero value as 0 (a learning
-    rate of 0.002, a p-value of 0.0004)."""
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            if pd.isna(v):
-                return ""
-            return f"{v:.{digits}g}" if 0 < abs(v) < 10 ** -digits else f"{v:.{digits}f}"
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body]) + "\n"
-
-
 def save_table(frame: pd.DataFrame, profile: str, name: str) -> Path | None:
     """Write ``frame`` to results/<profile>/tables/<name>.csv and .md and return the CSV path;
     None, writing nothing, when the frame is empty."""
@@ -259,27 +243,6 @@ def _display(obj, metadata: dict | None = None) -> None:
         print(obj.to_string() if isinstance(obj, pd.DataFrame) else obj)
         return
     display(obj, metadata=metadata)
-
-
-#: how a cell with no value, and a yes/no, read in a shown table
-BLANK, YES, NO = "–", "yes", "no"
-
-
-def cell_text(value, digits: int = 2) -> str:
-    """One shown cell as a reader reads it: yes/no for a boolean, a dash for no value, a number
-    to ``digits`` decimals (significant figures where decimals would print 0)."""
-    if isinstance(value, (bool, np.bool_)):
-        return YES if value else NO
-    if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
-        return BLANK
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.{digits}g}" if 0 < abs(value) < 10 ** -digits else f"{value:.{digits}f}"
-    return str(value)
-
-
-def in_words(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Every cell of a shown table as :func:`cell_text` writes it."""
-    return frame.apply(lambda column: column.map(lambda v: cell_text(v, digits))) if not frame.empty else frame
 
 
 def _display_frame(frame: pd.DataFrame) -> None:
@@ -316,17 +279,7 @@ def say(text: str) -> None:
     _markdown("\n".join(lines))
 
 
-def as_list(lines: Sequence[str]) -> list[str]:
-    """Lines as a Markdown list: a line given as "- item" after a plain line is nested under it
-    (a heading line and its items), every plain line is an item of its own."""
-    out, under_plain = [], False
-    for line in lines:
-        if line.startswith("- "):
-            out.append(f"  {line}" if under_plain else line)
-        else:
-            out.append(f"- {line}")
-            under_plain = True
-    return out
+
 
 
 def answer(text: str) -> None:
