@@ -15,9 +15,7 @@ def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
     rate of 0.002, a p-value of 0.0004)."""
     def cell(v):
         if isinstance(v, (float, np.floating)):
-            if pd.isna(v):
-                return ""
-            return f"{v:.{digits}g}" if 0 < abs(v) < 10 ** -digits else f"{v:.{digits}f}"
+            return "" if pd.isna(v) else cell_text(v, digits)
         return str(v).replace("|", "\\|").replace("\n", " ")
     head = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
