@@ -37,12 +37,12 @@ protocol = None     # split protocol: one name, or per-dataset pairs as README s
 # %%
 sel = report.selection(profile, datasets=datasets, models=models,
                        **report.parameters(globals()))
-prepared = data_summary.prepare_all(sel)
+prepared = report.noting_output(data_summary.prepare_all, sel)
 summary = data_summary.summarise(prepared.data, prepared.model_info, prepared.unavailable)
 report.answer(data_summary.describe_splits(summary))
 
 # %%
-data_summary.save_summary(summary, profile)
+report.noting_output(data_summary.save_summary, summary, profile)
 report.show_table(data_summary.without_notes(summary), protocols=sel.protocols)
 report.say(data_summary.describe_coverage(summary))
 

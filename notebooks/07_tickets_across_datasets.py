@@ -9,13 +9,18 @@
 # %% [markdown]
 # # 07 · Tickets across datasets
 #
+# *On the quick profile this notebook runs on its own settings, not notebooks 01-05's: 3
+# levels of 55% (45, 20 and 9.1% remaining), seeds 0-2, IMDb at 2,000 reviews of 100 tokens,
+# SST-2 at 6,000 sentences, one target (SST-2) from two sources; converged training as theirs
+# (`QUICK_TRANSFER` in `lthlib/experiment/profiles.py` gives the costs behind the cut).*
+#
 # **Question.** The study ended with its follow-up under way: how well does a winning ticket
 # found on one dataset perform on another dataset of the same task?  For image classifiers
 # Morcos et al. (2019) found that tickets transfer, best from larger sources; for BERT, Chen et
 # al. (2020) found that tickets of most GLUE tasks transfer little.  Here, text classifiers
 # trained from scratch: IMDb reviews and SST-2 sentences (same task, same domain, very
-# different lengths and sizes) both ways, and one contrast across tasks, an AG News (topic)
-# ticket trained on SST-2 (sentiment).
+# different lengths and sizes; the paper profile runs both ways, quick IMDb to SST-2), and one
+# contrast across tasks, an AG News (topic) ticket trained on SST-2 (sentiment).
 #
 # **How.** Every network of this notebook reads one vocabulary built from all its datasets'
 # training splits, so an embedding row is the same word on both sides of a pair.  On the
@@ -30,7 +35,7 @@
 # %matplotlib inline
 from lthlib.experiment.arms import TICKET, families
 from lthlib.experiment.transfer import transfer_grid
-from lthlib.report import figures, transfer_verdicts
+from lthlib.report import figures, stopping, transfer_verdicts
 from lthlib.report import notebook as report
 
 # %% tags=["parameters"]
@@ -40,7 +45,7 @@ from lthlib.report import notebook as report
 # None = the profile's value.  Every configuration
 # parameter (`lth parameters` lists them) may be given with -p.
 profile = "smoke"          # smoke | quick | paper
-pairs = None               # e.g. 'imdb>sst2,sst2>imdb' (the profile's transfer pairs by default)
+pairs = None               # e.g. 'imdb>sst2,ag_news>sst2' (the profile's transfer pairs by default)
 models = None              # e.g. 'cnn,lstm'
 seeds = None               # e.g. '[0, 1, 2, 3]'
 levels = None              # pruning levels after the dense level 0
@@ -92,6 +97,7 @@ report.say(transfer_verdicts.describe_family())
 # %%
 report.show_table(verdicts, profile, "transfer_verdicts", columns=transfer_verdicts.SHOWN_VERDICT_COLUMNS)
 report.say(transfer_verdicts.describe_answer(verdicts))
+report.say(stopping.describe_cap_binding(transfer_verdicts.cap_binding(runs, grid.trunks())))
 
 # %%
 report.note(f"{(status['status'] == 'done').sum()} of {len(status)} cells done")

@@ -122,6 +122,16 @@ def test_grid_in_two_worker_processes_fills_the_store(tmp_path):
     assert len(store.table("status")) == 4
 
 
+def test_branches_whose_trunk_is_in_the_store_train_alone_at_once(tmp_path):
+    store = Store(tmp_path / "results")
+    grid = Grid.of("smoke", models=["cnn"], arms=[TICKET, "random_reinit", "random_pruning"], seeds=[0], **SMALL)
+    group = [grid.config(*cell) for cell in grid.groups()[0]]
+    assert execution.alone_when_ready([group], store.root, None) == [group]       # the trunk first, in turn
+    grid.run([TICKET], store=store, progress=False, workers=1)
+    assert execution.alone_when_ready([group], store.root, None) == [[cfg] for cfg in group]
+    assert execution.alone_when_ready([group[1:]], store.root, 0) == [[cfg] for cfg in group[1:]]
+
+
 def test_status_rows_count_the_levels_a_store_holds(tmp_path):
     grid = Grid.of("smoke", models=["cnn"], arms=[TICKET, "random_reinit"], seeds=[0], **SMALL)
     hashes = grid.expected().set_index("arm")["config_hash"]

@@ -156,6 +156,18 @@ def test_remaining_axis_keeps_a_tick_per_level_when_arms_round_differently():
     assert labels == [f"{100 * 0.8 ** lvl:.3g}" for lvl in range(7)]
 
 
+def test_remaining_axis_labels_no_two_levels_that_sit_close():
+    runs = make_runs({TICKET: {lvl: same(0.8) for lvl in range(1, 4)},
+                      RANDOM_PRUNING: {lvl: same(0.7) for lvl in range(1, 4)}}, DENSE)
+    runs["remaining"] = 0.45 ** runs["level"]
+    runs.loc[(runs["arm"] == RANDOM_PRUNING) & (runs["level"] > 0), "remaining"] *= 1.18  # a transferred mask's level
+    ax = figures.plot_accuracy_vs_remaining(runs).axes[0]
+    ticks = ax.xaxis.get_major_locator()()
+    labels = [ax.xaxis.get_major_formatter()(t, i) for i, t in enumerate(ticks)]
+    assert len(ticks) == 7                          # a tick at every level of either arm
+    assert labels[:3] == ["100", "53.1", ""] and [bool(label) for label in labels[3:]] == [True, False, True, False]
+
+
 def test_early_stopping_legend_is_outside_and_intervals_stay_in_the_epochs_trained():
     runs = make_runs({TICKET: {1: same(0.8), 2: same(0.8)}, RANDOM_REINIT: {1: same(0.7), 2: same(0.7)}}, DENSE)
     runs["best_epoch"] = runs["seed"].map({0: 1, 1: 3, 2: 3})  # raw interval about [-0.5, 5.2]

@@ -79,6 +79,17 @@ def test_the_closing_section_holds_what_ran_and_what_was_written(shown, folders)
     assert report._BOOKKEEPING == []
 
 
+def test_what_training_prints_waits_for_the_closing_section(shown, folders, capsys):
+    def train(cells, *, progress):
+        print(f"SKIPPED imdb: no archive\ntrained 0 of {cells} networks ({cells} were in the store); none left")
+        return cells
+
+    assert report.noting_output(train, 4, progress=False) == 4
+    assert capsys.readouterr().out == "" and shown["text"] == []
+    assert report._BOOKKEEPING == ["SKIPPED imdb: no archive",
+                                   "trained 0 of 4 networks (4 were in the store); none left"]
+
+
 def test_the_selection_is_described_in_words_not_python_lists():
     assert listed([0, 1, 2, 3, 4]) == "0–4" and listed(["imdb", "ag_news"]) == "imdb, ag_news"
     assert listed([0, 2]) == "0, 2" and listed([]) == "none"

@@ -166,6 +166,22 @@ def test_the_tables_compare_every_arm_at_every_level_and_mark_the_primary_family
     assert isinstance(verdicts, pd.DataFrame)
 
 
+def test_the_cap_binding_counts_each_network_once_under_its_target_s_cap():
+    g = grid(pairs="synthetic>synthetic_short,synthetic_topics>synthetic_short", epochs=4, patience=2)
+    rows = []
+    for source in ("synthetic", "synthetic_topics"):
+        pair = dict(dataset=transfer_report.pair_name(source, "synthetic_short"), target="synthetic_short",
+                    model="cnn", seed=0)
+        # the target's own ticket (one network, listed under both pairs) ran into the cap still improving
+        rows += [dict(pair, arm=TICKET, config_hash="own", level=level, epochs_run=4, best_epoch=4)
+                 for level in (0, 1, 2)]
+        rows.append(dict(pair, arm="transferred_ticket", config_hash=source, level=1, epochs_run=3, best_epoch=1))
+    caps = transfer_report.cap_binding(pd.DataFrame(rows), g.trunks()).set_index("arm")
+    assert caps.loc[TICKET, ["n_runs", "n_cap_bound"]].tolist() == [2, 2]
+    assert caps.loc["dense", "n_runs"] == 1
+    assert caps.loc["transferred_ticket", ["n_runs", "n_cap_bound"]].tolist() == [2, 0]
+
+
 def test_a_mask_moves_only_between_networks_of_one_shape_but_the_head():
     from lthlib.nets.masks import transferred_masks
     source = {"embedding.weight": torch.ones(5, 3, dtype=torch.bool), "fc.weight": torch.zeros(4, 3, dtype=torch.bool)}
@@ -182,7 +198,7 @@ def test_lth_transfer_runs_a_pair_from_a_shell(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path / "results"))
     assert cli.main(["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic_short", "--models", "cnn",
                      "--seeds", "0", "--set", "epochs=1", "levels=1", "--workers", "1"]) == 0
-    assert "synthetic > synthetic_short" in capsys.readouterr().out
+    assert "synthetic → synthetic_short" in capsys.readouterr().out
     runs = Store.of_profile("smoke").runs()
     assert set(runs["arm"]) >= set(TARGET_ARMS)
     assert cli.main(["transfer", "--profile", "smoke", "--pairs", "synthetic>synthetic"]) == 2

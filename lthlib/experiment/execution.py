@@ -142,6 +142,22 @@ def run_hashes(groups: Iterable[Group], root) -> list[str]:
     return list(dict.fromkeys(h for group in groups for cfg in group for h in lineage(cfg, root).run_hashes()))
 
 
+def alone_when_ready(groups: list[Group], root, max_level: int | None) -> list[Group]:
+    """``groups``, each one whose configurations need nothing trained but their own levels (their
+    dense level and trunk are in the store, as notebook 06's arms find notebook 03's tickets)
+    split into one group per configuration, so that they train at once rather than in turn."""
+    out = []
+    for group in groups:
+        out += [[cfg] for cfg in group] if all(_ready(cfg, root, max_level) for cfg in group) else [group]
+    return out
+
+
+def _ready(cfg: ExperimentConfig, root, max_level: int | None) -> bool:
+    line = lineage(cfg, root)
+    own = {(line.own.hash, level) for level in line.own_levels(max_level)}
+    return all(run.is_done(level) for run, level in line.networks(max_level) if (run.hash, level) not in own)
+
+
 def markers(groups: Iterable[Group], root, max_level: int | None) -> list:
     """The ``metrics.json`` of every network the groups train, each once."""
     return list(dict.fromkeys(m for group in groups for cfg in group for m in lineage(cfg, root).markers(max_level)))
@@ -159,6 +175,7 @@ def execute(phases: list[list[Group]], store: Store, *, max_level: int | None = 
     try:
         store.mend_tables()  # a damaged tidy table is rebuilt now, not found after the training
         phases, status = with_data(phases, progress)
+        phases = [alone_when_ready(phase, store.root, max_level) for phase in phases]
         groups = [group for phase in phases for group in phase]
         watch = NetworkProgress(markers(groups, store.root, max_level), show=progress)
         try:

@@ -36,6 +36,7 @@ from ..machine.executors import Executor, executor_name
 from ..nets.models import MODELS
 from .arms import TICKET, families, run_hash
 from .execution import Cells, execute
+from .grid import listed
 from .profiles import PROFILES, TransferStudy, experiment, validate
 from .store import Store
 
@@ -172,10 +173,12 @@ class TransferGrid(Cells):
             return (f"profile {self.profile!r} transfer: no pair left (the datasets parameter names "
                     f"neither side of {', '.join(f'{s}>{t}' for s, t in self.study.pairs)}); nothing runs")
         extra = self.settings()
-        changed = "; ".join(f"{d}: {', '.join(f'{k}={v}' for k, v in s.items())}"
+        def words(value):
+            return listed(value) if isinstance(value, (list, tuple)) else value
+        changed = "; ".join(f"{d}: {', '.join(f'{k} {words(v)}' for k, v in s.items())}"
                             for d, s in self.study.settings.items() if any(d in p for p in self.pairs))
-        return (f"profile {self.profile!r} transfer: pairs {', '.join(f'{s} > {t}' for s, t in self.pairs)}; "
-                f"models {self.models}; seeds {self.seeds}; one vocabulary from "
+        return (f"profile {self.profile} transfer: pairs {', '.join(f'{s} → {t}' for s, t in self.pairs)}; "
+                f"models {listed(self.models)}; seeds {listed(self.seeds)}; one vocabulary from "
                 f"{', '.join(self.shared_vocab(self.models[0]))}; {extra}"
                 + (f"; this study's runs of {changed}" if changed else ""))
 

@@ -32,7 +32,8 @@ class Prepared:
 
 def prepare_all(grid: Grid) -> Prepared:
     """Prepare every dataset for every model of a grid (a model may read it with another
-    vocabulary), printing one line each; a dataset whose files cannot be had is noted, not raised."""
+    vocabulary), printing one line each (notebook 00 keeps them for its closing section); a dataset
+    whose files cannot be had is noted, not raised."""
     out = Prepared()
     for name in grid.datasets:
         for model in grid.models:

@@ -18,6 +18,8 @@ nothing drawn (a failed run) never replaces a good one.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -109,7 +111,7 @@ def run_arms(grid: Grid, arms: Sequence[str] | None = None, max_level: int | Non
     if committed is not None:
         return committed.merge(grid.expected(arms)[["dataset", "model", "arm", "seed"]]).reindex(columns=STATUS_COLUMNS)
     show = showing_progress() if progress is None else progress
-    status = grid.run(arms, max_level=max_level, progress=show, executor=executor)
+    status = noting_output(grid.run, arms, max_level=max_level, progress=show, executor=executor)
     note(describe_status(status, grid.protocols))
     return status[STATUS_COLUMNS]
 
@@ -118,7 +120,18 @@ def run_grid(grid, status_table: str = "status") -> pd.DataFrame:
     """Train another kind of grid (notebook 07's transfer grid) as :func:`run_arms` trains the
     main one: nothing while exploring the committed results read-only."""
     committed = nothing_trains(grid.profile, status_table)
-    return committed if committed is not None else grid.run(progress=showing_progress())
+    return committed if committed is not None else noting_output(grid.run, progress=showing_progress())
+
+
+def noting_output(train, *args, **kwargs):
+    """``train(*args, **kwargs)``, its printed lines (what trained, what was skipped and why)
+    kept for the closing section: the page opens with its answer, not with the bookkeeping."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            return train(*args, **kwargs)
+    finally:
+        note(printed.getvalue())
 
 
 class NothingToShow(Exception):
@@ -190,8 +203,8 @@ def run_sweep(grid: Grid) -> pd.DataFrame:
     if committed is not None:
         path = store(grid.profile).root / "tables" / "dense_sweep.csv"
         return pd.read_csv(path) if path.exists() else pd.DataFrame()
-    table = recipe.run_sweep(grid.profile, grid.datasets, grid.models, store(grid.profile),
-                             overrides=grid.overrides, executor=grid.executor, progress=showing_progress())
+    table = noting_output(recipe.run_sweep, grid.profile, grid.datasets, grid.models, store(grid.profile),
+                          overrides=grid.overrides, executor=grid.executor, progress=showing_progress())
     if not grid.overrides:  # with overrides (another budget, other data) the sweep is exploratory
         recipe.check_choice(grid.profile, table)
     return table

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment.arms import ARMS, TICKET
+from . import stopping
 from .labels import dataset_label, model_label
 from .paired import (
     ALPHA,
@@ -88,6 +89,17 @@ def by_pair(frame: pd.DataFrame, expected: pd.DataFrame, protocols: dict | None 
         rows = frame[frame["config_hash"].isin(set(cells["config_hash"]))]
         parts.append(rows.assign(source=source, target=rows["dataset"], dataset=pair_name(source, target, protocols)))
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0]
+
+
+def cap_binding(runs: pd.DataFrame, trunks) -> pd.DataFrame:
+    """Per arm, how often the epoch cap bound the runs of :func:`by_pair` (:func:`stopping.cap_binding
+    <lthlib.report.stopping.cap_binding>`), each network once (a target's own ticket serves every
+    pair it is the target of), under its target's training settings: ``trunks``, the transfer
+    grid's trunk configurations."""
+    once = runs.drop_duplicates(["config_hash", "level"])
+    target_of = dict(zip(once["dataset"], once["target"]))
+    settings = {(cfg.data.dataset, cfg.model.name): cfg for cfg in trunks}
+    return stopping.cap_binding(once, lambda pair, model, arm, seed: settings[(target_of[pair], model)])
 
 
 def transfer_differences(runs: pd.DataFrame, predictions: pd.DataFrame | None = None,

@@ -78,17 +78,23 @@ def levels_of(remaining: Iterable[float], tolerance: float = 1.1) -> list[float]
     return [sum(g) / len(g) for g in groups]
 
 
-def remaining_axis(ax, remaining: Iterable[float], max_labels: int = 8) -> None:
+def remaining_axis(ax, remaining: Iterable[float], max_labels: int = 8, label_gap: float = 1.2) -> None:
     """Log-scaled fraction of weights remaining, decreasing from left to right, in %: a tick at
-    every level, at most ``max_labels`` of them labelled (evenly) so that no labels collide."""
+    every level, at most ``max_labels`` of them labelled (evenly) and none within ``label_gap``
+    (a ratio) of the last label, so that no labels collide (a transferred mask's levels sit
+    within 1.2 of the target's own)."""
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
     levels = levels_of(remaining)
     ax.set_xscale("log")
     if levels:
         step = math.ceil(len(levels) / max_labels)
+        labels, last = [], math.inf
+        for i, v in enumerate(levels):
+            shown = i % step == 0 and last / v >= label_gap
+            labels.append(f"{100 * v:.3g}" if shown else "")
+            last = v if shown else last
         ax.xaxis.set_major_locator(FixedLocator(levels))
-        ax.xaxis.set_major_formatter(FixedFormatter(
-            [f"{100 * v:.3g}" if i % step == 0 else "" for i, v in enumerate(levels)]))
+        ax.xaxis.set_major_formatter(FixedFormatter(labels))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlim(max(levels) * 1.15, min(levels) / 1.15)  # inverted: dense on the left
     ax.set_xlabel("weights remaining (%, log scale)")
