@@ -126,7 +126,7 @@ def test_the_entry_and_its_source():
     assert entry.classes(None) == datasets.dataset("imdb").classes(None)   # heads align with IMDb's
     assert entry.files() == (SST2,) and entry.display_name("glue") == "SST-2"
     assert entry.paper_lr == 1e-3 and not entry.study and not entry.study_late_rewinding
-    assert entry.quick == {"train_subsample": 20_000, "eval_subsample": 2_000, "max_len": 50, "epochs": 10}
+    assert entry.quick == {"train_subsample": 20_000, "eval_subsample": 2_000, "max_len": 50, "epochs": 50}
     source = sources.SOURCES.get(SST2)
     assert source.url.endswith("SST-2.zip") and "mirror" in source.note and source.sha256
 

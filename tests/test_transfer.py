@@ -175,7 +175,8 @@ def test_the_cap_binding_counts_each_network_once_under_its_target_s_cap():
         # the target's own ticket (one network, listed under both pairs) ran into the cap still improving
         rows += [dict(pair, arm=TICKET, config_hash="own", level=level, epochs_run=4, best_epoch=4)
                  for level in (0, 1, 2)]
-        rows.append(dict(pair, arm="transferred_ticket", config_hash=source, level=1, epochs_run=3, best_epoch=1))
+        rows += [dict(pair, arm="transferred_ticket", config_hash=source, level=level, epochs_run=3, best_epoch=1,
+                      shared_from=f"{source}-dense" if level == 0 else "") for level in (0, 1)]
     caps = transfer_report.cap_binding(pd.DataFrame(rows), g.trunks()).set_index("arm")
     assert caps.loc[TICKET, ["n_runs", "n_cap_bound"]].tolist() == [2, 2]
     assert caps.loc["dense", "n_runs"] == 1

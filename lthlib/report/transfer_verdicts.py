@@ -94,9 +94,11 @@ def by_pair(frame: pd.DataFrame, expected: pd.DataFrame, protocols: dict | None 
 def cap_binding(runs: pd.DataFrame, trunks) -> pd.DataFrame:
     """Per arm, how often the epoch cap bound the runs of :func:`by_pair` (:func:`stopping.cap_binding
     <lthlib.report.stopping.cap_binding>`), each network once (a target's own ticket serves every
-    pair it is the target of), under its target's training settings: ``trunks``, the transfer
-    grid's trunk configurations."""
-    once = runs.drop_duplicates(["config_hash", "level"])
+    pair it is the target of; a transferred arm's level 0 is a copy of a dense network's, counted
+    with the target's own), under its target's training settings: ``trunks``, the transfer grid's
+    trunk configurations."""
+    once = runs[runs["target"].notna()].drop_duplicates(["config_hash", "level"])  # no pair: no rows
+    once = once[(once["level"] > 0) | (once["arm"] == TICKET)]
     target_of = dict(zip(once["dataset"], once["target"]))
     settings = {(cfg.data.dataset, cfg.model.name): cfg for cfg in trunks}
     return stopping.cap_binding(once, lambda pair, model, arm, seed: settings[(target_of[pair], model)])
