@@ -261,8 +261,9 @@ QUICK_FEWER_DATASETS = dict.fromkeys(QUICK_EXPLORATORY, ("ag_news",))
 #: took 35.7 minutes at a 10-15-epoch cap: converged training (a 50-epoch cap, patience 3) on
 #: that grid projects to ~44 minutes at this protocol's per-level costs (IMDb CNN ~20 s, BiLSTM
 #: ~16 s; SST-2 ~12 s; AG News ~15 s), past the 45 that notebooks 06-09 may add together; this
-#: one projects to ~20 (the IMDb target's arms were a third of the cost).  The study's 20% per
-#: level would cost ~3x.
+#: one projected to ~20 but measured 41.5 minutes (2026-12-07): SST-2's CNN, at the untuned lr
+#: 1e-3, runs 31-33 epochs a level (the cap bound in 14-19% of its transfer arms), so SST-2's
+#: recipe is to be tuned on validation next.  The study's 20% per level would cost ~3x.
 TRANSFER_SCHEDULE = {"prune_fraction": 0.55, "levels": 3, "branch_levels": ()}
 #: the transfer pairs of the paper profile: IMDb <-> SST-2 (one task, both ways) and AG News -> SST-2
 TRANSFER_PAIRS = (("imdb", "sst2"), ("sst2", "imdb"), ("ag_news", "sst2"))
